@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(BIN)/pip install --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install "$(TORCH_SPEC)"
+	$(BIN)/pip install $(TORCH_SPEC)
 	$(BIN)/pip install -e '.[dev]'
 	touch $(STAMP)
 
