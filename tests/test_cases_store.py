@@ -1,0 +1,203 @@
+"""CaseStore: cases, evidence, runs, candidates round-trip; evidence safety; schema and WAL settings."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tfgnet_desk.cases import CaseStore, EvidenceError, NotFound
+from tfgnet_desk.cases.evidence import SYNTHETIC_LABEL, pixel_sha256, read_png_text, sha256_file
+from tfgnet_desk.cases.schema import SCHEMA_VERSION
+
+
+def make_image(path: Path, seed: int = 0, size: tuple[int, int] = (48, 64)) -> Path:
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def fake_result(n: int = 3, seed: int = 7, prompt: str = "a man in his forties with a beard"):
+    """A stand-in for the pipeline's GenerationResult with the same attribute names."""
+    rng = np.random.default_rng(seed)
+    cands = [
+        SimpleNamespace(
+            index=i,
+            seed=seed + i,
+            image=rng.integers(0, 256, (32, 32, 3), dtype=np.uint8),
+            scores={"restored": {"raw": 0.3 + i / 10, "calibrated": 0.5 + i / 20, "backend": "dlib-resnet"}},
+        )
+        for i in range(n)
+    ]
+    prov = {
+        "prompt": prompt,
+        "parameters": {"n_candidates": n, "seed": seed, "steps": 4, "guidance": 5.0, "strength": 0.6},
+        "model_hash": "f" * 64,
+        "library_versions": {"torch": "2.13.0", "diffusers": "0.42.0"},
+        "profile": "tiny",
+        "device": "cpu",
+    }
+    return SimpleNamespace(candidates=cands, provenance=prov)
+
+
+@pytest.fixture()
+def store(settings):
+    with CaseStore(settings, actor="tester") as s:
+        yield s
+
+
+def test_database_settings(store, settings):
+    conn = store.conn
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert settings.cases_db.is_file()
+
+
+def test_case_lifecycle_round_trip(store):
+    cid = store.create_case("Kiosk robbery", reference="R-2026-17", analyst="A. Analyst", notes="camera 3")
+    case = store.get_case(cid)
+    assert (case["title"], case["reference"], case["analyst"], case["notes"], case["status"]) == (
+        "Kiosk robbery",
+        "R-2026-17",
+        "A. Analyst",
+        "camera 3",
+        "open",
+    )
+    store.rename_case(cid, "Kiosk robbery, Main St")
+    store.close_case(cid)
+    case = store.get_case(cid)
+    assert case["title"] == "Kiosk robbery, Main St" and case["status"] == "closed"
+    other = store.create_case("Burglary")
+    assert [c["id"] for c in store.list_cases(status="open")] == [other]
+    assert [c["id"] for c in store.search_cases("main st")] == [cid]
+    assert store.find_case("R-2026-17") == cid
+    assert store.find_case(case["uid"][:6]) == cid
+    assert store.find_case(str(other)) == other
+    with pytest.raises(NotFound):
+        store.get_case(999)
+    with pytest.raises(ValueError):
+        store.create_case("   ")
+    actions = [e.action for e in store.audit_trail(cid)]
+    assert actions == ["case.create", "case.update", "case.update"]
+    assert store.verify().ok
+
+
+def test_evidence_is_hashed_and_stored_read_only(store, tmp_path):
+    src = make_image(tmp_path / "crop.png")
+    before = (src.read_bytes(), os.stat(src).st_mtime_ns, stat.S_IMODE(os.stat(src).st_mode))
+    cid = store.create_case("c")
+    eid = store.import_evidence(cid, src, face_box=(4, 5, 40, 50), note="frame 112")
+    ev = store.get_evidence(eid)
+    digest = sha256_file(src)
+    assert ev["sha256"] == digest and ev["size"] == src.stat().st_size
+    assert (ev["width"], ev["height"], ev["face_box"], ev["note"]) == (48, 64, [4, 5, 40, 50], "frame 112")
+    stored = store.evidence_path(eid)
+    assert stored.name == digest and stored.read_bytes() == src.read_bytes()
+    assert stat.S_IMODE(os.stat(stored).st_mode) == 0o444
+    assert (src.read_bytes(), os.stat(src).st_mtime_ns, stat.S_IMODE(os.stat(src).st_mode)) == before
+    assert store.import_evidence(cid, src) == eid  # the same file twice: one row
+    img = store.load_evidence_image(eid)
+    assert img.shape == (64, 48, 3)
+    store.set_face_box(eid, (0, 0, 10, 10))
+    assert store.get_evidence(eid)["face_box"] == [0, 0, 10, 10]
+    with pytest.raises(ValueError):
+        store.set_face_box(eid, (10, 10, 5, 5))
+    assert store.verify().ok
+
+
+@pytest.mark.parametrize("content", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00"])
+def test_bad_evidence_is_refused_and_nothing_is_stored(store, tmp_path, content):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(content)
+    cid = store.create_case("c")
+    n_audit = len(store.audit_trail(cid))
+    with pytest.raises(EvidenceError) as err:
+        store.import_evidence(cid, bad)
+    assert "bad.png" in str(err.value)
+    assert store.list_evidence(cid) == []
+    assert len(store.audit_trail(cid)) == n_audit
+    ev_dir = store.settings.evidence_dir
+    assert not ev_dir.exists() or list(ev_dir.iterdir()) == []
+    with pytest.raises(EvidenceError):
+        store.import_evidence(cid, tmp_path / "missing.jpg")
+
+
+def test_run_and_candidates_round_trip(store, tmp_path):
+    cid = store.create_case("c")
+    eid = store.import_evidence(cid, make_image(tmp_path / "e.png"))
+    result = fake_result()
+    rid = store.record_run(cid, [eid], result)
+    run = store.get_run(rid)
+    assert run["prompt"] == "a man in his forties with a beard"
+    assert run["parameters"]["steps"] == 4 and run["parameters"]["seed"] == 7
+    assert run["model_hash"] == "f" * 64 and run["library_versions"]["torch"] == "2.13.0"
+    assert run["evidence_ids"] == [eid] and run["status"] == "done"
+    assert store.find_run(run["uid"][:6]) == rid
+    cands = store.list_candidates(rid)
+    assert [c["idx"] for c in cands] == [0, 1, 2] and [c["seed"] for c in cands] == [7, 8, 9]
+    for c, orig in zip(cands, result.candidates, strict=True):
+        path = store.candidate_path(c["id"])
+        assert path.name == c["sha256"] + ".png" and sha256_file(path) == c["sha256"]
+        with Image.open(path) as im:
+            assert np.array_equal(np.asarray(im.convert("RGB")), orig.image)
+        assert c["pixel_sha256"] == pixel_sha256(orig.image)
+        assert c["scores"]["restored"]["backend"] == "dlib-resnet"
+        assert c["scores"]["restored"]["raw"] == pytest.approx(orig.scores["restored"]["raw"])
+        text = read_png_text(path)
+        assert text["Synthetic"] == "true" and text["Description"] == SYNTHETIC_LABEL
+        assert (text["tfgnet:run"], text["tfgnet:seed"], text["tfgnet:model_hash"]) == (
+            run["uid"],
+            str(c["seed"]),
+            "f" * 64,
+        )
+    store.set_pick(cands[1]["id"])
+    store.annotate(cands[1]["id"], "closest to the witness statement")
+    picked = store.picked_candidates(cid)
+    assert [(p["idx"], p["note"], p["picked"]) for p in picked] == [
+        (1, "closest to the witness statement", True)
+    ]
+    store.set_pick(cands[1]["id"], False)
+    assert store.picked_candidates(cid) == []
+    assert store.list_runs(cid)[0]["id"] == rid
+    assert store.verify().ok
+
+
+def test_record_run_rejects_foreign_evidence_and_rolls_back(store, tmp_path):
+    a, b = store.create_case("a"), store.create_case("b")
+    eb = store.import_evidence(b, make_image(tmp_path / "e.png"))
+    n = len(store.audit_trail(a))
+    with pytest.raises(NotFound):
+        store.record_run(a, [eb], fake_result())
+    assert store.list_runs(a) == [] and len(store.audit_trail(a)) == n
+    rid = store.record_run(
+        a, [], None, prompt="a woman", status="cancelled", error="cancelled by the analyst"
+    )
+    assert store.get_run(rid)["status"] == "cancelled" and store.list_candidates(rid) == []
+    assert store.verify().ok
+
+
+def test_audit_log_is_append_only_in_sql(store):
+    store.create_case("c")
+    with pytest.raises(sqlite3.IntegrityError):
+        store.conn.execute("UPDATE audit SET actor = 'someone else'")
+    with pytest.raises(sqlite3.IntegrityError):
+        store.conn.execute("DELETE FROM audit")
+
+
+def test_store_reopens_and_is_shared_between_instances(settings, tmp_path):
+    with CaseStore(settings) as s1:
+        cid = s1.create_case("persisted")
+        s1.import_evidence(cid, make_image(tmp_path / "e.png"))
+    with CaseStore(settings) as s2, CaseStore(settings) as s3:
+        assert s2.get_case(cid)["title"] == "persisted"
+        s3.rename_case(cid, "renamed")
+        assert s2.get_case(cid)["title"] == "renamed"
+        assert s2.migrated_from == SCHEMA_VERSION
+        assert s2.verify().ok

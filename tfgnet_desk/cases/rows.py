@@ -1,0 +1,57 @@
+"""Row helpers of the case store: the not-found error, JSON-safe conversion and row decoding."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_JSON_COLUMNS = {"face_box", "evidence_ids", "parameters", "library_versions", "provenance", "scores"}
+
+
+class NotFound(KeyError):
+    """No such case, evidence, run or candidate."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "not found"
+
+
+def jsonable(obj: Any) -> Any:
+    """``obj`` with numpy scalars/arrays, tuples, paths and dataclasses turned into JSON types."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        to_dict = getattr(obj, "to_dict", None)
+        return jsonable(to_dict() if callable(to_dict) else dataclasses.asdict(obj))
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist() if obj.size <= 64 else f"<array {obj.shape} {obj.dtype}>"
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and obj != obj:
+        return None
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    if isinstance(obj, Path):
+        return str(obj)
+    to_dict = getattr(obj, "to_dict", None)
+    if callable(to_dict):
+        return jsonable(to_dict())
+    return str(obj)
+
+
+def decode_row(row: sqlite3.Row | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    out = dict(row)
+    for k in _JSON_COLUMNS & out.keys():
+        if out[k] is not None:
+            out[k] = json.loads(out[k])
+    if "picked" in out:
+        out["picked"] = bool(out["picked"])
+    return out

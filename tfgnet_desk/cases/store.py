@@ -1,0 +1,354 @@
+"""``CaseStore``: the analyst's cases, evidence, runs and candidates, with an append-only audit chain.
+
+Everything lives under ``settings.home``: ``cases.db`` (SQLite, WAL, foreign keys on), ``evidence/<sha256>``
+(read-only copies) and ``candidates/<sha256>.png`` (with provenance text chunks). Every mutation writes its
+row(s) and the audit entry that records the new row state in one ``BEGIN IMMEDIATE`` transaction, so a
+crash leaves either both or neither. One store may be shared between threads (calls are serialised by a
+lock) and several processes may open the same database (WAL lets readers run while one writes).
+
+Rows come back as plain dicts with JSON columns decoded:
+
+- case: ``id, uid, title, reference, analyst, status ('open'|'closed'), notes, created_at, updated_at``
+- evidence: ``id, case_id, sha256, original_path, original_name, stored_path, size, width, height,
+  face_box ([x0, y0, x1, y1] or None), note, imported_at``
+- run: ``id, uid, case_id, evidence_ids, prompt, parameters, profile, device, model_hash,
+  library_versions, provenance, status, started_at, finished_at, error``
+- candidate: ``id, run_id, idx, seed, file, sha256, pixel_sha256, scores ({name: {raw, calibrated,
+  backend}}), picked (bool), note``
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tfgnet_desk.cases import audit, schema, states
+from tfgnet_desk.cases.audit import AuditEntry, canonical_json, state_hash, utc_now
+from tfgnet_desk.cases.evidence import EvidenceError, read_evidence, store_evidence_bytes
+from tfgnet_desk.cases.rows import NotFound, decode_row, jsonable
+from tfgnet_desk.cases.runs import RunsMixin
+
+CASE_FIELDS = ("title", "reference", "analyst", "notes", "status")
+
+
+def _box(box: Sequence[int] | None) -> str | None:
+    if box is None:
+        return None
+    vals = [int(v) for v in box]
+    if len(vals) != 4 or vals[2] <= vals[0] or vals[3] <= vals[1]:
+        raise ValueError(f"a face box is (x0, y0, x1, y1) with x1 > x0 and y1 > y0, not {tuple(box)}")
+    return canonical_json(vals)
+
+
+def default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # pragma: no cover - no user name in the environment
+        return "unknown"
+
+
+class CaseStore(RunsMixin):
+    """The case database of one ``Settings.home``. Use as a context manager or call :meth:`close`."""
+
+    def __init__(self, settings: Any, actor: str | None = None) -> None:
+        self.settings = settings
+        self.home = Path(settings.home)
+        self.actor = actor or default_actor()
+        self._lock = threading.RLock()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.conn = schema.connect(settings.cases_db)
+        self.conn.row_factory = sqlite3.Row
+        self.migrated_from, self.schema_version = schema.migrate(self.conn, on_step=self._log_migration)
+
+    def _log_migration(self, old: int, new: int) -> None:
+        if new >= 1:  # the audit table exists from version 1
+            audit.append(
+                self.conn,
+                audit.STORE_CHAIN,
+                self.actor,
+                "schema.migrate",
+                f"schema:{new}",
+                {"from": old, "to": new},
+            )
+
+    # Plumbing --------------------------------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    def __enter__(self) -> CaseStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``): rows and their audit entries commit together."""
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def _one(self, sql: str, args: tuple, what: str) -> dict[str, Any]:
+        with self._lock:
+            row = decode_row(self.conn.execute(sql, args).fetchone())
+        if row is None:
+            raise NotFound(what)
+        return row
+
+    def _all(self, sql: str, args: tuple = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            return [decode_row(r) for r in self.conn.execute(sql, args).fetchall()]  # type: ignore[misc]
+
+    def _audit(
+        self, case_uid: str, action: str, obj: str, state: dict[str, Any] | None, **details: Any
+    ) -> AuditEntry:
+        if state is not None:
+            details["state"] = state_hash(state)
+        return audit.append(self.conn, case_uid, self.actor, action, obj, jsonable(details))
+
+    def _case_row(self, case_id: int) -> sqlite3.Row:
+        row = self.conn.execute("SELECT * FROM cases WHERE id = ?", (case_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no case {case_id}")
+        return row
+
+    def _touch(self, case_id: int) -> None:
+        """Bump the case's ``updated_at`` and record its new state (inside a write transaction)."""
+        self.conn.execute("UPDATE cases SET updated_at = ? WHERE id = ?", (utc_now(), case_id))
+
+    # Cases -----------------------------------------------------------------------------------------------
+    def create_case(self, title: str, reference: str = "", analyst: str = "", notes: str = "") -> int:
+        """A new open case; returns its id."""
+        if not title.strip():
+            raise ValueError("a case needs a title")
+        uid, now = uuid.uuid4().hex, utc_now()
+        with self._write() as c:
+            cur = c.execute(
+                "INSERT INTO cases (uid, title, reference, analyst, status, notes, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, 'open', ?, ?, ?)",
+                (uid, title.strip(), reference, analyst, notes, now, now),
+            )
+            case_id = int(cur.lastrowid)
+            row = self._case_row(case_id)
+            self._audit(audit.STORE_CHAIN, "case.create", states.case_key(uid), None, title=title.strip())
+            self._audit(
+                uid,
+                "case.create",
+                states.case_key(uid),
+                states.case_state(row),
+                title=title.strip(),
+                reference=reference,
+                analyst=analyst,
+            )
+        return case_id
+
+    def update_case(self, case_id: int, **fields: str) -> dict[str, Any]:
+        """Change any of title, reference, analyst, notes, status ('open'/'closed'); returns the case."""
+        bad = set(fields) - set(CASE_FIELDS)
+        if bad:
+            raise ValueError(f"unknown case fields: {sorted(bad)}")
+        if "status" in fields and fields["status"] not in ("open", "closed"):
+            raise ValueError("status is 'open' or 'closed'")
+        if "title" in fields and not str(fields["title"]).strip():
+            raise ValueError("a case needs a title")
+        with self._write() as c:
+            old = self._case_row(case_id)
+            changed = {k: v for k, v in fields.items() if old[k] != v}
+            if changed:
+                sets = ", ".join(f"{k} = ?" for k in changed)
+                c.execute(
+                    f"UPDATE cases SET {sets}, updated_at = ? WHERE id = ?",
+                    (*changed.values(), utc_now(), case_id),
+                )
+                row = self._case_row(case_id)
+                self._audit(
+                    row["uid"],
+                    "case.update",
+                    states.case_key(row["uid"]),
+                    states.case_state(row),
+                    changes={k: {"from": old[k], "to": v} for k, v in changed.items()},
+                )
+        return self.get_case(case_id)
+
+    def rename_case(self, case_id: int, title: str) -> dict[str, Any]:
+        return self.update_case(case_id, title=title)
+
+    def close_case(self, case_id: int) -> dict[str, Any]:
+        return self.update_case(case_id, status="closed")
+
+    def reopen_case(self, case_id: int) -> dict[str, Any]:
+        return self.update_case(case_id, status="open")
+
+    def get_case(self, case_id: int) -> dict[str, Any]:
+        return self._one("SELECT * FROM cases WHERE id = ?", (case_id,), f"no case {case_id}")
+
+    def list_cases(self, status: str | None = None, search: str | None = None) -> list[dict[str, Any]]:
+        """Cases, newest first; ``status`` filters open/closed; ``search`` matches title, reference,
+        analyst, notes, evidence file names and run prompts (case-insensitive substring)."""
+        where, args = [], []
+        if status:
+            where.append("c.status = ?")
+            args.append(status)
+        if search:
+            pat = f"%{search}%"
+            where.append(
+                "(c.title LIKE ? OR c.reference LIKE ? OR c.analyst LIKE ? OR c.notes LIKE ? OR c.uid LIKE ? "
+                "OR EXISTS (SELECT 1 FROM runs r WHERE r.case_id = c.id AND r.prompt LIKE ?) "
+                "OR EXISTS (SELECT 1 FROM evidence e WHERE e.case_id = c.id AND e.original_name LIKE ?))"
+            )
+            args += [pat] * 7
+        sql = "SELECT c.* FROM cases c" + (" WHERE " + " AND ".join(where) if where else "")
+        return self._all(sql + " ORDER BY c.updated_at DESC, c.id DESC", tuple(args))
+
+    def search_cases(self, text: str) -> list[dict[str, Any]]:
+        return self.list_cases(search=text)
+
+    def find_case(self, spec: str | int) -> int:
+        """Resolve a case id, a uid (or a prefix of at least 4 characters) or an exact reference."""
+        s = str(spec).strip()
+        if s.isdigit():
+            with self._lock:
+                if self.conn.execute("SELECT 1 FROM cases WHERE id = ?", (int(s),)).fetchone():
+                    return int(s)
+        with self._lock:
+            rows = self.conn.execute("SELECT id FROM cases WHERE reference = ?", (s,)).fetchall()
+            if len(rows) != 1 and len(s) >= 4:
+                rows = self.conn.execute(
+                    "SELECT id FROM cases WHERE uid LIKE ?", (s.lower() + "%",)
+                ).fetchall()
+        if len(rows) == 1:
+            return int(rows[0][0])
+        raise NotFound(f"no case matches {s!r}" if not rows else f"{s!r} matches several cases")
+
+    # Evidence --------------------------------------------------------------------------------------------
+    def import_evidence(
+        self, case_id: int, path: Path | str, face_box: Sequence[int] | None = None, note: str = ""
+    ) -> int:
+        """Validate, hash and copy ``path`` into the store (read-only); returns the evidence id.
+
+        Raises :class:`EvidenceError` (a sentence for the analyst) for a file that is not a usable image;
+        nothing is stored then. The same file imported twice into a case returns the existing id.
+        """
+        src = Path(path)
+        data, img = read_evidence(src)
+        box = _box(face_box)
+        stored = store_evidence_bytes(self.home, data)
+        h, w = img.shape[:2]
+        with self._write() as c:
+            case = self._case_row(case_id)
+            dup = c.execute(
+                "SELECT id FROM evidence WHERE case_id = ? AND sha256 = ?", (case_id, stored.sha256)
+            ).fetchone()
+            if dup is not None:
+                return int(dup[0])
+            cur = c.execute(
+                "INSERT INTO evidence (case_id, sha256, original_path, original_name, stored_path, size, "
+                "width, height, face_box, note, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    case_id,
+                    stored.sha256,
+                    str(src.resolve()),
+                    src.name,
+                    stored.relpath,
+                    stored.size,
+                    w,
+                    h,
+                    box,
+                    note,
+                    utc_now(),
+                ),
+            )
+            ev_id = int(cur.lastrowid)
+            row = c.execute("SELECT * FROM evidence WHERE id = ?", (ev_id,)).fetchone()
+            self._audit(
+                case["uid"],
+                "evidence.import",
+                states.evidence_key(stored.sha256),
+                states.evidence_state(row),
+                original_path=str(src.resolve()),
+                size=stored.size,
+            )
+        return ev_id
+
+    def set_face_box(self, evidence_id: int, face_box: Sequence[int] | None) -> dict[str, Any]:
+        return self._update_evidence(evidence_id, "evidence.face_box", face_box=_box(face_box))
+
+    def annotate_evidence(self, evidence_id: int, note: str) -> dict[str, Any]:
+        return self._update_evidence(evidence_id, "evidence.note", note=note)
+
+    def _update_evidence(self, evidence_id: int, action: str, **fields: Any) -> dict[str, Any]:
+        with self._write() as c:
+            old = c.execute("SELECT * FROM evidence WHERE id = ?", (evidence_id,)).fetchone()
+            if old is None:
+                raise NotFound(f"no evidence {evidence_id}")
+            sets = ", ".join(f"{k} = ?" for k in fields)
+            c.execute(f"UPDATE evidence SET {sets} WHERE id = ?", (*fields.values(), evidence_id))
+            row = c.execute("SELECT * FROM evidence WHERE id = ?", (evidence_id,)).fetchone()
+            case = self._case_row(row["case_id"])
+            self._audit(
+                case["uid"],
+                action,
+                states.evidence_key(row["sha256"]),
+                states.evidence_state(row),
+                **{k: json.loads(v) if k == "face_box" and v else v for k, v in fields.items()},
+            )
+        return self.get_evidence(evidence_id)
+
+    def get_evidence(self, evidence_id: int) -> dict[str, Any]:
+        return self._one("SELECT * FROM evidence WHERE id = ?", (evidence_id,), f"no evidence {evidence_id}")
+
+    def list_evidence(self, case_id: int) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM evidence WHERE case_id = ? ORDER BY id", (case_id,))
+
+    def evidence_path(self, evidence_id: int) -> Path:
+        """The read-only stored copy (never the analyst's original)."""
+        return self.home / self.get_evidence(evidence_id)["stored_path"]
+
+    def load_evidence_image(self, evidence_id: int) -> np.ndarray:
+        from tfgnet_desk.imaging import load_image
+
+        return load_image(self.evidence_path(evidence_id))
+
+    # Audit -----------------------------------------------------------------------------------------------
+    def log_event(self, case_id: int, action: str, **details: Any) -> AuditEntry:
+        """Record an event that changes no row (a report written, a bundle exported, a verification)."""
+        with self._write():
+            case = self._case_row(case_id)
+            return self._audit(case["uid"], action, states.case_key(case["uid"]), None, **details)
+
+    def audit_trail(self, case_id: int) -> list[AuditEntry]:
+        """The case's audit chain, oldest first."""
+        with self._lock:
+            return audit.read_chain(self.conn, self._case_row(case_id)["uid"])
+
+    def audit_head(self, case_id: int) -> tuple[int, str]:
+        """``(seq, hash)`` of the case chain's newest entry: write it down to anchor the log externally."""
+        with self._lock:
+            uid = self._case_row(case_id)["uid"]
+            row = self.conn.execute("SELECT seq, hash FROM audit_head WHERE chain = ?", (uid,)).fetchone()
+        return (int(row[0]), row[1]) if row else (0, audit.GENESIS)
+
+    def verify(self, case_id: int | None = None):
+        """Check the audit chains, every row's state and every stored file; see :mod:`.verify`."""
+        from tfgnet_desk.cases.verify import verify_store
+
+        with self._lock:
+            return verify_store(self, case_id)
+
+
+__all__ = ["CaseStore", "EvidenceError", "NotFound", "jsonable"]

@@ -1,0 +1,122 @@
+"""Integrity check of a case store: audit chains, row states and stored files.
+
+Finds: an audit entry edited, deleted or re-ordered (hash chain, head); a row of any table edited
+(its state no longer the last state its chain recorded), deleted (recorded but gone) or inserted behind
+the application's back (present but never recorded); a case deleted (the store chain recorded it); a
+stored evidence copy or candidate PNG changed or missing (hash of the file against the recorded hash).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tfgnet_desk.cases import audit, states
+from tfgnet_desk.cases.evidence import sha256_file
+
+if TYPE_CHECKING:
+    from tfgnet_desk.cases.store import CaseStore
+
+
+@dataclass
+class VerifyReport:
+    """What :func:`verify_store` checked and the problems it found (``ok`` when there are none)."""
+
+    problems: list[str] = field(default_factory=list)
+    cases: int = 0
+    audit_entries: int = 0
+    rows: int = 0
+    files: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        head = "OK" if self.ok else f"FAILED: {len(self.problems)} problem(s)"
+        return (
+            f"{head} - {self.cases} case(s), {self.audit_entries} audit entries, {self.rows} rows, "
+            f"{self.files} files checked"
+        )
+
+
+def _heads(conn) -> dict[str, tuple[int, str]]:
+    return {r[0]: (int(r[1]), r[2]) for r in conn.execute("SELECT chain, seq, hash FROM audit_head")}
+
+
+def verify_store(store: CaseStore, case_id: int | None = None) -> VerifyReport:
+    """Verify the whole store, or one case (and the store chain) when ``case_id`` is given."""
+    conn = store.conn
+    rep = VerifyReport()
+    heads = _heads(conn)
+    store_chain = audit.read_chain(conn, audit.STORE_CHAIN)
+    rep.audit_entries += len(store_chain)
+    rep.problems += audit.verify_chain(store_chain, heads.get(audit.STORE_CHAIN, (0, audit.GENESIS)))
+    cases = {r["uid"]: int(r["id"]) for r in conn.execute("SELECT id, uid FROM cases")}
+    created = {e.object.split(":", 1)[1] for e in store_chain if e.action in ("case.create", "case.import")}
+    if case_id is None:
+        for uid in sorted(created - cases.keys()):
+            rep.problems.append(f"case {uid}: recorded as created but its row was deleted")
+        for uid in sorted(cases.keys() - created):
+            rep.problems.append(f"case {uid}: present but never recorded in the store audit chain")
+        chains = {r[0] for r in conn.execute("SELECT DISTINCT chain FROM audit")} | set(heads)
+        for uid in sorted(chains - cases.keys() - {audit.STORE_CHAIN}):
+            rep.problems.append(f"audit chain {uid!r} belongs to no case: the case row was deleted")
+        todo = sorted(cases.items(), key=lambda kv: kv[1])
+    else:
+        todo = [(uid, cid) for uid, cid in cases.items() if cid == case_id]
+    for uid, cid in todo:
+        _verify_case(conn, store.home, uid, cid, heads.get(uid), rep)
+    rep.cases = len(todo)
+    return rep
+
+
+def _verify_case(conn, home, uid: str, case_id: int, head, rep: VerifyReport) -> None:
+    chain = audit.read_chain(conn, uid)
+    rep.audit_entries += len(chain)
+    if head is None:
+        rep.problems.append(f"case {uid}: no audit head recorded")
+    rep.problems += audit.verify_chain(chain, head)
+    recorded: dict[str, str | None] = {}
+    for e in chain:
+        if "state" in e.details:
+            recorded[e.object] = e.details["state"]
+        elif e.action.endswith(".delete"):
+            recorded[e.object] = None
+    current = states.case_row_states(conn, case_id)
+    rep.rows += len(current)
+    for key, h in current.items():
+        if key not in recorded:
+            rep.problems.append(
+                f"case {uid}: {key} is not in the audit log (inserted outside the application)"
+            )
+        elif recorded[key] != h:
+            rep.problems.append(f"case {uid}: {key} was edited after its last recorded change")
+    for key, h in recorded.items():
+        if h is not None and key not in current:
+            rep.problems.append(f"case {uid}: {key} was deleted")
+    for r in conn.execute("SELECT sha256, stored_path FROM evidence WHERE case_id = ?", (case_id,)):
+        _check_file(home / r["stored_path"], r["sha256"], f"case {uid}: evidence {r['sha256'][:12]}", rep)
+    for r in conn.execute(
+        "SELECT k.sha256, k.file, k.idx, r.uid FROM candidates k JOIN runs r "
+        "ON r.id = k.run_id WHERE r.case_id = ?",
+        (case_id,),
+    ):
+        _check_file(home / r["file"], r["sha256"], f"case {uid}: candidate {r['uid'][:8]}/{r['idx']}", rep)
+
+
+def _check_file(path, expected: str, label: str, rep: VerifyReport) -> None:
+    rep.files += 1
+    if not path.is_file():
+        rep.problems.append(f"{label}: stored file {path.name} is missing")
+        return
+    try:
+        actual = sha256_file(path)
+    except OSError as exc:
+        rep.problems.append(f"{label}: stored file could not be read ({exc})")
+        return
+    if actual != expected:
+        rep.problems.append(
+            f"{label}: stored file {path.name} was changed (hash {actual[:12]}..., "
+            f"recorded {expected[:12]}...)"
+        )
