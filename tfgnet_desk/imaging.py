@@ -63,6 +63,12 @@ def _open_source(src: Path | str | bytes) -> tuple[io.BytesIO, str]:
     return io.BytesIO(data), what
 
 
+def _bomb_message(what: str) -> str:
+    limit = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485) / 1e6
+    return (f"{what} is far too large to open safely (over {limit:.0f} megapixels); "
+            "it may be a decompression bomb.")
+
+
 def _to_rgb(img: Image.Image) -> np.ndarray:
     """Convert any Pillow mode to RGB uint8."""
     mode = img.mode
@@ -103,7 +109,7 @@ def load_image(src: Path | str | bytes, max_pixels: int = DEFAULT_MAX_PIXELS) ->
         try:
             img = Image.open(buf, formats=None)
         except Image.DecompressionBombError as exc:
-            raise ImageLoadError(f"{what} is far too large to open safely ({exc}).") from exc
+            raise ImageLoadError(_bomb_message(what)) from exc
         except UnidentifiedImageError as exc:
             raise ImageLoadError(
                 f"{what} is not a picture in a format this program reads (JPEG, PNG, BMP, TIFF, WebP)."
@@ -129,7 +135,7 @@ def load_image(src: Path | str | bytes, max_pixels: int = DEFAULT_MAX_PIXELS) ->
                 oriented = ImageOps.exif_transpose(img)
                 return _to_rgb(oriented)
             except Image.DecompressionBombError as exc:
-                raise ImageLoadError(f"{what} is far too large to open safely ({exc}).") from exc
+                raise ImageLoadError(_bomb_message(what)) from exc
             except (OSError, SyntaxError, ValueError, EOFError) as exc:
                 msg = str(exc)
                 if "truncated" in msg.lower() or isinstance(exc, EOFError):
