@@ -201,3 +201,66 @@ def test_store_reopens_and_is_shared_between_instances(settings, tmp_path):
         assert s2.get_case(cid)["title"] == "renamed"
         assert s2.migrated_from == SCHEMA_VERSION
         assert s2.verify().ok
+
+
+def test_migration_from_version_1_keeps_data_and_verifies(settings, tmp_path, monkeypatch):
+    from tfgnet_desk.cases import audit, schema, states
+
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 1)
+    with CaseStore(settings) as old:
+        assert old.schema_version == 1
+        assert "pixel_sha256" not in {r[1] for r in old.conn.execute("PRAGMA table_info(candidates)")}
+        cid = old.create_case("written by version 1")
+        eid = old.import_evidence(cid, make_image(tmp_path / "e.png"))
+        uid = old.get_case(cid)["uid"]
+        with old._write() as c:  # a version-1 run and candidate, as version 1 wrote them
+            c.execute(
+                "INSERT INTO runs (uid, case_id, evidence_ids, prompt, parameters, status, started_at) "
+                "VALUES ('r1', ?, ?, 'a man', '{}', 'done', 'then')",
+                (cid, f"[{eid}]"),
+            )
+            run = c.execute("SELECT * FROM runs WHERE uid = 'r1'").fetchone()
+            sha = old.get_evidence(eid)["sha256"]
+            audit.append(
+                c,
+                uid,
+                "v1",
+                "run.record",
+                states.run_key("r1"),
+                {"state": audit.state_hash(states.run_state(run, [sha]))},
+            )
+        assert old.verify().ok
+    monkeypatch.undo()
+    with CaseStore(settings) as new:
+        assert (new.migrated_from, new.schema_version) == (1, SCHEMA_VERSION)
+        assert new.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert new.get_case(cid)["title"] == "written by version 1"
+        run = new.list_runs(cid)[0]
+        assert run["uid"] == "r1" and run["error"] is None
+        rep = new.verify()
+        assert rep.ok, rep.problems
+        migrations = [
+            e for e in audit.read_chain(new.conn, audit.STORE_CHAIN) if e.action == "schema.migrate"
+        ]
+        assert [(e.details["from"], e.details["to"]) for e in migrations] == [(0, 1), (1, 2)]
+        rid = new.record_run(cid, [eid], fake_result(n=1))  # the new columns work after the migration
+        assert new.list_candidates(rid)[0]["pixel_sha256"]
+
+
+def test_newer_or_foreign_database_is_refused(settings, tmp_path):
+    from tfgnet_desk.cases.schema import SchemaError
+
+    with CaseStore(settings):
+        pass
+    conn = sqlite3.connect(settings.cases_db)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(SchemaError, match="newer"):
+        CaseStore(settings)
+    other = settings.with_(home=tmp_path / "other")
+    other.home.mkdir()
+    conn = sqlite3.connect(other.cases_db)
+    conn.execute("CREATE TABLE notes (x)")
+    conn.close()
+    with pytest.raises(SchemaError, match="not a tfgnet-desk"):
+        CaseStore(other)

@@ -126,13 +126,17 @@ def version(conn: sqlite3.Connection) -> int:
 
 
 def migrate(
-    conn: sqlite3.Connection, target: int = SCHEMA_VERSION, on_step: Callable[[int, int], None] | None = None
+    conn: sqlite3.Connection, target: int | None = None, on_step: Callable[[int, int], None] | None = None
 ) -> tuple[int, int]:
     """Bring the database to ``target``; returns ``(from_version, to_version)``.
 
     All steps run in one ``BEGIN IMMEDIATE`` transaction; ``on_step(old, new)`` is called inside it after
     each step (the store uses it to write a ``schema.migrate`` audit entry).
     """
+    target = SCHEMA_VERSION if target is None else target
+    current = version(conn)
+    if current == target:  # nothing to do: take no write lock, so opening never waits for a writer
+        return current, current
     conn.execute("BEGIN IMMEDIATE")
     try:
         start = version(conn)

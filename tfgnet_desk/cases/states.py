@@ -23,6 +23,11 @@ def _json(text: str | None, default: Any) -> Any:
         return {"_raw": text}
 
 
+def _late(r: sqlite3.Row, column: str) -> Any:
+    """A column added by a later schema version: None in a database that does not have it yet."""
+    return r[column] if column in r.keys() else None
+
+
 def case_key(uid: str) -> str:
     return f"case:{uid}"
 
@@ -73,7 +78,7 @@ def run_state(r: sqlite3.Row, evidence_shas: list[str]) -> dict[str, Any]:
     s["parameters"] = _json(r["parameters"], {})
     s["library_versions"] = _json(r["library_versions"], {})
     s["provenance"] = _json(r["provenance"], {})
-    if r["error"] is not None:
+    if _late(r, "error") is not None:
         s["error"] = r["error"]
     return s
 
@@ -83,7 +88,7 @@ def candidate_state(r: sqlite3.Row, run_uid: str) -> dict[str, Any]:
     s["run"] = run_uid
     s["picked"] = bool(r["picked"])
     s["scores"] = _json(r["scores"], {})
-    if r["pixel_sha256"] is not None:
+    if _late(r, "pixel_sha256") is not None:
         s["pixel_sha256"] = r["pixel_sha256"]
     return s
 

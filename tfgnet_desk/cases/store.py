@@ -67,7 +67,11 @@ class CaseStore(RunsMixin):
         self.home.mkdir(parents=True, exist_ok=True)
         self.conn = schema.connect(settings.cases_db)
         self.conn.row_factory = sqlite3.Row
-        self.migrated_from, self.schema_version = schema.migrate(self.conn, on_step=self._log_migration)
+        try:
+            self.migrated_from, self.schema_version = schema.migrate(self.conn, on_step=self._log_migration)
+        except BaseException:
+            self.conn.close()
+            raise
 
     def _log_migration(self, old: int, new: int) -> None:
         if new >= 1:  # the audit table exists from version 1

@@ -1,0 +1,189 @@
+"""The audit hash chain and ``verify``: every kind of tampering with rows, log entries or files is found."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from test_cases_store import fake_result, make_image
+
+from tfgnet_desk.cases import CaseStore
+from tfgnet_desk.cases.audit import GENESIS, AuditEntry, entry_hash, verify_chain
+
+
+@pytest.fixture()
+def filled(settings, tmp_path):
+    """A store with one case holding evidence, a run of 3 candidates, a pick and a note."""
+    store = CaseStore(settings, actor="tester")
+    cid = store.create_case("Case under test", reference="T-1")
+    eid = store.import_evidence(cid, make_image(tmp_path / "e.png"), face_box=(1, 1, 20, 20))
+    rid = store.record_run(cid, [eid], fake_result())
+    k = store.list_candidates(rid)[1]["id"]
+    store.set_pick(k)
+    store.annotate(k, "note")
+    assert store.verify().ok
+    yield store, cid, eid, rid, k
+    store.close()
+
+
+def tamper(store: CaseStore, sql: str, *args) -> None:
+    """What someone editing the database file with another SQLite client can do."""
+    conn = sqlite3.connect(store.settings.cases_db, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("DROP TRIGGER IF EXISTS audit_no_update")
+    conn.execute("DROP TRIGGER IF EXISTS audit_no_delete")
+    conn.execute(sql, args)
+    conn.close()
+
+
+def problems(store: CaseStore) -> str:
+    rep = store.verify()
+    assert not rep.ok, "verify did not notice the tampering"
+    return "\n".join(rep.problems)
+
+
+def test_intact_store_verifies(filled):
+    store, cid, *_ = filled
+    rep = store.verify()
+    assert rep.ok and rep.problems == []
+    assert rep.cases == 1 and rep.files == 4 and rep.rows == 6  # case, evidence, run, 3 candidates
+    assert rep.audit_entries >= 10
+    assert store.verify(cid).ok
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ('UPDATE candidates SET scores = \'{"restored":{"raw":0.99}}\' WHERE idx = 0', "was edited"),
+        ("UPDATE candidates SET picked = 1 WHERE idx = 2", "was edited"),
+        ("UPDATE cases SET title = 'another title'", "was edited"),
+        ("UPDATE evidence SET face_box = '[0,0,5,5]'", "was edited"),
+        ("UPDATE runs SET prompt = 'a woman'", "was edited"),
+        ("UPDATE runs SET parameters = '{\"seed\":1}'", "was edited"),
+    ],
+)
+def test_edited_row_is_detected(filled, sql, expected):
+    store = filled[0]
+    tamper(store, sql)
+    assert expected in problems(store)
+
+
+def test_deleted_candidate_row_is_detected(filled):
+    store, *_, k = filled
+    tamper(store, "DELETE FROM candidates WHERE id = ?", k)
+    assert "was deleted" in problems(store)
+
+
+def test_deleted_case_is_detected(filled):
+    store = filled[0]
+    for table in ("candidates", "runs", "evidence", "cases"):
+        tamper(store, f"DELETE FROM {table}")
+    text = problems(store)
+    assert "row was deleted" in text or "belongs to no case" in text
+
+
+def test_row_inserted_behind_the_application_is_detected(filled):
+    store, cid, *_ = filled
+    tamper(
+        store,
+        "INSERT INTO evidence (case_id, sha256, original_path, stored_path, size, width, height, "
+        "imported_at) VALUES (?, ?, 'x', 'evidence/x', 1, 1, 1, 'now')",
+        cid,
+        "0" * 64,
+    )
+    assert "not in the audit log" in problems(store)
+
+
+def test_edited_audit_entry_is_detected(filled):
+    store = filled[0]
+    tamper(store, "UPDATE audit SET actor = 'mallory' WHERE seq = 3 AND chain != ''")
+    assert "hash mismatch" in problems(store)
+
+
+def test_recomputed_audit_entry_breaks_the_link(filled):
+    """Rewriting an entry and its own hash still breaks the next entry's link."""
+    store, cid, *_ = filled
+    e = store.audit_trail(cid)[2]
+    new_hash = entry_hash(e.chain, e.seq, e.at, "mallory", e.action, e.object, e.details, e.prev_hash)
+    tamper(
+        store,
+        "UPDATE audit SET actor = 'mallory', hash = ? WHERE chain = ? AND seq = ?",
+        new_hash,
+        e.chain,
+        e.seq,
+    )
+    assert "does not link" in problems(store)
+
+
+def test_deleted_audit_entry_is_detected(filled):
+    store, cid, *_ = filled
+    uid = store.get_case(cid)["uid"]
+    tamper(store, "DELETE FROM audit WHERE chain = ? AND seq = 4", uid)
+    assert "missing or re-ordered" in problems(store)
+
+
+def test_dropping_the_newest_audit_entry_is_detected(filled):
+    store, cid, *_ = filled
+    uid = store.get_case(cid)["uid"]
+    tamper(
+        store,
+        "DELETE FROM audit WHERE chain = ? AND seq = (SELECT MAX(seq) FROM audit WHERE chain = ?)",
+        uid,
+        uid,
+    )
+    assert "entries were deleted" in problems(store)
+
+
+def test_changed_evidence_file_is_detected(filled):
+    store, _, eid, *_ = filled
+    path = store.evidence_path(eid)
+    os.chmod(path, 0o644)
+    path.write_bytes(path.read_bytes()[:-1] + b"\x00")
+    assert "was changed" in problems(store)
+
+
+def test_changed_or_missing_candidate_file_is_detected(filled):
+    store, *_, k = filled
+    path = store.candidate_path(k)
+    os.chmod(path, 0o644)
+    with open(path, "ab") as fh:
+        fh.write(b"extra")
+    assert "was changed" in problems(store)
+    path.unlink()
+    assert "is missing" in problems(store)
+
+
+def _chain(n: int) -> list[AuditEntry]:
+    out, prev = [], GENESIS
+    for i in range(1, n + 1):
+        h = entry_hash("c", i, f"t{i}", "a", "act", f"o{i}", {"i": i}, prev)
+        out.append(AuditEntry("c", i, f"t{i}", "a", "act", f"o{i}", {"i": i}, prev, h))
+        prev = h
+    return out
+
+
+@hsettings(max_examples=40, deadline=None)
+@given(n=st.integers(2, 12), data=st.data())
+def test_chain_any_single_change_is_detected(n, data):
+    chain = _chain(n)
+    assert verify_chain(chain, (n, chain[-1].hash)) == []
+    i = data.draw(st.integers(0, n - 1))
+    kind = data.draw(st.sampled_from(["edit", "delete", "swap", "truncate"]))
+    broken = list(chain)
+    if kind == "edit":
+        e = broken[i]
+        broken[i] = AuditEntry(
+            e.chain, e.seq, e.at, e.actor, e.action, e.object, {"i": -1}, e.prev_hash, e.hash
+        )
+    elif kind == "delete":
+        del broken[i]
+    elif kind == "swap":
+        j = (i + 1) % n
+        broken[i], broken[j] = broken[j], broken[i]
+    else:
+        broken = broken[:i]
+    assert verify_chain(broken, (n, chain[-1].hash)) != []

@@ -1,0 +1,181 @@
+"""Crash safety and concurrency of the case store, with real writer processes.
+
+Writers are forked child processes (cheap: they share the already imported modules) that talk to the
+test through a pipe; a writer is killed with SIGKILL in the middle of its work, many times over.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import sys
+import time
+
+import pytest
+from test_cases_store import fake_result, make_image
+
+from tfgnet_desk.cases import CaseStore
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+
+
+def _fork(body) -> tuple[int, object]:
+    """Run ``body(write_line)`` in a child process; returns (pid, line reader of the child's messages)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(r)
+        code = 0
+        try:
+            out = os.fdopen(w, "w", buffering=1)
+            body(lambda line: (out.write(line + "\n"), out.flush()))
+        except BaseException:  # noqa: BLE001 - report and leave without running the parent's cleanup
+            import traceback
+
+            traceback.print_exc()
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(w)
+    return pid, os.fdopen(r, "r")
+
+
+def _writer(settings, case_id: int, evidence_id: int, start: int):
+    """Record runs and picks forever; says 'b' before each operation and 'c <kind> <id>' after its commit."""
+
+    def body(say) -> None:
+        store = CaseStore(settings, actor=f"writer-{os.getpid()}")
+        i = start
+        while True:
+            say("b")
+            rid = store.record_run(case_id, [evidence_id], fake_result(n=2, seed=i))
+            say(f"c run {rid}")
+            say("b")
+            k = store.list_candidates(rid)[0]["id"]
+            store.annotate(k, f"note {i}")
+            say(f"c note {k} note {i}")
+            i += 1
+
+    return body
+
+
+def test_sigkill_mid_transaction_loses_nothing_committed(settings, tmp_path):
+    kills = 50
+    with CaseStore(settings) as store:
+        cid = store.create_case("crash test")
+        eid = store.import_evidence(cid, make_image(tmp_path / "e.png"))
+    rng = random.Random(1234)
+    committed_runs: set[int] = set()
+    committed_notes: dict[int, str] = {}
+    mid_operation = 0
+    t0 = time.monotonic()
+    for attempt in range(kills):
+        pid, lines = _fork(_writer(settings, cid, eid, start=attempt * 1000))
+        target = rng.randint(1, 6)  # kill during the target-th operation
+        begun, last = 0, ""
+        while begun < target:
+            last = lines.readline().strip()
+            assert last, "the writer died on its own"
+            if last == "b":
+                begun += 1
+            else:
+                _, kind, obj, *rest = last.split(" ")
+                if kind == "run":
+                    committed_runs.add(int(obj))
+                else:
+                    committed_notes[int(obj)] = " ".join(rest)
+        time.sleep(rng.uniform(0, 0.004))
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        for rest_line in lines:  # messages written before the kill landed
+            rest_line = rest_line.strip()
+            if rest_line.startswith("c "):
+                _, kind, obj, *rest = rest_line.split(" ")
+                if kind == "run":
+                    committed_runs.add(int(obj))
+                else:
+                    committed_notes[int(obj)] = " ".join(rest)
+                last = rest_line
+            elif rest_line:
+                last = rest_line
+        lines.close()
+        mid_operation += last == "b"
+        conn = sqlite3.connect(settings.cases_db)
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        conn.close()
+    elapsed = time.monotonic() - t0
+    with CaseStore(settings) as store:
+        runs = {r["id"] for r in store.list_runs(cid)}
+        assert committed_runs <= runs, f"committed runs lost: {sorted(committed_runs - runs)}"
+        for k, note in committed_notes.items():
+            assert store.get_candidate(k)["note"] == note
+        rep = store.verify()
+        assert rep.ok, rep.problems
+    print(
+        f"{kills} kills, {mid_operation} mid-operation, {len(committed_runs)} runs committed, "
+        f"{elapsed:.1f} s",
+        file=sys.stderr,
+    )
+    assert mid_operation >= kills // 2, "the kills did not land during writes"
+    assert len(committed_runs) >= kills // 2
+
+
+def test_reader_works_while_a_writer_holds_a_write_transaction(settings):
+    with CaseStore(settings) as store:
+        first = store.create_case("before")
+
+    def body(say) -> None:
+        store = CaseStore(settings)
+        with store._write() as c:  # a slow writer: holds the write lock for a while
+            c.execute(
+                "INSERT INTO cases (uid, title, created_at, updated_at) VALUES ('w', 'during', 'x', 'x')"
+            )
+            say("in-transaction")
+            time.sleep(1.0)
+        say("committed")
+        time.sleep(5)
+
+    pid, lines = _fork(body)
+    try:
+        assert lines.readline().strip() == "in-transaction"
+        with CaseStore(settings) as reader:
+            t = time.monotonic()
+            titles = [c["title"] for c in reader.list_cases()]
+            case = reader.get_case(first)
+            took = time.monotonic() - t
+            assert (
+                titles == ["before"] and case["title"] == "before"
+            )  # sees committed data, not the pending row
+            assert took < 0.5, f"the reader waited {took:.2f} s for the writer"
+            assert lines.readline().strip() == "committed"
+            assert sorted(c["title"] for c in reader.list_cases()) == ["before", "during"]
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        lines.close()
+
+
+def test_two_writers_interleave_without_breaking_the_chain(settings, tmp_path):
+    with CaseStore(settings) as store:
+        cid = store.create_case("shared")
+        eid = store.import_evidence(cid, make_image(tmp_path / "e.png"))
+
+    def body(say) -> None:
+        s = CaseStore(settings, actor=f"w{os.getpid()}")
+        for i in range(6):
+            s.record_run(cid, [eid], fake_result(n=1, seed=i))
+        say("done")
+
+    children = [_fork(body) for _ in range(2)]
+    for pid, lines in children:
+        assert lines.readline().strip() == "done"
+        os.waitpid(pid, 0)
+        lines.close()
+    with CaseStore(settings) as store:
+        assert len(store.list_runs(cid)) == 12
+        actors = {e.actor for e in store.audit_trail(cid)}
+        assert len(actors) == 3  # the creator and both writers
+        rep = store.verify()
+        assert rep.ok, rep.problems
