@@ -1,0 +1,13 @@
+"""Evaluation of TFGNet and its baselines: ``python -m tfgnet_desk.evaluate`` (paper section 4.1).
+
+The package is split by responsibility:
+- ``cases``: reading a Face500-style benchmark folder (one sub-folder per case);
+- ``metrics``: PSNR, SSIM, Fréchet distance (FID, FID-id), LPIPS, CLIP-I / CLIP-T, DINO, Face Sim, each
+  to its reference definition, with pluggable feature backbones and honest labels;
+- ``methods``: the rows of the tables (bicubic, restorer, text-only, tfgnet, ablations, and the two
+  reference rows clean-source and random-same-gender);
+- ``runner``: the loop over cases (progress bar, skip-and-report of broken cases, per-case seeds);
+- ``report``: CSV and Markdown tables shaped like the paper's, comparison figure, per-case JSON, metadata.
+
+Importing this package is light; torch and friends load inside the functions that need them.
+"""

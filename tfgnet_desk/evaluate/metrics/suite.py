@@ -1,0 +1,180 @@
+"""All metrics of one evaluation run, with their backbones resolved once and their labels fixed.
+
+Pairwise metrics (to the case's target, or to its text for CLIP-T) are computed per case and method;
+set metrics (FID, FID-id) accumulate features per method and compare them with the targets' features at
+the end. Every column carries the label of the backbone that produced it, or the reason it is n/a.
+
+Metric keys, their definitions and their direction:
+
+===============  =============================================================  ==========
+key              definition                                                      better
+===============  =============================================================  ==========
+face_sim_<enc>   cosine of identity embeddings, output vs target, x100 (raw)     higher
+face_cal_<enc>   the same after centring on the encoder's mean face, x100        higher
+dino             cosine of DINO CLS embeddings, output vs target, x100           higher
+clip_i           cosine of CLIP image embeddings, output vs target, x100         higher
+clip_t           cosine of CLIP image (output) and text (prompt) embeddings, x100  higher
+lpips            LPIPS distance, output vs target                                lower
+fid              Fréchet distance of output features vs target features          lower
+fid_id_<enc>     Fréchet distance in the identity-embedding space                lower
+psnr             PSNR (dB) on RGB uint8, output vs target                        higher
+ssim             SSIM (Wang et al. 2004) on BT.601 luminance, output vs target   higher
+===============  =============================================================  ==========
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tfgnet_desk.evaluate.metrics.frechet import frechet_distance_of_features
+from tfgnet_desk.evaluate.metrics.pixel import psnr, ssim
+
+
+@dataclass
+class MetricColumn:
+    """One column of the tables: what it measures, with which backbone, or why it is missing."""
+
+    key: str
+    label: str
+    higher_is_better: bool
+    available: bool = True
+    note: str = ""
+    kind: str = "pair"  # "pair" (mean over cases) or "set" (one value over the whole set)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class MetricSuite:
+    """Backbones (any may be None) and the accumulated set features of one run.
+
+    ``identity``: identity encoders (``faces.IdentityEncoder``) by name; ``clip``: a ``CLIPBackbone``;
+    ``dino`` and ``fid``: ``ImageFeatureBackbone``; ``lpips``: ``LPIPSBackbone``; ``missing``: key -> reason
+    for the backbones that could not be resolved.
+    """
+
+    identity: dict[str, Any] = field(default_factory=dict)
+    clip: Any = None
+    dino: Any = None
+    lpips: Any = None
+    fid: Any = None
+    missing: dict[str, str] = field(default_factory=dict)
+    ssim_channel: str = "luminance"
+    _set_feats: dict[str, dict[str, list[np.ndarray]]] = field(default_factory=dict, repr=False)
+
+    # ------------------------------------------------------------------------------ columns
+    def columns(self) -> list[MetricColumn]:
+        cols: list[MetricColumn] = []
+        for name in self.identity:
+            cols.append(MetricColumn(f"face_sim_{name}", f"Face Sim ({name}, raw) %", True))
+            cols.append(MetricColumn(f"face_cal_{name}", f"Face Sim ({name}, centred) %", True))
+        for enc in ("arcface",):
+            if enc not in self.identity and f"face_sim_{enc}" in self.missing:
+                cols.append(MetricColumn(f"face_sim_{enc}", f"Face Sim ({enc}) %", True, False,
+                                         self.missing[f"face_sim_{enc}"]))
+        cols.append(self._col("dino", "DINO", self.dino, True))
+        cols.append(self._col("clip_i", "CLIP-I", self.clip, True))
+        cols.append(self._col("clip_t", "CLIP-T", self.clip, True))
+        cols.append(self._col("lpips", "LPIPS", self.lpips, False, percent=False))
+        cols.append(self._col("fid", "FID", self.fid, False, percent=False, kind="set"))
+        for name in self.identity:
+            cols.append(MetricColumn(f"fid_id_{name}", f"FID-id ({name})", False, kind="set"))
+        cols.append(MetricColumn("psnr", "PSNR (dB)", True))
+        ssim_label = "SSIM (Y)" if self.ssim_channel == "luminance" else "SSIM (RGB)"
+        cols.append(MetricColumn("ssim", ssim_label, True))
+        return cols
+
+    def _col(self, key: str, name: str, backbone: Any, higher: bool, percent: bool = True,
+             kind: str = "pair") -> MetricColumn:
+        unit = " %" if percent else ""
+        if backbone is None:
+            why = self.missing.get(key, "no backbone")
+            return MetricColumn(key, f"{name}{unit}", higher, False, why, kind)
+        reference = {"dino": "DINO ViT-S/16", "clip_i": "CLIP ViT-B/32", "clip_t": "CLIP ViT-B/32",
+                     "lpips": "AlexNet", "fid": "Inception-v3 pool3"}[key]
+        label = f"{name}{unit}" if backbone.label == reference else f"{name} ({backbone.label}){unit}"
+        return MetricColumn(key, label, higher, True, backbone.label, kind)
+
+    # ------------------------------------------------------------------------------ per case
+    def target_features(self, target: np.ndarray) -> dict[str, Any]:
+        """Features of a case's target, computed once and reused for every method."""
+        feats: dict[str, Any] = {"identity": {n: _safe_embed(e, target) for n, e in self.identity.items()}}
+        if self.clip is not None:
+            feats["clip"] = self.clip.image_embeds([target])[0]
+        if self.dino is not None:
+            feats["dino"] = self.dino.features([target])[0]
+        if self.fid is not None:
+            self._add_set("fid", "__target__", self.fid.features([target])[0])
+        for n, e in feats["identity"].items():
+            if e is not None:
+                self._add_set(f"fid_id_{n}", "__target__", e)
+        return feats
+
+    def score_outputs(self, target: np.ndarray, text: str, outputs: dict[str, np.ndarray],
+                      tfeats: dict[str, Any]) -> dict[str, dict[str, float | None]]:
+        """Pairwise metrics of every method's output against the target (and text), and set features."""
+        names = list(outputs)
+        images = [outputs[m] for m in names]
+        scores: dict[str, dict[str, float | None]] = {m: {} for m in names}
+        for m, img in zip(names, images, strict=True):
+            scores[m]["psnr"] = psnr(img, target)
+            scores[m]["ssim"] = ssim(img, target, self.ssim_channel)
+        if self.lpips is not None and names:
+            d = self.lpips.distances(images, [target] * len(images))
+            for m, v in zip(names, d, strict=True):
+                scores[m]["lpips"] = float(v)
+        if self.clip is not None and names:
+            emb = self.clip.image_embeds(images)
+            temb = self.clip.text_embeds([text])[0]
+            for m, e in zip(names, emb, strict=True):
+                scores[m]["clip_i"] = 100.0 * float(e @ tfeats["clip"])
+                scores[m]["clip_t"] = 100.0 * float(e @ temb)
+        if self.dino is not None and names:
+            for m, e in zip(names, self.dino.features(images), strict=True):
+                scores[m]["dino"] = 100.0 * float(e @ tfeats["dino"])
+        if self.fid is not None and names:
+            for m, f in zip(names, self.fid.features(images), strict=True):
+                self._add_set("fid", m, f)
+        for n, enc in self.identity.items():
+            te = tfeats["identity"][n]
+            for m, img in zip(names, images, strict=True):
+                e = _safe_embed(enc, img)
+                if e is not None:
+                    self._add_set(f"fid_id_{n}", m, e)
+                ok = e is not None and te is not None
+                scores[m][f"face_sim_{n}"] = 100.0 * enc.similarity(e, te) if ok else None
+                scores[m][f"face_cal_{n}"] = 100.0 * enc.calibrated_similarity(e, te) if ok else None
+        return scores
+
+    # ------------------------------------------------------------------------------ set metrics
+    def _add_set(self, key: str, method: str, feat: np.ndarray) -> None:
+        self._set_feats.setdefault(key, {}).setdefault(method, []).append(np.asarray(feat, dtype=np.float64))
+
+    def set_metrics(self, methods: list[str]) -> dict[str, dict[str, float | None]]:
+        """FID and FID-id of each method's outputs against the targets (None with fewer than 2 samples)."""
+        out: dict[str, dict[str, float | None]] = {m: {} for m in methods}
+        for key, per_method in self._set_feats.items():
+            ref = per_method.get("__target__", [])
+            for m in methods:
+                feats = per_method.get(m, [])
+                if len(ref) < 2 or len(feats) < 2:
+                    out[m][key] = None
+                    continue
+                out[m][key] = frechet_distance_of_features(np.stack(feats), np.stack(ref))
+        return out
+
+    def set_counts(self, methods: list[str]) -> dict[str, dict[str, int]]:
+        return {m: {k: len(v.get(m, [])) for k, v in self._set_feats.items()} for m in methods}
+
+
+def _safe_embed(encoder: Any, img: np.ndarray) -> np.ndarray | None:
+    """Identity embedding, or None when no face is found (counted as a failure, not a zero)."""
+    try:
+        e = encoder.embed(img)
+    except (ValueError, RuntimeError):
+        return None
+    return None if e is None else np.asarray(e, dtype=np.float64)

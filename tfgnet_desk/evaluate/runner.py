@@ -1,0 +1,161 @@
+"""The evaluation loop: every case through every method, metrics per case, set metrics at the end.
+
+A case that cannot be read, or a method that fails on one case, is reported (in the log, in
+``skipped.json`` and in the run metadata) and the run goes on; a method that cannot run at all
+(``MethodUnavailable``) is dropped after its first failure with its reason recorded. Per-case results are
+written as JSON as soon as they are known, so an interrupted run keeps what it computed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tfgnet_desk.evaluate.cases import BenchmarkCase, CaseError, list_cases, load_case
+from tfgnet_desk.evaluate.methods import Method, MethodUnavailable, to_size
+from tfgnet_desk.evaluate.metrics.suite import MetricSuite
+
+log = logging.getLogger("tfgnet_desk.evaluate")
+FIGURE_CASES = 6
+
+
+@dataclass
+class RunResult:
+    """What the report needs: aggregated and per-case scores, skips, timings, figure material."""
+
+    methods: list[str]
+    summary: dict[str, dict[str, float | None]]       # method -> metric key -> mean (or set value)
+    counts: dict[str, dict[str, int]]                 # method -> metric key -> number of values
+    per_case: list[dict[str, Any]]
+    skipped_cases: list[dict[str, str]] = field(default_factory=list)
+    method_errors: list[dict[str, str]] = field(default_factory=list)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # method -> total seconds
+    figure: list[dict[str, Any]] = field(default_factory=list)
+    cases_total: int = 0
+
+
+def _mean(values: list[float]) -> float | None:
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return None
+    if any(math.isinf(v) for v in vals):
+        return math.inf
+    return float(np.mean(vals))
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, float) and math.isinf(v):
+        return "inf"
+    return v
+
+
+def run_evaluation(
+    bench: Path,
+    methods: list[Method],
+    suite: MetricSuite,
+    out: Path | None = None,
+    limit: int | None = None,
+    progress: bool = True,
+    on_case: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    """Evaluate ``methods`` on the cases of ``bench`` (the first ``limit`` in name order)."""
+    folders = list_cases(bench)
+    if limit is not None:
+        folders = folders[: max(0, int(limit))]
+    names = [m.name for m in methods]
+    active = list(methods)
+    per_case: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    errors: list[dict[str, str]] = []
+    unavailable: dict[str, str] = {}
+    seconds = dict.fromkeys(names, 0.0)
+    figure: list[dict[str, Any]] = []
+    if out is not None:
+        (out / "cases").mkdir(parents=True, exist_ok=True)
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(folders), desc="evaluate", unit="case")
+    for i, folder in enumerate(folders):
+        try:
+            case = load_case(folder)
+        except CaseError as exc:
+            log.warning("skipping case: %s", exc)
+            skipped.append({"case": folder.name, "reason": str(exc)})
+            _tick(bar, on_case, i, len(folders))
+            continue
+        outputs: dict[str, np.ndarray] = {}
+        for m in list(active):
+            t0 = time.perf_counter()
+            try:
+                outputs[m.name] = to_size(np.asarray(m.run(case), dtype=np.uint8), case.target.shape[:2])
+            except MethodUnavailable as exc:
+                log.warning("method %s unavailable: %s", m.name, exc)
+                unavailable[m.name] = str(exc)
+                active.remove(m)
+            except Exception as exc:  # a method failing on one case must not end the run
+                log.warning("method %s failed on %s: %s", m.name, case.case_id, exc)
+                errors.append({"case": case.case_id, "method": m.name,
+                               "error": f"{type(exc).__name__}: {exc}"})
+            seconds[m.name] += time.perf_counter() - t0
+        record = _score_case(case, outputs, suite)
+        per_case.append(record)
+        if out is not None:
+            (out / "cases" / f"{case.case_id}.json").write_text(
+                json.dumps(record, indent=2, sort_keys=True, default=_json_value) + "\n"
+            )
+        if len(figure) < FIGURE_CASES:
+            figure.append({"case": case.case_id, "lq": case.lq, "text": case.text, "target": case.target,
+                           "outputs": outputs})
+        _tick(bar, on_case, i, len(folders))
+    if bar is not None:
+        bar.close()
+
+    kept = [n for n in names if n not in unavailable]
+    summary, counts = _aggregate(per_case, kept, suite)
+    return RunResult(methods=kept, summary=summary, counts=counts, per_case=per_case, skipped_cases=skipped,
+                     method_errors=errors, unavailable=unavailable, seconds=seconds, figure=figure,
+                     cases_total=len(folders))
+
+
+def _tick(bar: Any, on_case: Callable[[int, int], None] | None, i: int, n: int) -> None:
+    if bar is not None:
+        bar.update(1)
+    if on_case is not None:
+        on_case(i + 1, n)
+
+
+def _score_case(case: BenchmarkCase, outputs: dict[str, np.ndarray], suite: MetricSuite) -> dict[str, Any]:
+    tfeats = suite.target_features(case.target)
+    scores = suite.score_outputs(case.target, case.text, outputs, tfeats)
+    return {"case": case.case_id, "text": case.text, "identity": case.meta.get("identity"),
+            "gender": case.gender, "scores": scores}
+
+
+def _aggregate(per_case: list[dict[str, Any]], methods: list[str], suite: MetricSuite):
+    pair_keys = [c.key for c in suite.columns() if c.kind == "pair" and c.available]
+    summary: dict[str, dict[str, float | None]] = {m: {} for m in methods}
+    counts: dict[str, dict[str, int]] = {m: {} for m in methods}
+    for m in methods:
+        for k in pair_keys:
+            vals = [rec["scores"][m].get(k) for rec in per_case if m in rec["scores"]]
+            summary[m][k] = _mean(vals)
+            counts[m][k] = sum(v is not None for v in vals)
+        counts[m]["cases"] = sum(m in rec["scores"] for rec in per_case)
+    set_values = suite.set_metrics(methods)
+    set_counts = suite.set_counts(methods)
+    for m in methods:
+        summary[m].update(set_values[m])
+        counts[m].update(set_counts[m])
+    return summary, counts
