@@ -347,6 +347,18 @@ class CaseStore(RunsMixin):
             row = self.conn.execute("SELECT seq, hash FROM audit_head WHERE chain = ?", (uid,)).fetchone()
         return (int(row[0]), row[1]) if row else (0, audit.GENESIS)
 
+    def export_case(self, case_id: int, out: Path | str) -> Path:
+        """Write the case as a bundle zip (see :mod:`.bundle`)."""
+        from tfgnet_desk.cases.bundle import export_case
+
+        return export_case(self, case_id, out)
+
+    def import_case(self, bundle: Path | str) -> int:
+        """Import a bundle zip as a new case; returns its id (see :mod:`.bundle`)."""
+        from tfgnet_desk.cases.bundle import import_case
+
+        return import_case(self, bundle)
+
     def verify(self, case_id: int | None = None):
         """Check the audit chains, every row's state and every stored file; see :mod:`.verify`."""
         from tfgnet_desk.cases.verify import verify_store

@@ -1,0 +1,118 @@
+"""Case bundles: export and import round-trip, and altered bundles are refused whole."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import pytest
+from test_cases_store import fake_result, make_image
+
+from tfgnet_desk.cases import CaseStore
+from tfgnet_desk.cases.bundle import BundleError, build_manifest
+
+
+@pytest.fixture()
+def source(settings, tmp_path):
+    store = CaseStore(settings, actor="alice")
+    cid = store.create_case("Bundle case", reference="B-7", analyst="Alice", notes="two runs")
+    e1 = store.import_evidence(cid, make_image(tmp_path / "a.png", seed=1), face_box=(2, 3, 30, 40))
+    e2 = store.import_evidence(cid, make_image(tmp_path / "b.jpg", seed=2))
+    r1 = store.record_run(cid, [e1], fake_result(n=2, seed=3))
+    store.record_run(cid, [e1, e2], fake_result(n=3, seed=9, prompt="a woman with short hair"))
+    k = store.list_candidates(r1)[1]["id"]
+    store.set_pick(k)
+    store.annotate(k, "ask the witness")
+    yield store, cid
+    store.close()
+
+
+def _comparable(manifest: dict) -> dict:
+    return {k: manifest[k] for k in ("case", "evidence", "runs", "files")}
+
+
+def test_export_import_round_trips(source, settings, tmp_path):
+    store, cid = source
+    bundle = store.export_case(cid, tmp_path / "case.zip")
+    assert store.audit_trail(cid)[-1].action == "case.export"
+    other = settings.with_(home=tmp_path / "other-home")
+    with CaseStore(other, actor="bob") as dest:
+        new_id = dest.import_case(bundle)
+        rep = dest.verify()
+        assert rep.ok, rep.problems
+        assert _comparable(build_manifest(dest, new_id)) == _comparable(build_manifest(store, cid))
+        trail_src = [e.hash for e in store.audit_trail(cid)]
+        trail_dst = dest.audit_trail(new_id)
+        assert [e.hash for e in trail_dst[: len(trail_src)]] == trail_src  # the chain came along verbatim
+        assert trail_dst[-1].action == "case.import" and trail_dst[-1].actor == "bob"
+        for e in dest.list_evidence(new_id):
+            assert dest.evidence_path(e["id"]).read_bytes() == (store.home / e["stored_path"]).read_bytes()
+        picked = dest.picked_candidates(new_id)
+        assert [(p["idx"], p["note"]) for p in picked] == [(1, "ask the witness")]
+        # and back again: a second export from the new store carries the same case
+        again = dest.export_case(new_id, tmp_path / "again.zip")
+        with zipfile.ZipFile(again) as zf:
+            m2 = json.loads(zf.read("manifest.json"))
+        assert _comparable(m2) == _comparable(build_manifest(store, cid))
+        with pytest.raises(BundleError, match="already in this store"):
+            dest.import_case(again)
+
+
+def _rewrite(src, dst, change):
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for name in zin.namelist():
+            zout.writestr(name, change(name, zin.read(name)))
+
+
+@pytest.mark.parametrize("what", ["file", "manifest", "manifest-and-hash", "not-a-zip"])
+def test_altered_bundle_is_refused_and_nothing_is_imported(source, settings, tmp_path, what):
+    store, cid = source
+    bundle = store.export_case(cid, tmp_path / "case.zip")
+    bad = tmp_path / "bad.zip"
+    if what == "not-a-zip":
+        bad.write_bytes(b"PK\x03\x04 not really")
+    elif what == "file":
+        _rewrite(bundle, bad, lambda n, d: d[:-1] + b"\x01" if n.startswith("candidates/") else d)
+    else:
+
+        def change(name, data):
+            if name == "manifest.json":
+                m = json.loads(data)
+                m["runs"][0]["prompt"] = "a different description"
+                return json.dumps(m).encode()
+            if name == "manifest.sha256" and what == "manifest-and-hash":
+                return b""  # replaced below
+            return data
+
+        _rewrite(bundle, bad, change)
+        if what == "manifest-and-hash":  # a careful forger also fixes the manifest hash
+            import hashlib
+
+            with zipfile.ZipFile(bad) as z:
+                m = z.read("manifest.json")
+            fixed = tmp_path / "fixed.zip"
+            _rewrite(
+                bad,
+                fixed,
+                lambda n, d: (hashlib.sha256(m).hexdigest() + "\n").encode() if n == "manifest.sha256" else d,
+            )
+            bad = fixed
+    other = settings.with_(home=tmp_path / "other-home")
+    with CaseStore(other) as dest:
+        with pytest.raises(BundleError):
+            dest.import_case(bad)
+        assert dest.list_cases() == []
+        assert dest.verify().ok
+
+
+def test_export_refuses_a_tampered_case(source, tmp_path):
+    import sqlite3
+
+    store, cid = source
+    conn = sqlite3.connect(store.settings.cases_db)
+    conn.execute("UPDATE runs SET prompt = 'edited'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(BundleError, match="fails verification"):
+        store.export_case(cid, tmp_path / "x.zip")
+    assert not (tmp_path / "x.zip").exists()

@@ -1,0 +1,210 @@
+"""Case bundles: one case as a zip file, to hand over to a colleague or archive, that round-trips.
+
+The zip holds ``manifest.json`` (the case, its evidence, runs, candidates and its whole audit chain, plus
+the SHA-256 and size of every file), ``manifest.sha256`` and the files themselves at their store paths
+(``evidence/<sha256>``, ``candidates/<sha256>.png``). Nothing in it depends on local row ids, so the
+audit chain of the case still verifies after import. Import checks everything before it writes: the
+manifest hash, every file's hash, the audit chain, and that each row matches the last state its chain
+recorded; a bundle that fails any check is refused whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tfgnet_desk.cases import audit, states
+from tfgnet_desk.cases.audit import AuditEntry, canonical_json, utc_now
+from tfgnet_desk.cases.evidence import READ_ONLY, _write_atomic, sha256_file
+
+if TYPE_CHECKING:
+    from tfgnet_desk.cases.store import CaseStore
+
+FORMAT = "tfgnet-desk case bundle"
+BUNDLE_VERSION = 1
+_FILE_RE = re.compile(r"^(evidence/[0-9a-f]{64}|candidates/[0-9a-f]{64}\.png)$")
+_CASE_COLS = ("uid", "title", "reference", "analyst", "status", "notes", "created_at", "updated_at")
+_EV_COLS = (
+    "sha256",
+    "original_path",
+    "original_name",
+    "stored_path",
+    "size",
+    "width",
+    "height",
+    "face_box",
+    "note",
+    "imported_at",
+)
+_RUN_COLS = (
+    "uid",
+    "prompt",
+    "parameters",
+    "profile",
+    "device",
+    "model_hash",
+    "library_versions",
+    "provenance",
+    "status",
+    "started_at",
+    "finished_at",
+    "error",
+)
+_CAND_COLS = ("idx", "seed", "file", "sha256", "pixel_sha256", "scores", "picked", "note")
+
+
+class BundleError(ValueError):
+    """A bundle could not be imported (damaged, altered, or the case is already in this store)."""
+
+
+def build_manifest(store: CaseStore, case_id: int) -> dict[str, Any]:
+    """The manifest of a case as it is now (rows decoded, files with their hashes)."""
+    case = store.get_case(case_id)
+    evidence = store.list_evidence(case_id)
+    sha_of = {e["id"]: e["sha256"] for e in evidence}
+    runs = []
+    files: dict[str, dict[str, Any]] = {}
+    for e in evidence:
+        files[e["stored_path"]] = {"sha256": e["sha256"], "size": e["size"]}
+    for r in store.list_runs(case_id):
+        run = {k: r[k] for k in _RUN_COLS}
+        run["evidence"] = [sha_of[i] for i in r["evidence_ids"]]
+        run["candidates"] = [{k: c[k] for k in _CAND_COLS} for c in store.list_candidates(r["id"])]
+        for c in run["candidates"]:
+            files[c["file"]] = {"sha256": c["sha256"], "size": (store.home / c["file"]).stat().st_size}
+        runs.append(run)
+    from tfgnet_desk import __version__
+
+    return {
+        "format": FORMAT,
+        "bundle_version": BUNDLE_VERSION,
+        "software": f"tfgnet-desk {__version__}",
+        "exported_at": utc_now(),
+        "exported_by": store.actor,
+        "case": {k: case[k] for k in _CASE_COLS},
+        "evidence": [{k: e[k] for k in _EV_COLS} for e in evidence],
+        "runs": runs,
+        "audit": [e.to_dict() for e in store.audit_trail(case_id)],
+        "audit_head": list(store.audit_head(case_id)),
+        "files": dict(sorted(files.items())),
+    }
+
+
+def export_case(store: CaseStore, case_id: int, out: Path | str) -> Path:
+    """Write the case to the zip ``out`` (atomically); records a ``case.export`` audit entry first."""
+    out = Path(out)
+    rep = store.verify(case_id)
+    if not rep.ok:
+        raise BundleError("the case fails verification; not exported:\n" + "\n".join(rep.problems))
+    store.log_event(case_id, "case.export", bundle=out.name)
+    manifest = build_manifest(store, case_id)
+    data = json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    tmp = out.with_name(f".{out.name}.tmp")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("manifest.json", data)
+        zf.writestr("manifest.sha256", hashlib.sha256(data).hexdigest() + "  manifest.json\n")
+        for rel in manifest["files"]:
+            zf.write(store.home / rel, rel)
+    tmp.replace(out)
+    return out
+
+
+def read_bundle(path: Path | str) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The checked manifest and file contents of a bundle; raises :class:`BundleError` on any mismatch."""
+    path = Path(path)
+    try:
+        zf = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise BundleError(f"'{path.name}' is not a case bundle (not a readable zip file): {exc}") from exc
+    with zf:
+        names = set(zf.namelist())
+        if not {"manifest.json", "manifest.sha256"} <= names:
+            raise BundleError(f"'{path.name}' is not a case bundle (no manifest)")
+        raw = zf.read("manifest.json")
+        if zf.read("manifest.sha256").decode().split()[0] != hashlib.sha256(raw).hexdigest():
+            raise BundleError("the bundle's manifest was altered (its hash does not match)")
+        manifest = json.loads(raw)
+        if manifest.get("format") != FORMAT or int(manifest.get("bundle_version", 0)) > BUNDLE_VERSION:
+            raise BundleError("unsupported bundle format or version")
+        files: dict[str, bytes] = {}
+        for rel, meta in manifest["files"].items():
+            if not _FILE_RE.match(rel) or rel not in names:
+                raise BundleError(f"the bundle lacks or misnames the file {rel!r}")
+            data = zf.read(rel)
+            if hashlib.sha256(data).hexdigest() != meta["sha256"] or len(data) != meta["size"]:
+                raise BundleError(f"the file {rel} in the bundle was altered (hash mismatch)")
+            files[rel] = data
+    entries = [AuditEntry.from_dict(d) for d in manifest["audit"]]
+    problems = audit.verify_chain(entries, tuple(manifest["audit_head"]))
+    if problems:
+        raise BundleError("the bundle's audit chain does not verify: " + "; ".join(problems))
+    return manifest, files
+
+
+def import_case(store: CaseStore, path: Path | str) -> int:
+    """Import a bundle as a new case of ``store``; returns the new case id. All or nothing."""
+    manifest, files = read_bundle(path)
+    entries = [AuditEntry.from_dict(d) for d in manifest["audit"]]
+    case = manifest["case"]
+    uid = case["uid"]
+    if any(e.chain != uid for e in entries):
+        raise BundleError("the bundle's audit entries belong to another case")
+    for rel, data in files.items():  # content-addressed: harmless if the transaction below rolls back
+        target = store.home / rel
+        if not (target.is_file() and sha256_file(target) == manifest["files"][rel]["sha256"]):
+            _write_atomic(target, data, READ_ONLY)
+    with store._write() as c:
+        if (
+            c.execute("SELECT 1 FROM cases WHERE uid = ?", (uid,)).fetchone()
+            or c.execute("SELECT 1 FROM audit_head WHERE chain = ?", (uid,)).fetchone()
+        ):
+            raise BundleError(f"case {uid} ({case['title']}) is already in this store")
+        cid = _insert(c, "cases", _CASE_COLS, [case[k] for k in _CASE_COLS])
+        ev_id: dict[str, int] = {}
+        for e in manifest["evidence"]:
+            vals = [canonical_json(e[k]) if k == "face_box" and e[k] is not None else e[k] for k in _EV_COLS]
+            ev_id[e["sha256"]] = _insert(c, "evidence", ("case_id", *_EV_COLS), [cid, *vals])
+        for r in manifest["runs"]:
+            vals = [
+                canonical_json(r[k]) if k in ("parameters", "library_versions", "provenance") else r[k]
+                for k in _RUN_COLS
+            ]
+            ids = canonical_json([ev_id[s] for s in r["evidence"]])
+            rid = _insert(c, "runs", ("case_id", "evidence_ids", *_RUN_COLS), [cid, ids, *vals])
+            for k in r["candidates"]:
+                cv = [
+                    canonical_json(k[f]) if f == "scores" else int(k[f]) if f == "picked" else k[f]
+                    for f in _CAND_COLS
+                ]
+                _insert(c, "candidates", ("run_id", *_CAND_COLS), [rid, *cv])
+        audit.insert_entries(c, entries)
+        _check_states(c, cid, entries)
+        store._audit(
+            uid,
+            "case.import",
+            states.case_key(uid),
+            None,
+            bundle=Path(path).name,
+            exported_by=manifest.get("exported_by"),
+            exported_at=manifest.get("exported_at"),
+        )
+        store._audit(audit.STORE_CHAIN, "case.import", states.case_key(uid), None, title=case["title"])
+    return int(cid)
+
+
+def _insert(conn, table: str, cols: tuple[str, ...], values: list[Any]) -> int:
+    sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+    return int(conn.execute(sql, values).lastrowid)
+
+
+def _check_states(conn, case_id: int, entries: list[AuditEntry]) -> None:
+    recorded = {e.object: e.details["state"] for e in entries if "state" in e.details}
+    current = states.case_row_states(conn, case_id)
+    bad = sorted(k for k in current.keys() | recorded.keys() if current.get(k) != recorded.get(k))
+    if bad:
+        raise BundleError("the bundle's rows do not match its audit chain: " + ", ".join(bad[:5]))
