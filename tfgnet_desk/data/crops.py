@@ -17,8 +17,10 @@ mouth centre (x, y)                 98.3, 141.2        44.2, 77.6
 
 So in the UTKFace frame the eye midpoint is at (0.491, 0.300) of the side and IOD is 0.393 of the side;
 the CelebA box of side 19.3 / 0.393 = 49 px placed at (20, 42) puts its faces at the same spot.
-Re-measured on the 128x128 outputs of :func:`load_face` (see ``tests/test_data_crops.py`` and the
-report of issue 2): both data sets give an eye midpoint near (63, 38) and IOD near 50 px.
+Re-measured on the 128x128 outputs of :func:`load_face` (100 random photos each, dlib on a 2x upscale):
+UTKFace eye midpoint (62.6, 38.4) +- (1.2, 1.6), IOD 50.4 +- 3.7, mouth y 90.7 (98 detected);
+CelebA eye midpoint (63.8, 37.7) +- (0.9, 1.2), IOD 50.6 +- 3.6, mouth y 92.6 (95 detected).
+``tests/test_data_crops.py`` re-checks this on 16 photos of each.
 
 The crop is tight (forehead to chin, ear to ear): hair colour and texture, bangs, glasses, beards and
 earrings are visible; necklaces and ties are not, so captions do not mention them.
