@@ -1,0 +1,277 @@
+"""``tfgnet-desk case ...``: the case store from the command line.
+
+Sub-commands: ``new``, ``list``, ``show``, ``rename``, ``close``, ``reopen``, ``import-evidence``, ``pick``,
+``note``, ``verify``, ``export``, ``import``, ``report``, ``verify-run``. A case is named by its id, its
+uid (or a prefix of 4+ characters) or its reference. Exit status: 0 done, 1 a verification failed,
+2 an error (message on stderr). Heavy modules (Qt for reports, torch for verify-run) load only when used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "case",
+        help="manage cases: evidence, runs, audit, bundles, reports",
+        description=__doc__.split("\n\n")[0],
+    )
+    p.add_argument("--home", type=Path, default=None, help="data folder holding cases.db (default: settings)")
+    p.add_argument("--actor", default=None, help="name recorded in the audit log (default: the OS user)")
+    sub = p.add_subparsers(dest="case_command", metavar="ACTION", required=True)
+
+    s = sub.add_parser("new", help="open a new case")
+    s.add_argument("title")
+    s.add_argument("--reference", default="", help="the case reference number")
+    s.add_argument("--analyst", default="")
+    s.add_argument("--notes", default="")
+    s.set_defaults(func=_new)
+
+    s = sub.add_parser("list", help="list cases, newest first")
+    s.add_argument("--status", choices=("open", "closed"))
+    s.add_argument("--search", help="text to find in titles, references, notes, prompts, file names")
+    s.set_defaults(func=_list)
+
+    s = sub.add_parser("show", help="a case with its evidence, runs and candidates")
+    s.add_argument("case")
+    s.add_argument("--audit", action="store_true", help="also print the audit trail")
+    s.set_defaults(func=_show)
+
+    s = sub.add_parser("rename", help="change a case's title")
+    s.add_argument("case")
+    s.add_argument("title")
+    s.set_defaults(func=lambda a: _update(a, title=a.title))
+    for name, status in (("close", "closed"), ("reopen", "open")):
+        s = sub.add_parser(name, help=f"mark a case {status}")
+        s.add_argument("case")
+        s.set_defaults(func=lambda a, st=status: _update(a, status=st))
+
+    s = sub.add_parser("import-evidence", help="hash and copy image files into a case (read-only copies)")
+    s.add_argument("case")
+    s.add_argument("files", nargs="+", type=Path)
+    s.add_argument("--box", help="face box x0,y0,x1,y1 (pixels), for a single file")
+    s.add_argument("--note", default="")
+    s.set_defaults(func=_import_evidence)
+
+    s = sub.add_parser("pick", help="mark a candidate (by id) as picked; --undo to unmark")
+    s.add_argument("candidate", type=int)
+    s.add_argument("--undo", action="store_true")
+    s.set_defaults(func=_pick)
+
+    s = sub.add_parser("note", help="set the note on a candidate (by id)")
+    s.add_argument("candidate", type=int)
+    s.add_argument("text")
+    s.set_defaults(func=_note)
+
+    s = sub.add_parser("verify", help="check the audit chain and every stored file against its hash")
+    s.add_argument("case", nargs="?", help="one case (default: the whole store)")
+    s.set_defaults(func=_verify)
+
+    s = sub.add_parser("export", help="write a case bundle (zip with manifest and hashes)")
+    s.add_argument("case")
+    s.add_argument("--out", type=Path, required=True)
+    s.set_defaults(func=_export)
+
+    s = sub.add_parser("import", help="import a case bundle")
+    s.add_argument("bundle", type=Path)
+    s.set_defaults(func=_import)
+
+    s = sub.add_parser("report", help="write the case report as PDF")
+    s.add_argument("case")
+    s.add_argument("--out", type=Path, required=True)
+    s.set_defaults(func=_report)
+
+    s = sub.add_parser("verify-run", help="repeat a recorded run and compare its output hashes")
+    s.add_argument("run", help="run id or uid prefix")
+    s.add_argument("--model", type=Path, default=None, help="model folder (default: the run's profile)")
+    s.add_argument("--device", default=None, help="device to repeat on (default: the recorded one)")
+    s.set_defaults(func=_verify_run)
+    return p
+
+
+# Helpers ------------------------------------------------------------------------------------------------
+def _store(args: argparse.Namespace):
+    from tfgnet_desk.cases.store import CaseStore
+    from tfgnet_desk.settings import Settings
+
+    settings = Settings.load(args.home) if args.home else Settings.load()
+    return CaseStore(settings, actor=args.actor)
+
+
+def _run(args: argparse.Namespace, body) -> int:
+    """Open the store, run ``body(store)``, turn known errors into a message and exit status 2."""
+    from tfgnet_desk.cases.bundle import BundleError
+    from tfgnet_desk.cases.evidence import EvidenceError
+    from tfgnet_desk.cases.rows import NotFound
+    from tfgnet_desk.cases.schema import SchemaError
+
+    try:
+        with _store(args) as store:
+            return int(body(store) or 0)
+    except (NotFound, EvidenceError, BundleError, SchemaError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _case_line(c: dict[str, Any]) -> str:
+    ref = f" [{c['reference']}]" if c["reference"] else ""
+    return f"{c['id']:>4}  {c['uid'][:8]}  {c['status']:<6}  {c['updated_at'][:19]}  {c['title']}{ref}"
+
+
+def _scores(scores: dict[str, Any]) -> str:
+    parts = []
+    for name, s in scores.items():
+        if isinstance(s, dict):
+            parts.append(f"{name}: {s.get('calibrated', s.get('raw', '?')):.3f} ({s.get('backend', '?')})")
+    return ", ".join(parts) or "no scores"
+
+
+# Commands -----------------------------------------------------------------------------------------------
+def _new(args) -> int:
+    def body(store) -> None:
+        cid = store.create_case(args.title, reference=args.reference, analyst=args.analyst, notes=args.notes)
+        print(_case_line(store.get_case(cid)))
+
+    return _run(args, body)
+
+
+def _list(args) -> int:
+    def body(store) -> None:
+        for c in store.list_cases(status=args.status, search=args.search):
+            print(_case_line(c))
+
+    return _run(args, body)
+
+
+def _update(args, **fields) -> int:
+    def body(store) -> None:
+        print(_case_line(store.update_case(store.find_case(args.case), **fields)))
+
+    return _run(args, body)
+
+
+def _show(args) -> int:
+    def body(store) -> None:
+        cid = store.find_case(args.case)
+        c = store.get_case(cid)
+        print(
+            f"case {c['id']}  uid {c['uid']}  {c['status']}\n  title: {c['title']}\n"
+            f"  reference: {c['reference']}\n  analyst: {c['analyst']}\n"
+            f"  created {c['created_at']}  updated {c['updated_at']}"
+        )
+        if c["notes"]:
+            print(f"  notes: {c['notes']}")
+        for e in store.list_evidence(cid):
+            box = e["face_box"] or "none"
+            print(
+                f"evidence {e['id']}: {e['original_name']}  {e['width']}x{e['height']}  sha256 {e['sha256']}"
+                f"  face box {box}"
+            )
+        for r in store.list_runs(cid):
+            print(
+                f"run {r['id']} ({r['uid'][:8]}) {r['status']} {r['started_at'][:19]}"
+                f"  prompt: {r['prompt']!r}\n"
+                f"  parameters {r['parameters']}  profile {r['profile']}  device {r['device']}  model "
+                f"{r['model_hash'][:16]}"
+            )
+            for k in store.list_candidates(r["id"]):
+                pick = "  PICKED" if k["picked"] else ""
+                note = f"  note: {k['note']!r}" if k["note"] else ""
+                print(
+                    f"  candidate {k['id']} #{k['idx']} seed {k['seed']}  {_scores(k['scores'])}  "
+                    f"sha256 {k['sha256'][:16]}{pick}{note}"
+                )
+        if args.audit:
+            for e in store.audit_trail(cid):
+                print(f"audit {e.seq:>4} {e.at[:19]} {e.actor:<10} {e.action:<16} {e.object}  {e.hash[:16]}")
+        seq, head = store.audit_head(cid)
+        print(f"audit head: entry {seq}, hash {head}")
+
+    return _run(args, body)
+
+
+def _import_evidence(args) -> int:
+    box = tuple(int(v) for v in args.box.split(",")) if args.box else None
+    if box is not None and len(args.files) != 1:
+        print("error: --box applies to a single file", file=sys.stderr)
+        return 2
+
+    def body(store) -> None:
+        cid = store.find_case(args.case)
+        for f in args.files:
+            e = store.get_evidence(store.import_evidence(cid, f, face_box=box, note=args.note))
+            print(f"evidence {e['id']}: {f.name}  sha256 {e['sha256']}  {e['width']}x{e['height']}")
+
+    return _run(args, body)
+
+
+def _pick(args) -> int:
+    def body(store) -> None:
+        k = store.set_pick(args.candidate, not args.undo)
+        print(f"candidate {k['id']} {'picked' if k['picked'] else 'not picked'}")
+
+    return _run(args, body)
+
+
+def _note(args) -> int:
+    def body(store) -> None:
+        k = store.annotate(args.candidate, args.text)
+        print(f"candidate {k['id']} note: {k['note']!r}")
+
+    return _run(args, body)
+
+
+def _verify(args) -> int:
+    def body(store) -> int:
+        cid = store.find_case(args.case) if args.case else None
+        rep = store.verify(cid)
+        for p in rep.problems:
+            print(f"PROBLEM: {p}")
+        print(rep.summary())
+        if cid is not None:
+            seq, head = store.audit_head(cid)
+            print(f"audit head: entry {seq}, hash {head}")
+        return 0 if rep.ok else 1
+
+    return _run(args, body)
+
+
+def _export(args) -> int:
+    def body(store) -> None:
+        out = store.export_case(store.find_case(args.case), args.out)
+        print(f"wrote {out}")
+
+    return _run(args, body)
+
+
+def _import(args) -> int:
+    def body(store) -> None:
+        cid = store.import_case(args.bundle)
+        print(_case_line(store.get_case(cid)))
+
+    return _run(args, body)
+
+
+def _report(args) -> int:
+    def body(store) -> None:
+        from tfgnet_desk.report import write_case_report
+
+        out = write_case_report(store, store.find_case(args.case), args.out)
+        print(f"wrote {out}")
+
+    return _run(args, body)
+
+
+def _verify_run(args) -> int:
+    def body(store) -> int:
+        from tfgnet_desk.cases.reproduce import verify_run
+
+        check = verify_run(store, store.find_run(args.run), model_folder=args.model, device=args.device)
+        print("\n".join(check.lines()))
+        return 0 if check.ok else 1
+
+    return _run(args, body)
