@@ -1,0 +1,87 @@
+"""Start the desktop application: one QApplication, the main window, the event loop.
+
+The window is shown before any model is touched: models load lazily on the backend worker thread, so
+the analyst can create a case, drop evidence and type a description while (or before) weights load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from tfgnet_desk.settings import APP_NAME, Settings
+
+
+def _prepare_qt_environment() -> None:
+    """Importing cv2 sets ``QT_QPA_PLATFORM_PLUGIN_PATH`` to its own Qt plugins, which breaks PySide6.
+
+    Clear it before the QApplication exists (harmless when cv2 was never imported).
+    """
+    os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
+    if "cv2" in os.environ.get("QT_PLUGIN_PATH", ""):
+        os.environ.pop("QT_PLUGIN_PATH", None)
+
+
+def resource_path(name: str) -> Path:
+    """A file under ``tfgnet_desk/resources`` (the style sheet, icons)."""
+    return Path(__file__).resolve().parent.parent / "resources" / name
+
+
+def load_style_sheet() -> str:
+    path = resource_path("style.qss")
+    return path.read_text() if path.is_file() else ""
+
+
+def ensure_application(argv: list[str] | None = None):
+    """The running QApplication, created (with name, icon and style) if there is none yet."""
+    _prepare_qt_environment()
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication([APP_NAME, *(argv or [])])
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(APP_NAME)
+    icon = resource_path("icons/app.svg")
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
+    app.setStyleSheet(load_style_sheet())
+    return app
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=APP_NAME, description="Open the tfgnet-desk window.")
+    parser.add_argument("--home", type=Path, default=None, help="user data folder (default: platform)")
+    parser.add_argument(
+        "--quit-after",
+        type=int,
+        default=0,
+        metavar="MS",
+        help="close the window after MS milliseconds (smoke tests)",
+    )
+    return parser.parse_args(argv or [])
+
+
+def run_app(argv: list[str] | None = None, settings: Settings | None = None) -> int:
+    """Open the main window and run the event loop; returns the exit code."""
+    args = _parse(argv)
+    app = ensure_application()
+    from PySide6.QtCore import QTimer
+
+    from tfgnet_desk.gui.main_window import MainWindow
+
+    settings = settings or Settings.load(args.home)
+    window = MainWindow(settings)
+    window.show()
+    window.start_backend()
+    if args.quit_after > 0:
+        QTimer.singleShot(args.quit_after, window.close)
+    code = app.exec()
+    return int(code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run_app(sys.argv[1:]))

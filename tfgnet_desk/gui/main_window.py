@@ -1,0 +1,467 @@
+"""The main window: case list | evidence with face box | description and run controls | candidates |
+run history, a message bar for every error, and the status bar '[profile: tiny | cpu]'.
+
+The window only arranges widgets and routes intents: cases and picks go to the case store (fast SQLite
+calls), evidence import and face detection go to the analysis thread, generation goes to the backend
+worker. Nothing here waits on model work or spins the event loop.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tfgnet_desk.gui import messages
+from tfgnet_desk.gui.actions import build_actions
+from tfgnet_desk.gui.analysis import AnalysisWorker, EvidenceRequest, LoadedEvidence
+from tfgnet_desk.gui.images import to_pixmap  # noqa: F401 - re-exported for scripts
+from tfgnet_desk.gui.run_session import RunSession
+from tfgnet_desk.gui.store_views import case_rows, load_draft, save_draft
+from tfgnet_desk.gui.widgets.candidate_grid import CandidateGrid
+from tfgnet_desk.gui.widgets.case_list import CaseList
+from tfgnet_desk.gui.widgets.description_editor import DescriptionEditor
+from tfgnet_desk.gui.widgets.evidence_panel import EvidenceItem, EvidencePanel
+from tfgnet_desk.gui.widgets.message_bar import MessageBar
+from tfgnet_desk.gui.widgets.run_controls import RunControls
+from tfgnet_desk.gui.widgets.run_history import RunHistory
+from tfgnet_desk.settings import Settings
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp);;All files (*)"
+
+
+def model_present(settings: Settings) -> bool:
+    folder = settings.model_path()
+    return folder.is_dir() and (folder / "MANIFEST.json").is_file()
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        settings: Settings,
+        store: Any = None,
+        pipeline_factory=None,
+        detector=None,
+        preload: bool = True,
+    ) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("tfgnet-desk")
+        self.settings = settings
+        self.store = store
+        self._pipeline_factory = pipeline_factory
+        self._detector = detector
+        self._preload = preload
+        self.case_id: int | None = None
+        self.case_uid: str | None = None
+        self._tokens = 0
+        self._close_pending = False
+        self._closed = False
+        self.backend = None
+        self.analysis: AnalysisWorker | None = None
+        self._build()
+        self.runs = RunSession(self)
+        self.actions = build_actions(self)
+        self._update_status()
+        self._update_blocker()
+        self.resize(1280, 820)
+
+    # Layout ----------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.case_list = CaseList()
+        self.evidence = EvidencePanel()
+        self.description = DescriptionEditor()
+        self.controls = RunControls()
+        self.controls.set_profile_device(self.settings.profile, self.settings.device)
+        self.candidates = CandidateGrid()
+        self.history = RunHistory()
+        self.message_bar = MessageBar()
+        right_top = QWidget()
+        rt = QVBoxLayout(right_top)
+        rt.setContentsMargins(0, 0, 0, 0)
+        rt.addWidget(self.description)
+        rt.addWidget(self.controls)
+        rt.addStretch(1)
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(self.evidence)
+        top.addWidget(right_top)
+        top.setSizes([560, 480])
+        lower = QWidget()
+        lw = QVBoxLayout(lower)
+        lw.setContentsMargins(0, 0, 0, 0)
+        lw.addWidget(self.candidates, 1)
+        lw.addWidget(self.history)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(top)
+        right.addWidget(lower)
+        right.setSizes([430, 390])
+        body = QSplitter(Qt.Orientation.Horizontal)
+        body.addWidget(self.case_list)
+        body.addWidget(right)
+        body.setSizes([230, 1050])
+        central = QWidget()
+        col = QVBoxLayout(central)
+        col.setContentsMargins(4, 4, 4, 4)
+        col.addWidget(self.message_bar)
+        col.addWidget(body, 1)
+        self.setCentralWidget(central)
+        self.profile_label = QLabel(objectName="profileLabel")
+        self.model_label = QLabel(objectName="modelState")
+        self.model_label.setMinimumWidth(160)
+        self.statusBar().addPermanentWidget(self.model_label)
+        self.statusBar().addPermanentWidget(self.profile_label)
+
+        self.case_list.case_selected.connect(self.open_case)
+        self.case_list.new_requested.connect(self.new_case_dialog)
+        self.case_list.rename_requested.connect(self.rename_case_dialog)
+        self.case_list.close_requested.connect(self.close_case)
+        self.case_list.search_changed.connect(lambda text: self.refresh_cases(search=text))
+        self.evidence.files_dropped.connect(self.add_evidence_files)
+        self.evidence.image_data_dropped.connect(lambda data: self.add_evidence_data(data, "dropped image"))
+        self.evidence.open_requested.connect(self.open_evidence_dialog)
+        self.evidence.reference_requested.connect(self.open_reference_dialog)
+        self.evidence.box_changed.connect(self._box_changed)
+        self.evidence.selection_changed.connect(self._update_blocker)
+        self.description.autosave.connect(self._save_description)
+        self.description.validity_changed.connect(lambda _v: self._update_blocker())
+        self.controls.profile_changed.connect(lambda p: self.apply_settings(self.settings.with_(profile=p)))
+        self.controls.device_changed.connect(lambda d: self.apply_settings(self.settings.with_(device=d)))
+        self.message_bar.action_requested.connect(self._message_action)
+
+    # Backend ---------------------------------------------------------------------------------------
+    def start_backend(self) -> None:
+        """Open the case store and start the two worker threads (after the window is shown)."""
+        from tfgnet_desk.gui.worker import BackendWorker
+
+        if self.store is None:
+            try:
+                from tfgnet_desk.cases import CaseStore
+
+                self.store = CaseStore(self.settings)
+            except Exception as exc:  # noqa: BLE001 - the window still opens; the message says what to do
+                self.show_message(messages.explain(exc, "opening the case store"))
+        self.backend = BackendWorker(self.store, self._pipeline_factory)
+        self.runs.connect_backend(self.backend)
+        self.backend.model_state.connect(self._model_state)
+        self.backend.start()
+        kwargs = {"detector": self._detector} if self._detector else {}
+        self.analysis = AnalysisWorker(self.store, **kwargs)
+        self.analysis.loaded.connect(self._evidence_loaded)
+        self.analysis.load_failed.connect(lambda _t, msg: self.show_message(msg))
+        self.analysis.start()
+        self.refresh_cases()
+        self._check_model()
+        if self._preload and model_present(self.settings):
+            QTimer.singleShot(200, lambda: self.backend and self.backend.preload(self.settings))
+
+    def next_token(self) -> int:
+        self._tokens += 1
+        return int(time.time() * 1000) * 100 + self._tokens % 100
+
+    # Messages and status ---------------------------------------------------------------------------
+    def show_message(self, message: messages.UserMessage) -> None:
+        label = "Settings…" if message.kind == messages.MISSING_WEIGHTS else ""
+        self.message_bar.show_message(message, label)
+        self.statusBar().showMessage(message.title, 8000)
+
+    def _message_action(self, kind: str) -> None:
+        if kind == messages.MISSING_WEIGHTS:
+            self.open_settings()
+
+    def _update_status(self) -> None:
+        self.profile_label.setText(f"[profile: {self.settings.profile} | {self.settings.device}]")
+
+    def _model_state(self, state: str, text: str) -> None:
+        self.model_label.setText(text if state != "missing" else "model missing")
+        if state == "missing":
+            self.show_message(messages.missing_model_message(text))
+        elif state == "error":
+            self.show_message(
+                messages.UserMessage(
+                    messages.MISSING_WEIGHTS,
+                    "Model could not be loaded",
+                    text,
+                    "Open Settings (Ctrl+,) and verify the model.",
+                )
+            )
+        self._update_blocker()
+
+    def _check_model(self) -> bool:
+        present = model_present(self.settings)
+        if not present:
+            self.model_label.setText("model missing")
+            self.show_message(messages.missing_model_message(str(self.settings.model_path())))
+        elif self.message_bar.message and self.message_bar.message.kind == messages.MISSING_WEIGHTS:
+            self.message_bar.clear()
+            self.model_label.setText("model found")
+        self._update_blocker()
+        return present
+
+    def _update_blocker(self) -> None:
+        reason = None
+        if not model_present(self.settings):
+            reason = "Model missing: open Settings (Ctrl+,) to choose a model folder."
+        elif not self.evidence.used_items():
+            reason = "Add at least one evidence crop (drop, Ctrl+O or Ctrl+V) and tick it."
+        else:
+            reason = self.description.validate()
+        self.controls.set_blocker(reason)
+
+    # Cases -----------------------------------------------------------------------------------------
+    def refresh_cases(self, search: str | None = None) -> None:
+        if self.store is None:
+            return
+        text = search if search is not None else self.case_list.search.text()
+        rows = case_rows(self.store.list_cases(search=text or None))
+        self.case_list.set_cases(rows, current=self.case_id)
+
+    def create_case(self, title: str) -> int | None:
+        if self.store is None:
+            return None
+        try:
+            case_id = self.store.create_case(title)
+        except Exception as exc:  # noqa: BLE001
+            self.show_message(messages.explain(exc, "creating the case"))
+            return None
+        self.case_list.search.clear()
+        self.open_case(case_id)
+        return case_id
+
+    def new_case_dialog(self) -> None:
+        default = time.strftime("Case %Y-%m-%d %H:%M")
+        title, ok = QInputDialog.getText(self, "New case", "Case title:", text=default)
+        if ok and title.strip():
+            self.create_case(title.strip())
+
+    def rename_case(self, case_id: int, title: str) -> None:
+        try:
+            self.store.rename_case(case_id, title)
+        except Exception as exc:  # noqa: BLE001
+            self.show_message(messages.explain(exc, "renaming the case"))
+        self.refresh_cases()
+
+    def rename_case_dialog(self, case_id: int | None = None) -> None:
+        case_id = case_id if case_id is not None else self.case_id
+        if case_id is None or self.store is None:
+            return
+        old = self.store.get_case(case_id)["title"]
+        title, ok = QInputDialog.getText(self, "Rename case", "Case title:", text=old)
+        if ok and title.strip():
+            self.rename_case(case_id, title.strip())
+
+    def close_case(self, case_id: int | None = None) -> None:
+        """Mark the case closed (kept, searchable, read-only in spirit); it stays listed in grey."""
+        case_id = case_id if case_id is not None else self.case_id
+        if case_id is None or self.store is None:
+            return
+        try:
+            self.store.close_case(case_id)
+        except Exception as exc:  # noqa: BLE001
+            self.show_message(messages.explain(exc, "closing the case"))
+        self.refresh_cases()
+
+    def open_case(self, case_id: int) -> None:
+        if self.store is None:
+            return
+        self.description.flush()
+        self.candidates.clear()
+        self.evidence.clear()
+        case = self.store.get_case(case_id)
+        self.case_id, self.case_uid = case_id, case["uid"]
+        self.setWindowTitle(f"{case['title']} — tfgnet-desk")
+        self.description.set_text(load_draft(self.settings.home, case["uid"], self.runs.last_prompt(case_id)))
+        for row in self.store.list_evidence(case_id):
+            self.analysis.request(
+                EvidenceRequest(
+                    self.next_token(), case_id, evidence_id=row["id"], name=row.get("original_name", "")
+                )
+            )
+        self.refresh_cases()
+        self.runs.show_history(select_last=True)
+        self._update_blocker()
+
+    def _ensure_case(self) -> int | None:
+        if self.case_id is None:
+            return self.create_case(time.strftime("Case %Y-%m-%d %H:%M"))
+        return self.case_id
+
+    def _save_description(self, text: str) -> None:
+        if self.case_uid is not None:
+            try:
+                save_draft(self.settings.home, self.case_uid, text)
+            except OSError as exc:
+                self.show_message(messages.explain(exc, "saving the description"))
+
+    # Evidence --------------------------------------------------------------------------------------
+    def add_evidence_files(self, paths: list[Path]) -> None:
+        case_id = self._ensure_case()
+        for path in paths:
+            self.analysis.request(EvidenceRequest(self.next_token(), case_id, path=Path(path)))
+        self.statusBar().showMessage(f"Importing {len(paths)} file(s)…", 3000)
+
+    def add_evidence_data(self, data: bytes, name: str = "pasted image") -> None:
+        case_id = self._ensure_case()
+        self.analysis.request(EvidenceRequest(self.next_token(), case_id, data=data, name=name))
+
+    def open_evidence_dialog(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Open evidence crops", str(Path.home()), IMAGE_FILTER)
+        if files:
+            self.add_evidence_files([Path(f) for f in files])
+
+    def open_reference_dialog(self) -> None:
+        file, _ = QFileDialog.getOpenFileName(self, "Open a reference photo", str(Path.home()), IMAGE_FILTER)
+        if file:
+            self.add_reference(Path(file))
+
+    def add_reference(self, path: Path) -> None:
+        self.analysis.request(EvidenceRequest(self.next_token(), None, path=path, purpose="reference"))
+
+    def paste(self) -> None:
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is None or not self.evidence.accept_mime(mime):
+            self.show_message(
+                messages.UserMessage(
+                    messages.BAD_FILE,
+                    "Nothing to paste",
+                    "The clipboard holds no image or image file.",
+                    "Copy an image (or an image file) first, then Ctrl+V.",
+                    level="warning",
+                )
+            )
+
+    def _evidence_loaded(self, ev: LoadedEvidence) -> None:
+        if ev.purpose == "reference":
+            self.evidence.set_reference(ev.image)
+            return
+        if self.store is not None and ev.evidence_id is not None:
+            if self.store.get_evidence(ev.evidence_id)["case_id"] != self.case_id:
+                return  # the analyst switched case while it loaded
+        key = f"e{ev.evidence_id}" if ev.evidence_id is not None else f"t{ev.token}"
+        if key in self.evidence.items:
+            self.evidence.strip.setCurrentRow(list(self.evidence.items).index(key))
+            return
+        box = ev.stored_box or ev.detected_box
+        item = EvidenceItem(key, ev.name, ev.image, box, ev.detected_box, ev.method, store_id=ev.evidence_id)
+        self.evidence.add_item(item)
+        if box is None:
+            self.show_message(messages.no_face_message(ev.name))
+        elif self.message_bar.message and self.message_bar.message.kind in (
+            messages.BAD_FILE,
+            messages.NO_FACE,
+        ):
+            self.message_bar.clear()
+        self._update_blocker()
+
+    def _box_changed(self, key: str, box) -> None:
+        item = self.evidence.items.get(key)
+        if item is not None and item.store_id is not None and self.store is not None:
+            try:
+                self.store.set_face_box(item.store_id, list(box) if box else None)
+            except Exception as exc:  # noqa: BLE001
+                self.show_message(messages.explain(exc, "saving the face box"))
+        if box is not None and self.message_bar.message and self.message_bar.message.kind == messages.NO_FACE:
+            self.message_bar.clear()
+        self._update_blocker()
+
+    # Settings, report, dialogs ---------------------------------------------------------------------
+    def apply_settings(self, new: Settings, save: bool = True) -> None:
+        home_changed = new.home != self.settings.home
+        self.settings = new
+        if save:
+            try:
+                new.save()
+            except OSError as exc:
+                self.show_message(messages.explain(exc, "saving the settings"))
+        self.controls.set_profile_device(new.profile, new.device)
+        self._update_status()
+        if home_changed and self.store is not None:
+            from tfgnet_desk.cases import CaseStore
+
+            self.store = CaseStore(new)
+            self.backend.store = self.analysis.store = self.store
+            self.case_id = None
+            self.refresh_cases()
+        if self._check_model() and self._preload and self.backend is not None:
+            self.backend.preload(new)
+
+    def open_settings(self) -> None:
+        from tfgnet_desk.gui.widgets.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, self)
+        if dialog.exec():
+            self.apply_settings(dialog.result_settings())
+
+    def export_pdf(self, out: Path | None = None) -> Path | None:
+        if self.case_id is None or self.store is None:
+            self.show_message(
+                messages.UserMessage(
+                    messages.INVALID_INPUT,
+                    "No case open",
+                    "There is nothing to export yet.",
+                    "Open or create a case first.",
+                    "warning",
+                )
+            )
+            return None
+        if out is None:
+            name, _ = QFileDialog.getSaveFileName(
+                self, "Export case report", str(Path.home() / "case.pdf"), "PDF (*.pdf)"
+            )
+            if not name:
+                return None
+            out = Path(name)
+        try:
+            from tfgnet_desk.report import write_case_report
+        except ImportError:
+            self.show_message(
+                messages.UserMessage(
+                    messages.UNEXPECTED,
+                    "Report module missing",
+                    "This installation has no PDF report writer.",
+                    "Update tfgnet-desk; the case data is safe in the store.",
+                )
+            )
+            return None
+        try:
+            write_case_report(self.store, self.case_id, out)
+        except Exception as exc:  # noqa: BLE001
+            self.show_message(messages.explain(exc, "writing the report"))
+            return None
+        self.statusBar().showMessage(f"Report written to {out}", 8000)
+        return out
+
+    # Closing ---------------------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.description.flush()
+        self.candidates._emit_note()
+        if self.backend is not None and self.backend.is_busy():
+            # Closing during a run cancels it; the window closes when the worker confirms (within a step).
+            self._close_pending = True
+            self.backend.cancel()
+            self.statusBar().showMessage("Cancelling the run before closing…")
+            event.ignore()
+            return
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for worker in (self.backend, self.analysis):
+            if worker is not None:
+                worker.stop()
+        if self.store is not None:
+            self.store.close()

@@ -1,0 +1,97 @@
+"""Turn failures into messages an analyst can act on: what happened and what to do next.
+
+Every error the window shows goes through :func:`explain`, so that a bad file, a missing model, an
+out-of-memory run or an unexpected failure all read the same way and none shows a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+BAD_FILE = "bad-file"
+NO_FACE = "no-face"
+MISSING_WEIGHTS = "missing-weights"
+OUT_OF_MEMORY = "out-of-memory"
+INVALID_INPUT = "invalid-input"
+STORE = "case-store"
+UNEXPECTED = "unexpected"
+
+
+@dataclass(frozen=True)
+class UserMessage:
+    """A message for the window's message bar."""
+
+    kind: str
+    title: str
+    text: str
+    todo: str
+    level: str = "error"  # error | warning | info
+
+    def as_text(self) -> str:
+        return f"{self.title}: {self.text} {self.todo}".strip()
+
+
+def missing_model_message(folder: str, detail: str = "") -> UserMessage:
+    return UserMessage(
+        MISSING_WEIGHTS,
+        "Model missing",
+        f"No usable model in {folder}. {detail}".strip(),
+        "Open Settings (Ctrl+,) to choose a model folder, or place the embedded model in models/tiny "
+        "(it ships with the application); cases, evidence and descriptions still work meanwhile.",
+    )
+
+
+def no_face_message(name: str) -> UserMessage:
+    return UserMessage(
+        NO_FACE,
+        "No face found",
+        f"The detector found no face in {name}.",
+        "Drag on the image to draw the face box by hand (or move the box's corners); the run then uses "
+        "your box.",
+        level="warning",
+    )
+
+
+def explain(exc: BaseException, context: str = "") -> UserMessage:
+    """Classify ``exc`` (by type and name, without importing heavy modules) into a UserMessage."""
+    name = type(exc).__name__
+    text = str(exc) or name
+    where = f"{context}: " if context else ""
+    if name == "ImageLoadError":
+        return UserMessage(
+            BAD_FILE,
+            "Cannot use this file",
+            f"{where}{text}",
+            "Choose a JPEG, PNG, BMP, TIFF or WebP photo (under 64 megapixels).",
+        )
+    if name in ("WeightsError", "FileNotFoundError") and ("model" in text.lower() or name == "WeightsError"):
+        return missing_model_message("the model folder", text)
+    if isinstance(exc, MemoryError) or name == "OutOfMemoryError" or "out of memory" in text.lower():
+        return UserMessage(
+            OUT_OF_MEMORY,
+            "Out of memory",
+            f"{where}the run needed more memory than is free.",
+            "Ask for fewer candidates or fewer evidence crops, switch the device to CPU in "
+            "Settings, or close other programs; then press Generate again.",
+        )
+    if isinstance(exc, ValueError):
+        return UserMessage(
+            INVALID_INPUT,
+            "Cannot run with these inputs",
+            f"{where}{text}",
+            "Correct the highlighted input and press Generate again.",
+        )
+    if name in ("OperationalError", "IntegrityError", "DatabaseError", "CaseStoreError"):
+        return UserMessage(
+            STORE,
+            "Case store problem",
+            f"{where}{text}",
+            "Check that the data folder in Settings is writable and has free space.",
+        )
+    return UserMessage(
+        UNEXPECTED,
+        "Something went wrong",
+        f"{where}{name}: {text}",
+        "Your description and earlier candidates are kept. Try again; if it repeats, "
+        "export the case report and send it with this message to support.",
+    )

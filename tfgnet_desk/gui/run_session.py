@@ -1,0 +1,270 @@
+"""Runs as the window sees them: start a generation, follow its signals into the candidate grid, show
+earlier runs from the case store, and send picks and notes back to the store.
+
+Split from the main window so that each file keeps one job: this one knows the backend worker's
+signals and the store's run/candidate rows; the window knows the layout.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tfgnet_desk.gui import messages
+from tfgnet_desk.gui.widgets.candidate_grid import CandidateCard
+from tfgnet_desk.gui.worker import BackendWorker, CandidateEvent, GenerationJob, RunOutcome
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tfgnet_desk.gui.main_window import MainWindow
+
+
+class RunSession:
+    def __init__(self, window: MainWindow) -> None:
+        self.w = window
+        self.token: int | None = None  # the run in progress
+        self.shown_run: Any = None  # the store run id whose candidates the grid shows
+        self._pending_marks: dict[str, dict[str, Any]] = {}  # picks/notes made before the run was stored
+        self._compare = None
+        self.last_outcome: RunOutcome | None = None
+        g = window.candidates
+        g.pick_toggled.connect(self._pick)
+        g.note_changed.connect(self._note)
+        g.compare_requested.connect(self.compare)
+        window.controls.generate_requested.connect(self.generate)
+        window.controls.cancel_requested.connect(self.cancel)
+        window.history.run_selected.connect(self.show_run)
+        window.history.export_requested.connect(lambda: window.export_pdf())
+
+    def connect_backend(self, backend: BackendWorker) -> None:
+        backend.progress.connect(self._progress)
+        backend.candidate_ready.connect(self._candidate)
+        backend.finished.connect(self._finished)
+        backend.failed.connect(self._failed)
+        backend.cancelled.connect(self._cancelled)
+
+    # Starting and stopping -------------------------------------------------------------------------
+    def is_running(self) -> bool:
+        return self.token is not None
+
+    def generate(self) -> bool:
+        """Validate and start a run; returns whether one started."""
+        w = self.w
+        if self.is_running() or w.backend is None:
+            return False
+        w.description.flush()
+        problem = w.controls.blocker.text() if not w.controls.generate.isEnabled() else None
+        problem = problem or w.description.validate()
+        items = w.evidence.used_items()
+        if problem is None and not items:
+            problem = "Add at least one evidence crop."
+        if problem:
+            w.show_message(
+                messages.UserMessage(
+                    messages.INVALID_INPUT,
+                    "Cannot generate yet",
+                    problem,
+                    "Correct this and press Generate (Ctrl+Return) again.",
+                    "warning",
+                )
+            )
+            return False
+        p = w.controls.parameters()
+        settings = w.settings.with_(profile=p.profile, device=p.device)
+        self.token = w.next_token()
+        job = GenerationJob(
+            token=self.token,
+            settings=settings,
+            images=[it.image for it in items],
+            prompt=w.description.text().strip(),
+            n_candidates=p.n_candidates,
+            seed=p.seed,
+            steps=p.steps,
+            guidance=p.guidance,
+            strength=p.strength,
+            face_boxes=[it.box for it in items],
+            reference=w.evidence.reference,
+            case_id=w.case_id,
+            evidence_ids=[it.store_id for it in items if it.store_id is not None],
+        )
+        w.candidates.clear()
+        self.shown_run = None
+        self._pending_marks.clear()
+        w.controls.set_running(True)
+        if w.message_bar.message and w.message_bar.message.kind != messages.NO_FACE:
+            w.message_bar.clear()
+        w.statusBar().showMessage(f"Generating {p.n_candidates} candidates…")
+        w.backend.submit(job)
+        return True
+
+    def cancel(self) -> None:
+        if self.is_running() and self.w.backend is not None:
+            self.w.backend.cancel()
+            self.w.controls.progress.setFormat("cancelling…")
+
+    # Worker signals --------------------------------------------------------------------------------
+    def _progress(self, token: int, stage: str, step: int, total: int) -> None:
+        if token == self.token:
+            self.w.controls.show_progress(stage, step, total)
+
+    def _candidate(self, ev: CandidateEvent) -> None:
+        if ev.token != self.token:
+            return
+        c = ev.candidate
+        key = f"t{ev.token}-{int(c.index)}"
+        self.w.candidates.add_card(
+            CandidateCard(key, int(c.index), int(c.seed), c.image, dict(c.scores or {}))
+        )
+
+    def _end(self, outcome: RunOutcome, text: str) -> bool:
+        if outcome.token != self.token:
+            return False
+        self.token = None
+        self.last_outcome = outcome
+        w = self.w
+        w.controls.set_running(False)
+        w.controls.show_done(text)
+        w._update_blocker()
+        if outcome.run_id is not None:
+            self._attach_store_ids(outcome.run_id)
+            self.show_history(select=outcome.run_id)
+            w.refresh_cases()
+        if w._close_pending:
+            w._close_pending = False
+            w.close()
+        return True
+
+    def _finished(self, outcome: RunOutcome) -> None:
+        restored = getattr(outcome.result, "restored", None)
+        if restored:
+            self.w.candidates.set_restored(restored[0])
+        n = len(outcome.candidates)
+        if self._end(outcome, f"Done: {n} candidates in {outcome.seconds:.1f} s"):
+            self.w.statusBar().showMessage(f"Run finished: {n} candidates ({outcome.seconds:.1f} s)", 8000)
+
+    def _failed(self, outcome: RunOutcome) -> None:
+        if self._end(outcome, "Failed"):
+            self.w.show_message(outcome.message or messages.explain(RuntimeError("unknown failure")))
+
+    def _cancelled(self, outcome: RunOutcome) -> None:
+        if self._end(outcome, "Cancelled"):
+            n = len(outcome.candidates)
+            self.w.show_message(
+                messages.UserMessage(
+                    "cancelled",
+                    "Run cancelled",
+                    f"{n} candidate(s) had arrived; they are kept with the run.",
+                    "Change the inputs if needed and press Generate (Ctrl+Return) again.",
+                    "info",
+                )
+            )
+
+    # Store ids, picks, notes -----------------------------------------------------------------------
+    def _attach_store_ids(self, run_id: Any) -> None:
+        store = self.w.store
+        if store is None:
+            return
+        by_idx = {row["idx"]: row for row in store.list_candidates(run_id)}
+        for card in self.w.candidates.cards.values():
+            row = by_idx.get(card.index)
+            if row is None:
+                continue
+            card.store_id = row["id"]
+            marks = self._pending_marks.pop(card.key, {})
+            if "picked" in marks:
+                store.set_pick(card.store_id, marks["picked"])
+            if "note" in marks:
+                store.annotate(card.store_id, marks["note"])
+        self.shown_run = run_id
+
+    def _pick(self, key: str, picked: bool) -> None:
+        self._mark(key, "picked", picked)
+
+    def _note(self, key: str, note: str) -> None:
+        self._mark(key, "note", note)
+
+    def _mark(self, key: str, field: str, value: Any) -> None:
+        card = self.w.candidates.cards.get(key)
+        if card is None:
+            return
+        if card.store_id is None or self.w.store is None:
+            self._pending_marks.setdefault(key, {})[field] = value  # applied once the run is stored
+            return
+        try:
+            if field == "picked":
+                self.w.store.set_pick(card.store_id, bool(value))
+            else:
+                self.w.store.annotate(card.store_id, str(value))
+        except Exception as exc:  # noqa: BLE001
+            self.w.show_message(messages.explain(exc, "saving the candidate mark"))
+
+    # History ---------------------------------------------------------------------------------------
+    def last_prompt(self, case_id: Any) -> str:
+        store = self.w.store
+        runs = store.list_runs(case_id) if store is not None else []
+        return runs[-1]["prompt"] if runs else ""
+
+    def show_history(self, select: Any = None, select_last: bool = False) -> None:
+        from tfgnet_desk.gui.store_views import run_rows
+
+        w = self.w
+        if w.store is None or w.case_id is None:
+            w.history.set_runs([])
+            return
+        runs = w.store.list_runs(w.case_id)
+        counts = {r["id"]: len(w.store.list_candidates(r["id"])) for r in runs}
+        if select_last and runs and not self.is_running():
+            select = runs[-1]["id"]
+        w.history.set_runs(run_rows(runs, counts), current=select)
+        if select is not None and select != self.shown_run and not self.is_running():
+            self.show_run(select)
+
+    def show_run(self, run_id: Any) -> None:
+        """Show a stored run's candidates (from the store's files) in the grid."""
+        w = self.w
+        if self.is_running() or w.store is None:
+            return
+        from tfgnet_desk.imaging import load_image
+
+        w.candidates.clear()
+        for row in w.store.list_candidates(run_id):
+            try:
+                image = load_image(w.store.candidate_path(row["id"]))
+            except Exception:  # noqa: BLE001 - a missing file is reported by store verification
+                continue
+            card = CandidateCard(
+                f"r{run_id}-{row['idx']}",
+                int(row["idx"]),
+                int(row["seed"]),
+                image,
+                dict(row.get("scores") or {}),
+                bool(row.get("picked")),
+                row.get("note") or "",
+                store_id=row["id"],
+            )
+            w.candidates.add_card(card)
+        self.shown_run = run_id
+
+    # Compare ---------------------------------------------------------------------------------------
+    def compare(self, key_a: str, key_b: str) -> None:
+        from tfgnet_desk.gui.widgets.compare_dialog import CompareDialog
+
+        w = self.w
+        cards = w.candidates.cards
+        if key_a not in cards or key_b not in cards:
+            return
+        current = w.evidence.current_item() or (w.evidence.used_items() or [None])[0]
+        restored = getattr(self.last_outcome.result, "restored", None) if self.last_outcome else None
+        self._compare = CompareDialog(
+            cards[key_a],
+            cards[key_b],
+            current.image if current else None,
+            restored[0] if restored else None,
+            w,
+        )
+        self._compare.show()
+
+    def compare_selected(self) -> None:
+        keys = self.w.candidates.selected_keys()
+        if len(keys) < 2:
+            keys = self.w.candidates.ordered_keys()[:2]
+        if len(keys) >= 2:
+            self.compare(keys[0], keys[1])

@@ -1,0 +1,249 @@
+"""Candidates side by side, each with its identity scores (naming the backend); sort, pick, annotate,
+and open two in the compare view. Candidates are synthetic composites, labelled as such."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tfgnet_desk.gui.images import to_pixmap
+
+CARD = 128
+SORTS = {"score to input": "restored", "score to reference": "reference", "candidate number": ""}
+
+
+def score_parts(score: Any) -> tuple[float | None, float | None, str]:
+    """(calibrated, raw, backend) of an IdentityScore-like object or dict (stored runs give dicts)."""
+    if score is None:
+        return None, None, ""
+    get = score.get if isinstance(score, dict) else lambda k, d=None: getattr(score, k, d)
+    cal, raw = get("calibrated"), get("raw")
+    return (
+        float(cal) if cal is not None else None,
+        float(raw) if raw is not None else None,
+        str(get("backend", "") or ""),
+    )
+
+
+def format_score(score: Any) -> str:
+    cal, raw, _backend = score_parts(score)
+    if cal is None and raw is None:
+        return "n/a"
+    if cal is None:
+        return f"{raw:.2f}"
+    return f"{cal:.2f} (raw {raw:.2f})" if raw is not None else f"{cal:.2f}"
+
+
+@dataclass
+class CandidateCard:
+    """One candidate as shown in the grid."""
+
+    key: str
+    index: int
+    seed: int
+    image: np.ndarray
+    scores: dict[str, Any] = field(default_factory=dict)
+    picked: bool = False
+    note: str = ""
+    store_id: object = None
+
+    def sort_value(self, which: str) -> float:
+        if not which:
+            return -self.index
+        cal, raw, _ = score_parts(self.scores.get(which))
+        value = cal if cal is not None else raw
+        return value if value is not None else float("-inf")
+
+    def label(self) -> str:
+        lines = [f"#{self.index + 1}  seed {self.seed}" + ("  ★ picked" if self.picked else "")]
+        lines.append("input " + format_score(self.scores.get("restored")))
+        if "reference" in self.scores:
+            lines.append("ref. " + format_score(self.scores["reference"]))
+        return "\n".join(lines)
+
+
+class CandidateGrid(QWidget):
+    """Grid of candidate cards with sort, pick (Space), annotate and compare."""
+
+    pick_toggled = Signal(str, bool)
+    note_changed = Signal(str, str)
+    compare_requested = Signal(str, str)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("candidateGrid")
+        self.cards: dict[str, CandidateCard] = {}
+        title = QLabel("Candidates", objectName="paneTitle")
+        self.sort = QComboBox(objectName="candidateSort")
+        self.sort.addItems(list(SORTS))
+        self.sort.setToolTip("Sort candidates")
+        self.sort.currentTextChanged.connect(lambda _t: self._resort())
+        self.backend = QLabel(objectName="scoreBackend")
+        self.backend.setToolTip("The identity model that produced every score shown here")
+        self.synthetic = QLabel(
+            "synthetic composites — investigative leads, not identifications", objectName="syntheticNote"
+        )
+        self.list = QListWidget(objectName="candidates")
+        self.list.setViewMode(QListWidget.ViewMode.IconMode)
+        self.list.setIconSize(QSize(CARD, CARD))
+        self.list.setGridSize(QSize(CARD + 40, CARD + 64))
+        self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.list.setMovement(QListWidget.Movement.Static)
+        self.list.setWordWrap(True)
+        self.list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        self.list.itemSelectionChanged.connect(self._selection_changed)
+        self.list.itemDoubleClicked.connect(lambda _i: self.toggle_pick())
+        self.list.installEventFilter(self)
+        self.pick = QPushButton("Pick", objectName="pickCandidate")
+        self.pick.setToolTip("Mark the selected candidate as picked (Space)")
+        self.pick.clicked.connect(self.toggle_pick)
+        self.compare = QPushButton("Compare", objectName="compareCandidates")
+        self.compare.setToolTip("Select two candidates (Ctrl+click) and compare them side by side (Ctrl+K)")
+        self.compare.clicked.connect(self.request_compare)
+        self.note = QLineEdit(objectName="candidateNote", placeholderText="Note on the selected candidate")
+        self._note_timer = QTimer(self, singleShot=True, interval=500)
+        self._note_timer.timeout.connect(self._emit_note)
+        self.note.textEdited.connect(lambda _t: self._note_timer.start())
+        self.note.editingFinished.connect(self._emit_note)
+        self.restored = QLabel(objectName="restoredThumb")
+        self.restored.setFixedSize(96, 96)
+        self.restored.setToolTip("The restored input the 'input' scores compare against")
+        head = QHBoxLayout()
+        head.addWidget(title)
+        head.addWidget(QLabel("sort:"))
+        head.addWidget(self.sort)
+        head.addStretch(1)
+        head.addWidget(self.synthetic)
+        head.addWidget(self.backend)
+        side = QVBoxLayout()
+        side.addWidget(QLabel("restored input:"))
+        side.addWidget(self.restored)
+        side.addStretch(1)
+        body = QHBoxLayout()
+        body.addWidget(self.list, 1)
+        body.addLayout(side)
+        actions = QHBoxLayout()
+        actions.addWidget(self.pick)
+        actions.addWidget(self.compare)
+        actions.addWidget(self.note, 1)
+        col = QVBoxLayout(self)
+        col.setContentsMargins(6, 6, 6, 6)
+        col.addLayout(head)
+        col.addLayout(body, 1)
+        col.addLayout(actions)
+        self._selection_changed()
+
+    # Content ---------------------------------------------------------------------------------------
+    def clear(self) -> None:
+        self._emit_note()  # never lose a note being typed
+        self._note_key = None
+        self.cards.clear()
+        self.list.clear()
+        self.restored.clear()
+        self.backend.setText("")
+        self._selection_changed()
+
+    def set_restored(self, image: np.ndarray | None) -> None:
+        if image is None:
+            self.restored.clear()
+        else:
+            self.restored.setPixmap(to_pixmap(image, 96))
+
+    def add_card(self, card: CandidateCard) -> None:
+        self.cards[card.key] = card
+        backends = sorted({score_parts(s)[2] for c in self.cards.values() for s in c.scores.values()} - {""})
+        if backends:
+            self.backend.setText("scores: " + ", ".join(backends) + " (calibrated, raw cosine)")
+        item = QListWidgetItem(to_pixmap(card.image, CARD), card.label())
+        item.setData(Qt.UserRole, card.key)
+        item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        item.setToolTip(f"Candidate #{card.index + 1}, seed {card.seed}: a synthetic composite")
+        self.list.addItem(item)
+        self._resort()
+
+    def ordered_keys(self) -> list[str]:
+        return [self.list.item(i).data(Qt.UserRole) for i in range(self.list.count())]
+
+    def selected_keys(self) -> list[str]:
+        return [it.data(Qt.UserRole) for it in self.list.selectedItems()]
+
+    def select_keys(self, keys: list[str]) -> None:
+        for i in range(self.list.count()):
+            self.list.item(i).setSelected(self.list.item(i).data(Qt.UserRole) in keys)
+
+    # Actions ---------------------------------------------------------------------------------------
+    def toggle_pick(self) -> None:
+        keys = self.selected_keys()
+        if len(keys) != 1:
+            return
+        card = self.cards[keys[0]]
+        card.picked = not card.picked
+        self._refresh_item(card.key)
+        self.pick.setText("Unpick" if card.picked else "Pick")
+        self.pick_toggled.emit(card.key, card.picked)
+
+    def request_compare(self) -> None:
+        keys = self.selected_keys()
+        if len(keys) == 2:
+            self.compare_requested.emit(keys[0], keys[1])
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
+        """Space in the grid picks the selected candidate (the list would use it for selection)."""
+        if obj is self.list and event.type() == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Space:
+            self.toggle_pick()
+            return True
+        return super().eventFilter(obj, event)
+
+    # Internals -------------------------------------------------------------------------------------
+    def _refresh_item(self, key: str) -> None:
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            if item.data(Qt.UserRole) == key:
+                item.setText(self.cards[key].label())
+
+    def _resort(self) -> None:
+        which = SORTS.get(self.sort.currentText(), "restored")
+        selected = self.selected_keys()
+        items = [self.list.takeItem(0) for _ in range(self.list.count())]
+        items.sort(key=lambda it: -self.cards[it.data(Qt.UserRole)].sort_value(which))
+        for it in items:
+            self.list.addItem(it)
+        for it in items:
+            it.setSelected(it.data(Qt.UserRole) in selected)
+
+    def _selection_changed(self) -> None:
+        self._emit_note()  # a pending note belongs to the previously selected candidate
+        keys = self.selected_keys()
+        self._note_key = keys[0] if len(keys) == 1 else None
+        one = len(keys) == 1
+        self.pick.setEnabled(one)
+        self.note.setEnabled(one)
+        self.compare.setEnabled(len(keys) == 2)
+        if one:
+            card = self.cards[keys[0]]
+            self.pick.setText("Unpick" if card.picked else "Pick")
+            self.note.setText(card.note)
+        else:
+            self.note.clear()
+
+    def _emit_note(self) -> None:
+        self._note_timer.stop()
+        key = getattr(self, "_note_key", None)
+        card = self.cards.get(key) if key else None
+        if card is not None and card.note != self.note.text():
+            card.note = self.note.text()
+            self.note_changed.emit(key, card.note)

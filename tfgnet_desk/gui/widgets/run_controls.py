@@ -1,0 +1,181 @@
+"""Run controls: number of candidates, seed, steps, guidance, fidelity (strength), profile, device;
+Generate and Cancel with per-step progress."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tfgnet_desk.settings import DEVICES, PROFILES
+
+STAGE_NAMES = {
+    "load": "Loading model",
+    "restore": "Restoring",
+    "embed": "Embedding",
+    "generate": "Generating",
+    "score": "Scoring",
+}
+
+
+@dataclass(frozen=True)
+class RunParameters:
+    n_candidates: int
+    seed: int
+    steps: int
+    guidance: float
+    strength: float
+    profile: str
+    device: str
+
+
+class RunControls(QWidget):
+    """Parameters plus Generate / Cancel and a progress bar."""
+
+    generate_requested = Signal()
+    cancel_requested = Signal()
+    profile_changed = Signal(str)
+    device_changed = Signal(str)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("runControls")
+        self.n_candidates = QSpinBox(objectName="nCandidates", minimum=1, maximum=16, value=4)
+        self.n_candidates.setToolTip("How many candidates to generate; candidate i uses seed + i")
+        self.seed = QSpinBox(objectName="seed", minimum=0, maximum=2**31 - 1, value=1234)
+        self.seed.setToolTip("Recorded with the run: the same seed and inputs repeat the same candidates")
+        self.dice = QPushButton("Random", objectName="newSeed")
+        self.dice.setToolTip("New random seed (Ctrl+Shift+R)")
+        self.dice.clicked.connect(lambda: self.seed.setValue(random.randrange(0, 2**31 - 1)))
+        self.steps = QSpinBox(objectName="steps", minimum=1, maximum=200, value=25)
+        self.steps.setToolTip("Diffusion steps (fewer: faster, rougher)")
+        self.guidance = QDoubleSpinBox(
+            objectName="guidance", minimum=1.0, maximum=20.0, value=5.0, singleStep=0.5, decimals=1
+        )
+        self.guidance.setToolTip("Classifier-free guidance: how strongly the description steers")
+        self.strength = QDoubleSpinBox(
+            objectName="strength", minimum=0.05, maximum=1.0, value=0.6, singleStep=0.05, decimals=2
+        )
+        self.strength.setToolTip(
+            "Fidelity knob (strength): 1.0 starts from pure noise as in the paper; lower "
+            "values start from the restored evidence and keep more of it"
+        )
+        self.profile = QComboBox(objectName="profile")
+        self.profile.addItems(list(PROFILES))
+        self.profile.currentTextChanged.connect(self.profile_changed)
+        self.device = QComboBox(objectName="device")
+        self.device.addItems(list(DEVICES))
+        self.device.currentTextChanged.connect(self.device_changed)
+        self.generate = QPushButton("Generate", objectName="generate")
+        self.generate.setToolTip("Generate candidates (Ctrl+Return)")
+        self.generate.setDefault(True)
+        self.generate.clicked.connect(self.generate_requested)
+        self.cancel = QPushButton("Cancel", objectName="cancel")
+        self.cancel.setToolTip("Stop the run after the current diffusion step (Esc)")
+        self.cancel.setEnabled(False)
+        self.cancel.clicked.connect(self.cancel_requested)
+        self.progress = QProgressBar(objectName="progress", minimum=0, maximum=100, value=0)
+        self.progress.setFormat("idle")
+        self.progress.setTextVisible(True)
+        self.blocker = QLabel(objectName="runBlocker", wordWrap=True)
+
+        grid = QGridLayout()
+        grid.setContentsMargins(0, 0, 0, 0)
+        pairs = [
+            ("Candidates", self.n_candidates),
+            ("Steps", self.steps),
+            ("Guidance", self.guidance),
+            ("Fidelity", self.strength),
+            ("Profile", self.profile),
+            ("Device", self.device),
+        ]
+        seed_box = QHBoxLayout()
+        seed_box.addWidget(self.seed, 1)
+        seed_box.addWidget(self.dice)
+        for i, (label, widget) in enumerate(pairs):
+            lab = QLabel(label + ":")
+            lab.setBuddy(widget)
+            grid.addWidget(lab, i // 3, (i % 3) * 2)
+            grid.addWidget(widget, i // 3, (i % 3) * 2 + 1)
+        seed_label = QLabel("Seed:")
+        seed_label.setBuddy(self.seed)
+        grid.addWidget(seed_label, 2, 0)
+        grid.addLayout(seed_box, 2, 1, 1, 2)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.generate)
+        buttons.addWidget(self.cancel)
+        buttons.addWidget(self.progress, 1)
+        col = QVBoxLayout(self)
+        col.setContentsMargins(6, 0, 6, 6)
+        col.addLayout(grid)
+        col.addLayout(buttons)
+        col.addWidget(self.blocker)
+        self._running = False
+
+    def parameters(self) -> RunParameters:
+        return RunParameters(
+            self.n_candidates.value(),
+            self.seed.value(),
+            self.steps.value(),
+            round(self.guidance.value(), 3),
+            round(self.strength.value(), 3),
+            self.profile.currentText(),
+            self.device.currentText(),
+        )
+
+    def set_profile_device(self, profile: str, device: str) -> None:
+        for combo, value in ((self.profile, profile), (self.device, device)):
+            combo.blockSignals(True)
+            combo.setCurrentText(value)
+            combo.blockSignals(False)
+
+    def set_running(self, running: bool) -> None:
+        self._running = running
+        self.cancel.setEnabled(running)
+        for w in (
+            self.n_candidates,
+            self.seed,
+            self.dice,
+            self.steps,
+            self.guidance,
+            self.strength,
+            self.profile,
+            self.device,
+        ):
+            w.setEnabled(not running)
+        if running:
+            self.generate.setEnabled(False)
+            self.progress.setValue(0)
+            self.progress.setFormat("starting…")
+
+    def is_running(self) -> bool:
+        return self._running
+
+    def set_blocker(self, reason: str | None) -> None:
+        """Why Generate is disabled (``None``: it is enabled when no run is going)."""
+        self.blocker.setText(reason or "")
+        self.blocker.setVisible(bool(reason))
+        self.generate.setEnabled(reason is None and not self._running)
+
+    def show_progress(self, stage: str, step: int, total: int) -> None:
+        name = STAGE_NAMES.get(stage, stage.capitalize())
+        pct = int(round(100 * step / total)) if total > 0 else 0
+        self.progress.setValue(pct)
+        self.progress.setFormat(f"{name} {step}/{total}" if total > 0 else name + "…")
+
+    def show_done(self, text: str) -> None:
+        self.progress.setValue(100 if text.startswith("Done") else self.progress.value())
+        self.progress.setFormat(text)
