@@ -244,3 +244,24 @@ def test_keyboard_reaches_main_panes(qtbot, window):
         w.actions[name].trigger()
         qtbot.waitUntil(widget.hasFocus, timeout=1000)
     assert w.actions["generate"].shortcut().toString() == "Ctrl+Return"
+
+
+def test_class_words_match_the_model_vocabulary():
+    from tfgnet_desk.data.captions import CLASS_WORDS as MODEL_WORDS
+    from tfgnet_desk.gui.widgets.description_editor import CLASS_WORDS, find_class_words
+
+    assert tuple(CLASS_WORDS) == tuple(MODEL_WORDS)
+    assert find_class_words("A Man with glasses, not a woman") == ["man", "woman"]
+    assert find_class_words("mannequin, human") == []
+
+
+def test_export_pdf_calls_the_case_report(qtbot, window, tmp_path):
+    pytest.importorskip("tfgnet_desk.report")
+    w = window
+    assert w.export_pdf(tmp_path / "none.pdf") is None  # no case open: a message, no file
+    assert w.message_bar.message.title == "No case open"
+    w.add_evidence_files([write_synthetic_face(tmp_path / "e.png", 128, seed=8)])
+    _wait_evidence(qtbot, w, 1)
+    out = w.export_pdf(tmp_path / "case.pdf")
+    assert out is not None and out.read_bytes()[:5] == b"%PDF-"
+    assert any(e.action == "report.write" for e in w.store.audit_trail(w.case_id))

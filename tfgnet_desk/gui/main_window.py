@@ -446,7 +446,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self.description.flush()
         self.candidates._emit_note()
-        if self.backend is not None and self.backend.is_busy():
+        if self.runs.is_running():
             # Closing during a run cancels it; the window closes when the worker confirms (within a step).
             self._close_pending = True
             self.backend.cancel()

@@ -211,7 +211,9 @@ class BackendWorker(QObject):
                 result = pipe(request, progress=on_progress, cancel=cancel, on_candidate=on_candidate)
             except Cancelled:
                 run_id = self._record(job, None, arrived, started, "cancelled", "cancelled by the analyst")
-                self.cancelled.emit(RunOutcome(job.token, None, run_id, arrived, time.perf_counter() - t0))
+                self._end(
+                    self.cancelled, RunOutcome(job.token, None, run_id, arrived, time.perf_counter() - t0)
+                )
                 return
             candidates = list(result.candidates)
             for cand in candidates:  # a pipeline that does not call on_candidate still fills the grid
@@ -219,7 +221,9 @@ class BackendWorker(QObject):
                     arrived.append(cand)
                     self.candidate_ready.emit(CandidateEvent(job.token, cand, None))
             run_id = self._record(job, result, candidates, started, "done", None)
-            self.finished.emit(RunOutcome(job.token, result, run_id, candidates, time.perf_counter() - t0))
+            self._end(
+                self.finished, RunOutcome(job.token, result, run_id, candidates, time.perf_counter() - t0)
+            )
         except _MissingModel as exc:
             self.model_state.emit("missing", str(exc))
             self._fail(job, arrived, started, t0, missing_model_message(str(exc)), exc)
@@ -230,13 +234,21 @@ class BackendWorker(QObject):
             self._busy.clear()
 
     # Helpers (worker thread) -----------------------------------------------------------------------
+    def _end(self, signal, outcome: RunOutcome) -> None:
+        """Mark the worker idle *before* announcing the end, so the GUI never sees a finished run on a
+        worker that still says busy."""
+        self._busy.clear()
+        signal.emit(outcome)
+
     def _fail(self, job, arrived, started, t0, message: UserMessage, exc: BaseException) -> None:
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         try:
             run_id = self._record(job, None, arrived, started, "failed", detail)
         except Exception:  # noqa: BLE001 - the store problem must not hide the original one
             run_id = None
-        self.failed.emit(RunOutcome(job.token, None, run_id, arrived, time.perf_counter() - t0, message))
+        self._end(
+            self.failed, RunOutcome(job.token, None, run_id, arrived, time.perf_counter() - t0, message)
+        )
 
     def _store_candidate_file(self, token: int, cand: Any) -> Path | None:
         """Write the candidate at once to ``home/pending/run-<token>/`` (labelled synthetic), so that a

@@ -13,24 +13,9 @@ import re
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
-# Kept in step with the class words the fusion module recognises (model/fusion.py); matching is on
-# whole words, case-insensitive.
-CLASS_WORDS = (
-    "man",
-    "woman",
-    "boy",
-    "girl",
-    "person",
-    "male",
-    "female",
-    "guy",
-    "lady",
-    "gentleman",
-    "child",
-    "kid",
-    "teenager",
-    "adult",
-)
+# The class words the model recognises (``tfgnet_desk.data.captions.CLASS_WORDS``, which the fusion module
+# uses); copied so that typing never imports the data package; a test keeps the two equal.
+CLASS_WORDS = ("man", "woman", "boy", "girl", "person")
 MAX_WORDS = 60  # CLIP reads 77 tokens; long texts are cut
 AUTOSAVE_MS = 600
 

@@ -1,0 +1,140 @@
+"""Drive the desktop app offscreen and save screenshots of its main states into docs/screenshots/.
+
+States: ``01-empty`` (fresh window), ``02-evidence`` (a case with evidence crops, face box and a typed
+description), ``03-generating`` (a run in progress), ``04-candidates`` (a finished run, one picked),
+``05-compare`` (two candidates side by side), ``06-settings`` (settings with the model view).
+
+The evidence is a drawn, synthetic face (``tfgnet_desk.gui.testing.synthetic_face``), never a photo from
+the face data sets. The model is the embedded one (``models/tiny``) when present; otherwise a random-weight
+tiny model is written to a temporary folder (its candidates are noise, and the window says so).
+
+    .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--steps 25] [--model FOLDER]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def _wait(app, condition, timeout_ms: int = 120_000) -> None:
+    """Run the event loop until ``condition()`` holds (a driver script may wait; the app never does)."""
+    from PySide6.QtCore import QDeadlineTimer, QEventLoop
+
+    deadline = QDeadlineTimer(timeout_ms)
+    loop = QEventLoop()
+    while not condition():
+        if deadline.hasExpired():
+            raise TimeoutError("the app did not reach the expected state in time")
+        loop.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+
+
+def _save(widget, out: Path, name: str) -> Path:
+    path = out / f"{name}.png"
+    widget.grab().save(str(path))
+    print(f"wrote {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
+    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--candidates", type=int, default=4)
+    parser.add_argument("--model", type=Path, default=None, help="model folder (default: models/tiny)")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    from tfgnet_desk.gui.app import ensure_application
+    from tfgnet_desk.gui.testing import open_window, write_synthetic_face
+    from tfgnet_desk.settings import SHIPPED_MODELS, Settings
+
+    tmp = Path(tempfile.mkdtemp(prefix="tfgnet-shots-"))
+    model = args.model or SHIPPED_MODELS / "tiny"
+    if not (model / "MANIFEST.json").is_file():
+        from tfgnet_desk.model.testing import save_random_model
+
+        print(f"no model in {model}: using a random-weight tiny model (candidates will be noise)")
+        model = save_random_model(tmp / "models" / "tiny")
+    models_dir = model.parent
+    if model.name != "tiny":
+        os.symlink(model, tmp / "tiny")
+        models_dir = tmp
+    settings = Settings(home=tmp / "home", models_dir=models_dir, data_dir=None)
+    app = ensure_application()
+    w = open_window(settings, preload=True)
+    w.resize(1360, 880)
+    for title in ("Case 0398 — parking garage", "Case 0411 — kiosk"):
+        w.create_case(title)
+    w.case_id = None
+    w.candidates.clear()
+    w.evidence.clear()
+    w.description.set_text("")
+    w.case_list.list.clearSelection()
+    w.message_bar.clear()
+    _wait(app, lambda: True)
+    _save(w, args.out, "01-empty")
+
+    w.create_case("Case 0412 — bank lobby")
+    crops = [write_synthetic_face(tmp / "in" / f"frame{i}.png", 128, seed=40 + i) for i in range(2)]
+    w.add_evidence_files(crops)
+    _wait(app, lambda: len(w.evidence.items) == 2)
+    w.description.edit.setPlainText("a man, thick eyebrows, wears glasses, short black hair")
+    w.controls.n_candidates.setValue(args.candidates)
+    w.controls.steps.setValue(args.steps)
+    w.controls.seed.setValue(1234)
+    w.evidence.strip.setCurrentRow(0)
+    _wait(app, lambda: w.model_label.text().startswith("model ready") or "missing" in w.model_label.text())
+    _save(w, args.out, "02-evidence")
+
+    progressed = []
+    w.backend.progress.connect(lambda _t, stage, step, total: progressed.append((stage, step, total)))
+    w.runs.generate()
+    _wait(
+        app,
+        lambda: (
+            any(s == "generate" and step >= max(1, total // 3) for s, step, total in progressed)
+            or not w.runs.is_running()
+        ),
+    )
+    _save(w, args.out, "03-generating")
+    _wait(app, lambda: not w.runs.is_running(), 600_000)
+    keys = w.candidates.ordered_keys()
+    if keys:
+        w.candidates.select_keys([keys[0]])
+        w.candidates.toggle_pick()
+        w.candidates.note.setText("closest to the witness description")
+        w.candidates._emit_note()
+    _save(w, args.out, "04-candidates")
+
+    if len(keys) >= 2:
+        w.candidates.select_keys(keys[:2])
+        w.runs.compare_selected()
+        dialog = w.runs._compare
+        dialog.resize(1000, 560)
+        _wait(app, dialog.isVisible)
+        _save(dialog, args.out, "05-compare")
+        dialog.close()
+
+    from tfgnet_desk.gui.widgets.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(w.settings, w)
+    dialog.show()
+    dialog.start_verify()
+    _wait(app, dialog.verify.isEnabled)
+    _save(dialog, args.out, "06-settings")
+    dialog.close()
+    w.close()
+    _wait(app, lambda: w._closed, 30_000)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
