@@ -1,0 +1,112 @@
+"""The PDF case report: a valid PDF whose text holds the hashes, prompts and scores, with non-blank pages,
+a case id and page number on every page, candidates stamped SYNTHETIC, and the two statements."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from test_cases_store import fake_result, make_image
+
+from tfgnet_desk.cases import CaseStore
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """A case with two runs, a pick and a note, and its report (written once for the module)."""
+    from tfgnet_desk.report import write_case_report
+    from tfgnet_desk.settings import Settings
+
+    root = tmp_path_factory.mktemp("report")
+    settings = Settings(home=root / "home", models_dir=root / "models")
+    store = CaseStore(settings, actor="analyst-7")
+    cid = store.create_case(
+        "Kiosk robbery <Main St>", reference="R-2026-0117", analyst="J. Doe", notes="Camera 3 & 4, 21:14."
+    )
+    eid = store.import_evidence(
+        cid, make_image(root / "cam3_frame112.png", size=(160, 120)), face_box=(50, 20, 110, 90)
+    )
+    r1 = store.record_run(cid, [eid], fake_result(n=4, seed=100))
+    r2 = store.record_run(
+        cid, [eid], fake_result(n=3, seed=200, prompt="a woman in her twenties with long dark hair")
+    )
+    k = store.list_candidates(r1)[2]
+    store.set_pick(k["id"])
+    store.annotate(k["id"], "Closest to witness statement W-2.")
+    out = write_case_report(store, cid, root / "out" / "case report.pdf")
+    yield store, cid, [r1, r2], out
+    store.close()
+
+
+def test_report_is_a_pdf_and_is_audited(report):
+    store, cid, _, out = report
+    data = out.read_bytes()
+    assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
+    assert len(re.findall(rb"/Type\s*/Page\b", data)) >= 2
+    assert not list(out.parent.glob(".*.tmp"))
+    last = store.audit_trail(cid)[-1]
+    assert last.action == "report.write" and last.details["file"] == "case report.pdf"
+    assert store.verify().ok
+
+
+def _pages(out):
+    pdfium = pytest.importorskip("pypdfium2", reason="pypdfium2 (a dev dependency) reads the PDF back")
+    pdf = pdfium.PdfDocument(str(out))
+    texts = [" ".join(pdf[i].get_textpage().get_text_range().split()) for i in range(len(pdf))]
+    return pdf, texts
+
+
+def test_report_text_holds_hashes_prompts_scores_and_statements(report):
+    store, cid, runs, out = report
+    _, texts = _pages(out)
+    text = " ".join(texts)
+    case = store.get_case(cid)
+    assert "Kiosk robbery <Main St>" in text and "R-2026-0117" in text and "J. Doe" in text
+    assert "Camera 3 & 4, 21:14." in text
+    for e in store.list_evidence(cid):
+        assert e["sha256"] in text
+    assert "50, 20, 110, 90" in text  # the face box
+    for rid in runs:
+        run = store.get_run(rid)
+        assert run["prompt"] in text and run["uid"] in text and run["model_hash"] in text
+        for k in store.list_candidates(rid):
+            assert k["sha256"] in text and k["pixel_sha256"] in text
+            for s in k["scores"].values():
+                assert f"{s['calibrated']:.3f} (raw {s['raw']:.3f}) {s['backend']}" in text
+        assert ", ".join(str(k["seed"]) for k in store.list_candidates(rid)) in text  # every seed
+        assert "2.13.0" in text and "guidance" in text and "strength" in text
+    assert "Closest to witness statement W-2." in text and "PICKED" in text
+    assert "investigative leads, not identifications" in text
+    assert "demographic bias" in text
+    assert text.count("SYNTHETIC") >= 7 + 1  # a stamp on each of the 7 grid images and on the pick
+    seq, head = store.audit_head(cid)
+    assert head in text and "report.write" in text and "evidence.import" in text
+    assert f"entry {seq}" in text
+    for i, page in enumerate(texts, start=1):
+        assert f"page {i} of {len(texts)}" in page, f"page {i} lacks its number"
+        assert f"Case {cid} ({case['uid'][:8]})" in page, f"page {i} lacks the case id"
+
+
+def test_report_pages_are_not_blank_and_show_the_synthetic_stamp(report):
+    _, _, _, out = report
+    pdf, _ = _pages(out)
+    red_pages = 0
+    for i in range(len(pdf)):
+        img = np.asarray(pdf[i].render(scale=0.6).to_pil().convert("RGB")).astype(int)
+        ink = (img.min(axis=2) < 200).mean()
+        assert ink > 0.005, f"page {i + 1} is blank ({ink:.4f} of pixels inked)"
+        red = (img[:, :, 0] > 150) & (img[:, :, 1] < 60) & (img[:, :, 2] < 60)
+        red_pages += red.sum() > 200
+    assert red_pages >= 1, "no page shows the red SYNTHETIC band"
+
+
+def test_report_cli(report, tmp_path, capsys):
+    from tfgnet_desk.cli import main
+
+    store, cid, _, _ = report
+    out = tmp_path / "cli.pdf"
+    assert main(["case", "--home", str(store.home), "report", str(cid), "--out", str(out)]) == 0
+    assert out.read_bytes().startswith(b"%PDF-")
+    assert "wrote" in capsys.readouterr().out
+    assert main(["case", "--home", str(store.home), "report", "999", "--out", str(out)]) == 2

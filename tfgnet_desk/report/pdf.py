@@ -1,0 +1,125 @@
+"""Write the case report as a PDF with ``QPdfWriter`` and a paginated ``QTextDocument`` (works offscreen).
+
+The document is laid out once at the page's body size; each page then draws its slice of the document
+between a header (title, case id, reference) and a footer (case id, page i of n, the leads statement in
+short), so that the case id and page number are on every page.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from tfgnet_desk.cases.audit import utc_now
+
+
+def ensure_gui_app():
+    """A Qt GUI application (needed for fonts and painting); offscreen when there is no display."""
+    from PySide6.QtGui import QGuiApplication
+
+    app = QGuiApplication.instance()
+    if app is None:
+        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        app = QGuiApplication(["tfgnet-desk-report"])
+    return app
+
+
+def write_case_report(store: Any, case_id: int, out_pdf: Path | str) -> Path:
+    """Write the PDF report of ``case_id`` to ``out_pdf`` (atomically) and record it in the audit log."""
+    ensure_gui_app()
+    from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt, QUrl
+    from PySide6.QtGui import QColor, QFont, QPageLayout, QPageSize, QPainter, QPdfWriter, QPen, QTextDocument
+
+    from tfgnet_desk.report.content import build_content
+
+    out = Path(out_pdf)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    generated_at = utc_now()
+    store.log_event(case_id, "report.write", file=out.name, at=generated_at)
+    content = build_content(store, case_id, generated_at)
+    case = content.case
+    case_label = f"Case {case['id']} ({case['uid'][:8]})" + (
+        f" - ref. {case['reference']}" if case["reference"] else ""
+    )
+
+    tmp = out.with_name(f".{out.name}.tmp")
+    writer = QPdfWriter(str(tmp))
+    writer.setResolution(150)
+    writer.setPageLayout(
+        QPageLayout(
+            QPageSize(QPageSize.PageSizeId.A4),
+            QPageLayout.Orientation.Portrait,
+            QMarginsF(15, 12, 15, 12),
+            QPageLayout.Unit.Millimeter,
+        )
+    )
+    writer.setTitle(f"Case report: {case['title']} ({case_label})")
+    writer.setCreator("tfgnet-desk")
+
+    doc = QTextDocument()
+    doc.documentLayout().setPaintDevice(writer)
+    doc.setDocumentMargin(0)
+    base = QFont("DejaVu Sans")
+    base.setPointSizeF(9)
+    doc.setDefaultFont(base)
+    for url, img in content.images.items():
+        doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(url), img)
+    doc.setHtml(content.html)
+
+    painter = QPainter()
+    if not painter.begin(writer):
+        raise OSError(f"cannot write a PDF to {out}")
+    try:
+        page = writer.pageLayout().paintRectPixels(writer.resolution())
+        width, height = float(page.width()), float(page.height())
+        dpi = writer.resolution()
+        header_h, footer_h = 0.40 * dpi, 0.45 * dpi
+        body = QRectF(0, header_h, width, height - header_h - footer_h)
+        doc.setPageSize(QSizeF(body.width(), body.height()))
+        n_pages = doc.pageCount()
+        small = QFont("DejaVu Sans")
+        small.setPointSizeF(7.5)
+        for i in range(n_pages):
+            if i:
+                writer.newPage()
+            painter.setFont(small)
+            painter.setPen(QColor(60, 60, 60))
+            painter.drawText(
+                QRectF(0, 0, width, header_h * 0.7),
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                f"tfgnet-desk case report: {case['title']}",
+            )
+            painter.drawText(
+                QRectF(0, 0, width, header_h * 0.7),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                case_label,
+            )
+            painter.setPen(QPen(QColor(150, 150, 150), 1))
+            painter.drawLine(0, int(header_h * 0.8), int(width), int(header_h * 0.8))
+            painter.save()
+            painter.translate(body.left(), body.top() - i * body.height())
+            doc.drawContents(painter, QRectF(0, i * body.height(), body.width(), body.height()))
+            painter.restore()
+            y = height - footer_h
+            painter.setPen(QPen(QColor(150, 150, 150), 1))
+            painter.drawLine(0, int(y + footer_h * 0.15), int(width), int(y + footer_h * 0.15))
+            painter.setPen(QColor(60, 60, 60))
+            painter.setFont(small)
+            foot = QRectF(0, y + footer_h * 0.2, width, footer_h * 0.8)
+            painter.drawText(
+                foot,
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                f"{case_label}  |  candidates are synthetic investigative leads, not identifications",
+            )
+            painter.drawText(
+                foot,
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                f"page {i + 1} of {n_pages}",
+            )
+    finally:
+        painter.end()
+    del writer
+    os.replace(tmp, out)
+    return out
