@@ -265,3 +265,31 @@ def test_export_pdf_calls_the_case_report(qtbot, window, tmp_path):
     out = w.export_pdf(tmp_path / "case.pdf")
     assert out is not None and out.read_bytes()[:5] == b"%PDF-"
     assert any(e.action == "report.write" for e in w.store.audit_trail(w.case_id))
+
+
+def test_run_app_starts_interactive_even_after_cv2(tmp_path):
+    """A real launch in a subprocess: cv2 imported first (it sets QT_QPA_PLATFORM_PLUGIN_PATH), the
+    window answers events, then quits; prints the launch-to-interactive time."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        TFGNET_MODELS=str(tmp_path / "models"),
+        QT_QPA_PLATFORM_PLUGIN_PATH="/nonexistent/cv2/qt/plugins",
+    )
+    code = (
+        "import cv2, sys; from tfgnet_desk.gui.app import run_app; "
+        f"sys.exit(run_app(['--home', {str(tmp_path / 'home')!r}, '--print-ready', '--quit-after', '300']))"
+    )
+    t0 = time.time()
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    ready = [line for line in out.stdout.splitlines() if line.startswith("tfgnet-desk ready at")]
+    assert ready, out.stdout + out.stderr[-2000:]
+    seconds = float(ready[0].split()[-1]) - t0
+    print(f"\nlaunch to interactive window: {seconds:.2f} s (includes importing cv2)")
+    assert seconds < 20
+    assert (tmp_path / "home" / "cases.db").is_file()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from tfgnet_desk.settings import APP_NAME, Settings
@@ -56,6 +57,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=APP_NAME, description="Open the tfgnet-desk window.")
     parser.add_argument("--home", type=Path, default=None, help="user data folder (default: platform)")
     parser.add_argument(
+        "--print-ready",
+        action="store_true",
+        help="print the wall-clock time (time.time()) when the window first answers events",
+    )
+    parser.add_argument(
         "--quit-after",
         type=int,
         default=0,
@@ -77,6 +83,9 @@ def run_app(argv: list[str] | None = None, settings: Settings | None = None) -> 
     window = MainWindow(settings)
     window.show()
     window.start_backend()
+    if args.print_ready:
+        # The first timer event runs once the window is shown and the event loop is answering input.
+        QTimer.singleShot(0, lambda: print(f"tfgnet-desk ready at {time.time():.3f}", flush=True))
     if args.quit_after > 0:
         QTimer.singleShot(args.quit_after, window.close)
     code = app.exec()
