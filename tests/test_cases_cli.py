@@ -1,0 +1,98 @@
+"""``tfgnet-desk case ...``: every sub-command through the real entry point, in-process."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from test_cases_store import fake_result, make_image
+
+from tfgnet_desk.cases import CaseStore
+from tfgnet_desk.cli import main
+from tfgnet_desk.settings import Settings
+
+
+@pytest.fixture()
+def home(tmp_path):
+    return tmp_path / "home"
+
+
+def run(capsys, home, *args: str) -> tuple[int, str, str]:
+    rc = main(["case", "--home", str(home), "--actor", "cli-tester", *args])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_case_commands_end_to_end(capsys, home, tmp_path):
+    rc, out, _ = run(capsys, home, "new", "Bike theft", "--reference", "BT-1", "--analyst", "K. Lee")
+    assert rc == 0 and "Bike theft [BT-1]" in out
+    run(capsys, home, "new", "Other case")
+    rc, out, _ = run(capsys, home, "list")
+    assert rc == 0 and out.count("\n") == 2
+    rc, out, _ = run(capsys, home, "list", "--search", "bike")
+    assert out.count("\n") == 1 and "Bike theft" in out
+
+    img = make_image(tmp_path / "frame.png")
+    rc, out, _ = run(capsys, home, "import-evidence", "BT-1", str(img), "--box", "2,2,20,30")
+    assert rc == 0 and "sha256" in out
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff not really a jpeg")
+    rc, _, err = run(capsys, home, "import-evidence", "BT-1", str(bad))
+    assert rc == 2 and "bad.jpg" in err
+
+    with CaseStore(Settings(home=home)) as store:  # a run, as the GUI would record it
+        cid = store.find_case("BT-1")
+        rid = store.record_run(cid, [store.list_evidence(cid)[0]["id"]], fake_result(n=2))
+        k = store.list_candidates(rid)[0]["id"]
+    assert run(capsys, home, "pick", str(k))[0] == 0
+    assert run(capsys, home, "note", str(k), "ask witness 2")[0] == 0
+    rc, out, _ = run(capsys, home, "show", "BT-1", "--audit")
+    assert rc == 0
+    for needle in (
+        "K. Lee",
+        "frame.png",
+        "[2, 2, 20, 30]",
+        "a man in his forties",
+        "PICKED",
+        "ask witness 2",
+        "dlib-resnet",
+        "candidate.note",
+        "cli-tester",
+        "audit head",
+    ):
+        assert needle in out, needle
+    assert run(capsys, home, "rename", "BT-1", "Bicycle theft")[1].count("Bicycle theft") == 1
+    assert "closed" in run(capsys, home, "close", "BT-1")[1]
+    assert "open" in run(capsys, home, "reopen", "BT-1")[1]
+
+    rc, out, _ = run(capsys, home, "verify")
+    assert rc == 0 and out.startswith("OK")
+    rc, out, _ = run(capsys, home, "verify", "BT-1")
+    assert rc == 0 and "audit head" in out
+
+    bundle = tmp_path / "bt1.zip"
+    assert run(capsys, home, "export", "BT-1", "--out", str(bundle))[0] == 0
+    other = tmp_path / "other"
+    rc, out, _ = run(capsys, other, "import", str(bundle))
+    assert rc == 0 and "Bicycle theft" in out
+    assert run(capsys, other, "verify")[0] == 0
+    rc, _, err = run(capsys, other, "import", str(bundle))
+    assert rc == 2 and "already in this store" in err
+
+    conn = sqlite3.connect(home / "cases.db")
+    conn.execute("UPDATE candidates SET note = 'changed behind the app'")
+    conn.commit()
+    conn.close()
+    rc, out, _ = run(capsys, home, "verify")
+    assert rc == 1 and "PROBLEM" in out and "was edited" in out
+
+
+def test_unknown_case_and_missing_model_are_errors(capsys, home, tmp_path):
+    rc, _, err = run(capsys, home, "show", "nope")
+    assert rc == 2 and "no case matches" in err
+    with CaseStore(Settings(home=home, models_dir=tmp_path / "no-models")) as store:
+        cid = store.create_case("c")
+        eid = store.import_evidence(cid, make_image(tmp_path / "e.png"))
+        rid = store.record_run(cid, [eid], fake_result(n=1))
+    rc, out, _ = run(capsys, home, "verify-run", str(rid), "--model", str(tmp_path / "no-such-model"))
+    assert rc == 1 and "cannot be checked" in out

@@ -1,0 +1,75 @@
+"""``verify-run``: a recorded run is repeated from its recorded inputs and compared hash for hash."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_cases_store import fake_result, make_image
+
+from tfgnet_desk.cases import CaseStore
+from tfgnet_desk.cases.reproduce import RunSpec, verify_run
+
+
+@pytest.fixture()
+def recorded(settings, tmp_path):
+    store = CaseStore(settings)
+    cid = store.create_case("repro")
+    eid = store.import_evidence(cid, make_image(tmp_path / "e.png"), face_box=(1, 2, 30, 40))
+    rid = store.record_run(cid, [eid], fake_result(n=3, seed=42))
+    yield store, cid, eid, rid
+    store.close()
+
+
+def same_as_recorded(spec: RunSpec):
+    """A stand-in pipeline that is deterministic in the recorded seed, as the real one is on CPU."""
+    return fake_result(n=spec.parameters["n_candidates"], seed=spec.parameters["seed"])
+
+
+def test_reproduced_run_matches(recorded):
+    store, cid, eid, rid = recorded
+    seen: list[RunSpec] = []
+
+    def regen(spec: RunSpec):
+        seen.append(spec)
+        return same_as_recorded(spec)
+
+    check = verify_run(store, rid, regenerate=regen)
+    assert check.ok, check.lines()
+    assert [c.match for c in check.candidates] == [True, True, True]
+    spec = seen[0]
+    assert spec.prompt == store.get_run(rid)["prompt"] and spec.device == "cpu"
+    assert np.array_equal(spec.images[0], store.load_evidence_image(eid))
+    last = store.audit_trail(cid)[-1]
+    assert last.action == "run.verify" and last.details["ok"] is True and last.details["reproduced"] == 3
+    assert store.verify().ok
+
+
+def test_a_changed_output_is_reported(recorded):
+    store, cid, _, rid = recorded
+
+    def drifting(spec: RunSpec):
+        out = same_as_recorded(spec)
+        out.candidates[1].image = out.candidates[1].image.copy()
+        out.candidates[1].image[0, 0, 0] ^= 1  # one bit of one pixel
+        return [(c.index, c.image) for c in out.candidates[:2]]  # and candidate 2 missing
+
+    check = verify_run(store, rid, regenerate=drifting)
+    assert not check.ok
+    assert [c.match for c in check.candidates] == [True, False, False]
+    assert check.candidates[2].regenerated is None
+    text = "\n".join(check.lines())
+    assert "1 of 3" in text and "DIFFERENT" in text and "missing" in text
+    assert store.audit_trail(cid)[-1].details["ok"] is False
+
+
+def test_a_different_model_is_refused_before_running(recorded, tmp_path):
+    from tfgnet_desk.weights import write_manifest
+
+    store, _, _, rid = recorded
+    folder = tmp_path / "model"
+    (folder / "unet").mkdir(parents=True)
+    (folder / "unet" / "config.json").write_text("{}")
+    write_manifest(folder, licence="test", source="test")
+    called = []
+    check = verify_run(store, rid, regenerate=lambda s: called.append(s), model_folder=folder)
+    assert not check.ok and "not the recorded model" in check.message and called == []
