@@ -106,7 +106,7 @@ class MainWindow(QMainWindow):
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(top)
         right.addWidget(lower)
-        right.setSizes([430, 390])
+        right.setSizes([520, 330])
         body = QSplitter(Qt.Orientation.Horizontal)
         body.addWidget(self.case_list)
         body.addWidget(right)
@@ -434,11 +434,14 @@ class MainWindow(QMainWindow):
                 )
             )
             return None
+        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             write_case_report(self.store, self.case_id, out)
         except Exception as exc:  # noqa: BLE001
             self.show_message(messages.explain(exc, "writing the report"))
             return None
+        finally:
+            QGuiApplication.restoreOverrideCursor()
         self.statusBar().showMessage(f"Report written to {out}", 8000)
         return out
 

@@ -209,7 +209,9 @@ class BackendWorker(QObject):
             )
             try:
                 result = pipe(request, progress=on_progress, cancel=cancel, on_candidate=on_candidate)
-            except Cancelled:
+            except Exception as exc:
+                if not _is_cancel(exc):
+                    raise
                 run_id = self._record(job, None, arrived, started, "cancelled", "cancelled by the analyst")
                 self._end(
                     self.cancelled, RunOutcome(job.token, None, run_id, arrived, time.perf_counter() - t0)
@@ -302,6 +304,11 @@ class BackendWorker(QObject):
 
 class _MissingModel(Exception):
     pass
+
+
+def _is_cancel(exc: BaseException) -> bool:
+    """The pipeline's ``Cancelled`` (or the generator's, which it may re-raise) ends a run as cancelled."""
+    return type(exc).__name__ == "Cancelled"
 
 
 def _utc_now() -> str:
