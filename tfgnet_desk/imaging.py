@@ -156,10 +156,13 @@ def _check_rgb(img: np.ndarray) -> np.ndarray:
     return arr
 
 
-def save_png(img: np.ndarray, path: Path | str, text: dict[str, str] | None = None) -> Path:
-    """Write ``img`` (RGB or RGBA uint8) as PNG, with ``text`` as tEXt/iTXt chunks; atomic (temp + rename).
+def save_png(
+    img: np.ndarray, path: Path | str, text: dict[str, str] | None = None, compress_level: int = 6
+) -> Path:
+    """Write ``img`` (RGB or RGBA uint8) as PNG, with ``text`` as iTXt chunks; atomic (temp + rename).
 
-    Read the chunks back with ``PIL.Image.open(path).text``.
+    Read the chunks back with ``PIL.Image.open(path).text``. ``compress_level`` 0-9 (zlib): lower is
+    faster and larger; the pixels are identical either way.
     """
     arr = _check_rgb(img)
     path = Path(path)
@@ -169,7 +172,9 @@ def save_png(img: np.ndarray, path: Path | str, text: dict[str, str] | None = No
         info.add_itxt(str(key), str(value))
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        Image.fromarray(np.ascontiguousarray(arr)).save(tmp, format="PNG", pnginfo=info, compress_level=6)
+        Image.fromarray(np.ascontiguousarray(arr)).save(
+            tmp, format="PNG", pnginfo=info, compress_level=compress_level
+        )
         os.replace(tmp, path)
     finally:
         if tmp.exists():

@@ -115,8 +115,8 @@ def build_benchmark(
         target = load_face(tgt, target_size)
         text = caption_for(tgt, case_rng)
         case_dir.mkdir()
-        save_png(lq, case_dir / "lq.png")
-        save_png(target, case_dir / "target.png")
+        save_png(lq, case_dir / "lq.png", compress_level=1)
+        save_png(target, case_dir / "target.png", compress_level=1)
         (case_dir / "text.txt").write_text(text + "\n")
         meta = {
             "case": name,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfgnet_desk.data.datasets import DATASETS, FaceRecord, load_all_records, load_records
+from tfgnet_desk.data.datasets import DATASETS, FaceRecord, load_records
 
 POOLS = ("train", "val", "benchmark")
 DEFAULT_SPLIT_FILE = Path(__file__).resolve().parent.parent / "resources" / "splits_seed0.json"
@@ -63,7 +63,8 @@ class Splits:
         """
         if pool not in self.pools:
             raise KeyError(f"no pool {pool!r}; pools are {sorted(self.pools)}")
-        every = load_all_records(root)
+        datasets = {k.split("/", 1)[0] for k in self.pools[pool]} & set(DATASETS)
+        every = {r.key: r for ds in sorted(datasets) for r in load_records(root, ds)}
         return [every[k] for k in self.pools[pool] if k in every]
 
     def identities(self, pool: str, root: Path | str) -> set[str]:
