@@ -293,3 +293,19 @@ def test_run_app_starts_interactive_even_after_cv2(tmp_path):
     print(f"\nlaunch to interactive window: {seconds:.2f} s (includes importing cv2)")
     assert seconds < 20
     assert (tmp_path / "home" / "cases.db").is_file()
+
+
+def test_no_window_or_thread_leaks(qtbot, settings):
+    from PySide6.QtWidgets import QApplication
+
+    before = {id(x) for x in QApplication.topLevelWidgets() if x.isVisible()}
+    w = open_window(settings, detector=fixed_box_detector)
+    qtbot.addWidget(w)
+    w.actions["shortcuts"].trigger()
+    w.actions["about"].trigger()
+    threads = [w.backend.thread, w.analysis.thread]
+    assert all(t.isRunning() for t in threads)
+    w.close()
+    assert w._closed and all(t.isFinished() for t in threads)
+    after = [x for x in QApplication.topLevelWidgets() if x.isVisible() and id(x) not in before]
+    assert after == []

@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
+    QDialog,
     QFileDialog,
     QInputDialog,
     QLabel,
@@ -463,6 +464,8 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self._closed = True
+        for dialog in self.findChildren(QDialog):  # compare, about, shortcuts: they go with the window
+            dialog.close()
         for worker in (self.backend, self.analysis):
             if worker is not None:
                 worker.stop()
