@@ -108,7 +108,22 @@ def test_text_file_named_jpg(tmp_path):
 def test_unsupported_format_gif(tmp_path):
     p = tmp_path / "anim.gif"
     Image.fromarray(_gradient()).save(p, format="GIF")
-    _refused(p, "gif")
+    _refused(p, "not a picture in a format", "webp")
+
+
+def test_postscript_never_reaches_a_decoder(tmp_path):
+    p = tmp_path / "evil.jpg"  # EPS would run Ghostscript in Pillow's EPS plugin; it must not be tried
+    p.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+    _refused(p, "not a picture")
+
+
+def test_mpo_phone_jpeg_gives_first_frame(tmp_path):
+    p = tmp_path / "phone.jpg"
+    first, second = np.full((16, 16, 3), 200, np.uint8), np.zeros((16, 16, 3), np.uint8)
+    Image.fromarray(first).save(p, format="MPO", save_all=True, append_images=[Image.fromarray(second)])
+    with Image.open(p) as im:
+        assert im.format == "MPO"
+    assert abs(int(_load_unchanged(p)[8, 8, 0]) - 200) < 4
 
 
 def test_pixel_limit_is_configurable(tmp_path):

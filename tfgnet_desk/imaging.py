@@ -30,6 +30,7 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 DEFAULT_MAX_PIXELS = 64_000_000
 ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG", "BMP", "TIFF", "WEBP")
+_OPENERS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP")  # Pillow's JPEG opener also yields MPO
 
 
 class ImageLoadError(ValueError):
@@ -104,10 +105,11 @@ def load_image(src: Path | str | bytes, max_pixels: int = DEFAULT_MAX_PIXELS) ->
     (more than ``max_pixels`` pixels) file. Multi-frame files (TIFF pages, MPO) give their first frame.
     """
     buf, what = _open_source(src)
+    Image.init()  # register every plugin so that the opener list below resolves
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            img = Image.open(buf, formats=None)
+            img = Image.open(buf, formats=_OPENERS)  # other decoders never see the bytes
         except Image.DecompressionBombError as exc:
             raise ImageLoadError(_bomb_message(what)) from exc
         except UnidentifiedImageError as exc:
