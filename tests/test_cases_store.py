@@ -264,3 +264,16 @@ def test_newer_or_foreign_database_is_refused(settings, tmp_path):
     conn.close()
     with pytest.raises(SchemaError, match="not a tfgnet-desk"):
         CaseStore(other)
+
+
+def test_provenance_values_are_made_json_safe(store):
+    from tfgnet_desk.cases.rows import jsonable
+
+    prov = {"nan": np.float32("nan"), "inf": float("inf"), "arr": np.arange(3), "t": (1, 2), "i": np.int64(4)}
+    assert jsonable(prov) == {"nan": None, "inf": None, "arr": [0, 1, 2], "t": [1, 2], "i": 4}
+    cid = store.create_case("c")
+    result = fake_result(n=1)
+    result.provenance.update(prov)
+    rid = store.record_run(cid, [], result)
+    assert store.get_run(rid)["provenance"]["arr"] == [0, 1, 2]
+    assert store.verify().ok

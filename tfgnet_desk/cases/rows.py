@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,9 @@ def jsonable(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return obj.tolist() if obj.size <= 64 else f"<array {obj.shape} {obj.dtype}>"
     if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and obj != obj:
-        return None
+        return jsonable(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None  # JSON has no NaN or infinity
     if isinstance(obj, (str, int, float, bool)) or obj is None:
         return obj
     if isinstance(obj, Path):
