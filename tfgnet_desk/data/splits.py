@@ -36,6 +36,7 @@ class Splits:
     seed: int
     pools: dict[str, list[str]]
     params: dict[str, float | int] = field(default_factory=dict)
+    _index: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def train(self) -> list[str]:
@@ -51,10 +52,9 @@ class Splits:
 
     def pool_of(self, key: str) -> str | None:
         """Which pool holds ``key`` (None if in none)."""
-        for name, keys in self.pools.items():
-            if key in set(keys):
-                return name
-        return None
+        if self._index is None or sum(map(len, self.pools.values())) != len(self._index):
+            self._index = {k: name for name, keys in self.pools.items() for k in keys}
+        return self._index.get(key)
 
     def records(self, pool: str, root: Path | str) -> list[FaceRecord]:
         """The :class:`FaceRecord` objects of ``pool``, read from the data folder ``root``.
