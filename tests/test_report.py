@@ -110,3 +110,15 @@ def test_report_cli(report, tmp_path, capsys):
     assert out.read_bytes().startswith(b"%PDF-")
     assert "wrote" in capsys.readouterr().out
     assert main(["case", "--home", str(store.home), "report", "999", "--out", str(out)]) == 2
+
+
+def test_example_report_builds(tmp_path):
+    pytest.importorskip("pypdfium2", reason="renders the example page")
+    from PIL import Image
+
+    from tfgnet_desk.report.example import build_example
+
+    pdf = build_example(tmp_path, png=True)
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    with Image.open(tmp_path / "report-example.png") as im:
+        assert im.width > 1000 and im.height > 700
