@@ -78,6 +78,9 @@ def load_case(folder: Path) -> BenchmarkCase:
             images[name] = load_image(folder / name)
         except ImageLoadError as exc:
             raise CaseError(f"{folder.name}: {name} is unusable: {exc}") from exc
+        except Exception as exc:  # a decoder bug on a broken file must not end the run either
+            why = f"{type(exc).__name__}: {exc}"
+            raise CaseError(f"{folder.name}: {name} could not be decoded ({why})") from exc
     try:
         text = (folder / "text.txt").read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:

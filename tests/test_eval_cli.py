@@ -1,0 +1,82 @@
+"""``python -m tfgnet_desk.evaluate`` end to end on a tiny synthetic benchmark (no real faces needed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tfgnet_desk.imaging import save_png
+
+
+def _face_like(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A smooth synthetic image (an ellipse on a gradient) so that every metric has structure to see."""
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    base = np.stack([xx, yy, 1 - xx], -1) * 120 + 60
+    face = ((xx - 0.5) ** 2 / 0.09 + (yy - 0.45) ** 2 / 0.16) < 1
+    base[face] = rng.integers(150, 230, 3)
+    base += rng.normal(0, 6, base.shape)
+    return np.clip(base, 0, 255).astype(np.uint8)
+
+
+def make_benchmark(root: Path) -> Path:
+    """4 cases: two good, one with a corrupt LQ image, one without its target."""
+    rng = np.random.default_rng(0)
+    for i in range(1, 5):
+        case = root / f"case_{i:04d}"
+        case.mkdir(parents=True)
+        save_png(_face_like(rng, 128)[::2, ::2].repeat(2, 0).repeat(2, 1), case / "lq.png")
+        save_png(_face_like(rng, 256), case / "target.png")
+        (case / "text.txt").write_text("a young woman with brown hair\n")
+        (case / "meta.json").write_text(json.dumps({"gender": "female", "identity": str(i)}))
+    (root / "case_0003" / "lq.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really a png")
+    (root / "case_0004" / "target.png").unlink()
+    return root
+
+
+def _run(args: list[str]) -> int:
+    from tfgnet_desk.evaluate.__main__ import main
+
+    return main(args)
+
+
+def test_evaluate_reports_broken_cases_and_reruns_identically(tmp_path):
+    bench = make_benchmark(tmp_path / "bench")
+    common = ["--benchmark", str(bench), "--methods", "bicubic", "--data", str(tmp_path / "no-data"),
+              "--model", str(tmp_path / "no-model"), "--identity", "dlib-resnet", "--no-progress",
+              "--threads", "1"]
+    assert _run([*common, "--out", str(tmp_path / "a")]) == 0
+    assert _run([*common, "--out", str(tmp_path / "b")]) == 0
+    a, b = tmp_path / "a", tmp_path / "b"
+
+    skipped = json.loads((a / "skipped.json").read_text())
+    reasons = {s["case"]: s["reason"] for s in skipped["skipped_cases"]}
+    assert set(reasons) == {"case_0003", "case_0004"}
+    assert "lq.png" in reasons["case_0003"] and "target.png" in reasons["case_0004"]
+    # no data folder: the reference rows are reported as unavailable, not silently dropped
+    assert set(skipped["unavailable_methods"]) == {"clean-source", "random-same-gender"}
+
+    assert (a / "results.csv").read_bytes() == (b / "results.csv").read_bytes()
+    for case in ("case_0001", "case_0002"):
+        assert (a / "cases" / f"{case}.json").read_text() == (b / "cases" / f"{case}.json").read_text()
+    rows = (a / "results.csv").read_text().splitlines()
+    assert rows[0].startswith("method,cases,face_sim_dlib-resnet")
+    assert rows[1].startswith("bicubic,2,")
+
+    md = (a / "results.md").read_text()
+    assert "2 cases scored of 4 listed (2 skipped)" in md
+    assert "n/a" in md and "DINO ViT-S/16 weights not found" in md  # an n/a with its reason
+    run = json.loads((a / "run.json").read_text())
+    for key in ("seed", "commit", "manifest_hash", "machine", "date", "columns"):
+        assert key in run
+    from PIL import Image
+
+    fig = Image.open(a / "comparison.png")
+    assert fig.size[0] == 128 * 4  # input | text | bicubic | target
+
+
+def test_unknown_method_is_refused(tmp_path):
+    with pytest.raises(SystemExit):
+        _run(["--benchmark", str(tmp_path), "--methods", "bicubic,magic", "--out", str(tmp_path / "o")])
