@@ -23,6 +23,7 @@ from tfgnet_desk.model.generator import GeneratorConfig
 from tfgnet_desk.model.restorer import RestorerConfig
 
 CONFIG_VERSION = 1
+FACE_FRAMES = ("crop", "ffhq")
 
 # SDXL base 1.0's noise schedule (scheduler/scheduler_config.json), used by DDIM and DPM-Solver++.
 SDXL_SCHEDULE: dict[str, Any] = {
@@ -142,9 +143,14 @@ class TFGNetConfig:
     generator: GeneratorConfig
     class_words: tuple[str, ...] = field(default_factory=default_class_words)
     id_image_noise: bool = True  # paper 3.3: background of the ID image filled with noise
+    # How evidence faces are framed before restoration: "crop" = the training crops of data/crops.py
+    # (tiny profile), "ffhq" = FFHQ alignment (CodeFormer / the full profile).
+    face_frame: str = "crop"
 
     def __post_init__(self) -> None:
         self.class_words = tuple(str(w).lower() for w in self.class_words)
+        if self.face_frame not in FACE_FRAMES:
+            raise ValueError(f"face_frame must be one of {FACE_FRAMES}, not {self.face_frame!r}")
         cross = int(self.generator.unet["cross_attention_dim"])
         if cross != self.clip.prompt_dim or cross != self.fusion.embed_dim:
             raise ValueError(
@@ -191,6 +197,7 @@ class TFGNetConfig:
             generator=GeneratorConfig(
                 unet=sdxl_unet_kwargs(), vae=sdxl_vae_kwargs(), scheduler=dict(SDXL_SCHEDULE)
             ),
+            face_frame="ffhq",
         )
 
     @classmethod
@@ -213,6 +220,7 @@ class TFGNetConfig:
             "generator": self.generator.to_dict(),
             "class_words": list(self.class_words),
             "id_image_noise": self.id_image_noise,
+            "face_frame": self.face_frame,
         }
 
     @classmethod
@@ -231,6 +239,7 @@ class TFGNetConfig:
             generator=GeneratorConfig.from_dict(d["generator"]),
             class_words=tuple(d.get("class_words") or default_class_words()),
             id_image_noise=bool(d.get("id_image_noise", True)),
+            face_frame=str(d.get("face_frame", "crop")),
         )
 
     def to_json(self, path: Path | str | None = None) -> str:

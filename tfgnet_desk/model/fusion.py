@@ -168,9 +168,9 @@ class PseudoTextMLP(nn.Module):
         self.num_tokens = num_tokens
         self.out_dim = out_dim
         self.layernorm = nn.LayerNorm(in_dim)
-        self.fc1 = nn.Linear(in_dim, out_dim * 2)
+        self.fc1 = nn.Linear(in_dim, out_dim)
         self.act_fn = nn.GELU()
-        self.fc2 = nn.Linear(out_dim * 2, out_dim * num_tokens)
+        self.fc2 = nn.Linear(out_dim, out_dim * num_tokens)
         self.norm_out = nn.LayerNorm(out_dim)
 
     def forward(self, image_embeds: torch.Tensor) -> torch.Tensor:

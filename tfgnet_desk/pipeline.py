@@ -1,0 +1,445 @@
+"""``TFGNetPipeline``: evidence crop(s) + description -> scored candidate faces, with provenance.
+
+Stages (ProgressEvent.stage): ``restore`` (detect/align each evidence crop, transformer restorer),
+``embed`` (identity mask, CLIP image embedding of the restored face with its background filled with
+noise, prompt embedding, fusion into the stacked ID embedding), ``generate`` (latent diffusion, one
+seed per candidate) and ``score`` (identity encoder: each candidate against the restored input and the
+optional reference photo).
+
+Forensic requirements met here: every random choice is a recorded seed (candidate i uses seed + i; the
+CLIP background noise uses ``seed``); on CPU the same request gives byte-identical candidates; the
+provenance holds every parameter, the model's manifest hash, library versions, the device and timings.
+The models are loaded once (``from_pretrained``) and reused across calls; calls are serialised by a lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tfgnet_desk.model.generator import Cancelled
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from tfgnet_desk.faces import IdentityScore
+    from tfgnet_desk.model.tfgnet import TFGNet
+    from tfgnet_desk.settings import Settings
+
+__all__ = [
+    "Cancelled",
+    "Candidate",
+    "GenerationRequest",
+    "GenerationResult",
+    "ProgressEvent",
+    "TFGNetPipeline",
+]
+
+STAGES = ("restore", "embed", "generate", "score")
+# Training-crop frame of data/crops.py (UTKFace's own framing), as fractions of the side: left eye,
+# right eye and mouth centres. Tiny-profile models are trained on faces framed like this.
+CROP_FRAME_POINTS = np.array([[0.2950, 0.3000], [0.6875, 0.2995], [0.4915, 0.7060]])
+
+
+@dataclass
+class GenerationRequest:
+    images: list[np.ndarray]  # evidence crops, RGB uint8 (N >= 1: frames of one person)
+    prompt: str  # must contain a class word ("man", "woman", ...)
+    n_candidates: int = 4
+    seed: int = 0  # candidate i uses seed + i (recorded)
+    steps: int = 25
+    guidance: float = 5.0
+    strength: float = 0.6  # fidelity knob; 1.0 = pure noise as in the paper
+    face_boxes: list[tuple[int, int, int, int] | None] | None = None  # x0, y0, x1, y1 per image
+    reference: np.ndarray | None = None  # optional reference photo to score against
+    sampler: str | None = None  # "ddim" | "dpm++"; None = the model's default
+
+    def validate(self) -> None:
+        if not self.images:
+            raise ValueError("a request needs at least one evidence image")
+        for i, img in enumerate(self.images):
+            a = np.asarray(img)
+            if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
+                raise ValueError(f"evidence image {i} must be RGB uint8 (H, W, 3), got {a.dtype} {a.shape}")
+        if not self.prompt or not self.prompt.strip():
+            raise ValueError("the description is empty; it must name the person (man, woman, ...)")
+        if self.n_candidates < 1:
+            raise ValueError("n_candidates must be >= 1")
+        if self.steps < 1:
+            raise ValueError("steps must be >= 1")
+        if not 0.0 < self.strength <= 1.0:
+            raise ValueError(f"strength must be in (0, 1], got {self.strength}")
+        if self.face_boxes is not None and len(self.face_boxes) != len(self.images):
+            raise ValueError("face_boxes needs one entry (or None) per evidence image")
+
+
+@dataclass
+class Candidate:
+    index: int
+    seed: int
+    image: np.ndarray  # RGB uint8, image_size x image_size
+    scores: dict[str, IdentityScore] = field(default_factory=dict)  # "restored", "reference"
+
+
+@dataclass
+class GenerationResult:
+    candidates: list[Candidate]
+    restored: list[np.ndarray]  # restored face per evidence image
+    mask: np.ndarray  # identity-region mask used for the ID images (float32 (H, W) in [0, 1])
+    provenance: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    stage: str  # restore | embed | generate | score
+    step: int
+    total: int
+
+
+@dataclass
+class PreparedFace:
+    """An evidence face framed for the restorer, with where it came from."""
+
+    lq: np.ndarray  # framed LQ face, restorer size
+    landmarks68: np.ndarray | None  # in the framed image's coordinates
+    method: str  # detector / fallback that found it
+    box: tuple[int, int, int, int] | None
+
+
+def sha256_array(img: np.ndarray) -> str:
+    a = np.ascontiguousarray(img)
+    h = hashlib.sha256(f"{a.dtype}{a.shape}".encode())
+    h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for name in ("torch", "diffusers", "transformers", "safetensors", "numpy", "dlib-bin", "opencv-python"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            continue
+    from tfgnet_desk import __version__
+
+    out["tfgnet-desk"] = __version__
+    return out
+
+
+def to_tensor(img: np.ndarray) -> torch.Tensor:
+    """RGB uint8 (H, W, 3) -> (1, 3, H, W) float in [-1, 1]."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float() / 127.5 - 1.0
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """(3, H, W) or (1, 3, H, W) in [-1, 1] -> RGB uint8 (H, W, 3)."""
+    import torch
+
+    if x.dim() == 4:
+        x = x[0]
+    y = ((x.detach().float().cpu().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+    return np.ascontiguousarray(y.permute(1, 2, 0).numpy())
+
+
+def _warp(img: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    from tfgnet_desk.imaging import import_cv2
+
+    cv2 = import_cv2()
+    return cv2.warpAffine(
+        np.ascontiguousarray(img),
+        matrix,
+        (size, size),
+        flags=cv2.INTER_CUBIC,
+        borderMode=cv2.BORDER_REFLECT_101,
+    )
+
+
+def prepare_face(
+    img: np.ndarray, size: int, frame: str, box: tuple[int, int, int, int] | None = None, models_dir=None
+) -> PreparedFace:
+    """Detect (or fit landmarks in ``box``), then frame the face as the model was trained.
+
+    ``frame`` is "crop" (data/crops.py's training crops: eyes and mouth at fixed places) or "ffhq".
+    When no face is found at all, the centred square of the image is used (method "whole-image").
+    """
+    from tfgnet_desk import faces
+    from tfgnet_desk.imaging import resize
+
+    dets = faces.detect_faces(img, box=box, models_dir=models_dir)
+    if not dets:
+        h, w = img.shape[:2]
+        s = min(h, w)
+        y0, x0 = (h - s) // 2, (w - s) // 2
+        return PreparedFace(
+            resize(img[y0 : y0 + s, x0 : x0 + s], size), None, "whole-image", (x0, y0, x0 + s, y0 + s)
+        )
+    det = dets[0]
+    l68 = np.asarray(det.landmarks68, dtype=np.float64)
+    if frame == "ffhq":
+        framed, matrix = faces.align_face(img, l68, "ffhq", size)
+    else:
+        src = np.stack([l68[36:42].mean(0), l68[42:48].mean(0), l68[48:68].mean(0)])
+        matrix = faces.similarity_transform(src, CROP_FRAME_POINTS * size)
+        scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+        if scale < 0.5:  # large photo: shrink with area averaging first so that it does not alias
+            f = min(1.0, 2.0 * scale)
+            small = resize(img, (max(1, round(img.shape[1] * f)), max(1, round(img.shape[0] * f))))
+            framed = _warp(small, matrix @ np.diag([1 / f, 1 / f, 1.0]), size)
+        else:
+            framed = _warp(img, matrix, size)
+    return PreparedFace(framed, faces.transform_points(l68, matrix), det.method, tuple(det.box))
+
+
+class TFGNetPipeline:
+    """Loaded once, called many times: ``pipeline(request, progress=, cancel=, on_candidate=)``."""
+
+    def __init__(
+        self, model: TFGNet, settings: Settings | None = None, identity_encoder: Any = "auto"
+    ) -> None:
+        self.model = model.eval()
+        self.settings = settings
+        self._identity = identity_encoder
+        self._identity_error: str | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        folder: Path | str | None = None,
+        settings: Settings | None = None,
+        device: str | None = None,
+        dtype: Any = None,
+    ) -> TFGNetPipeline:
+        """Load a verified model folder (``settings.model_path()`` by default); never downloads."""
+        import torch
+
+        from tfgnet_desk.model.tfgnet import TFGNet
+
+        if folder is None:
+            if settings is None:
+                raise ValueError("give a model folder or settings")
+            folder = settings.model_path()
+        if device is None:
+            device = settings.resolved_device() if settings is not None else "cpu"
+        if dtype is None:
+            dtype = torch.float16 if str(device).startswith("cuda") else torch.float32
+        if settings is not None and settings.threads:
+            torch.set_num_threads(settings.threads)
+        return cls(TFGNet.from_pretrained(folder, device=device, dtype=dtype), settings)
+
+    # -------------------------------------------------------------------------------- identity
+    def identity_encoder(self):
+        """The settings' identity backend (dlib-resnet by default); None with a recorded reason if absent."""
+        if self._identity == "auto":
+            from tfgnet_desk import faces
+
+            name = self.settings.identity_backend if self.settings is not None else "dlib-resnet"
+            models_dir = self.settings.models_dir if self.settings is not None else None
+            try:
+                self._identity = faces.get_identity_encoder(name, models_dir)
+            except (faces.FaceModelError, KeyError, OSError, RuntimeError) as exc:
+                self._identity, self._identity_error = None, f"{name}: {exc}"
+        return self._identity
+
+    def _embed_face(self, enc, img: np.ndarray, aligned: bool) -> np.ndarray | None:
+        """Identity embedding; aligned faces (ours) fall back to the whole crop as the face box."""
+        from tfgnet_desk import faces
+
+        try:
+            if aligned:
+                dets = faces.detect_faces(img, use_cnn=False, whole_crop=True, models_dir=enc.models_dir)
+                return enc.embed_detection(img, dets[0]) if dets else None
+            return enc.embed(img)
+        except (faces.NoFaceError, faces.FaceModelError, ValueError):
+            return None
+
+    # -------------------------------------------------------------------------------------- call
+    def __call__(
+        self,
+        request: GenerationRequest,
+        progress: Callable[[ProgressEvent], None] | None = None,
+        cancel: threading.Event | None = None,
+        on_candidate: Callable[[Candidate], None] | None = None,
+    ) -> GenerationResult:
+        request.validate()
+        with self._lock:
+            return self._run(request, progress, cancel, on_candidate)
+
+    def _run(self, req: GenerationRequest, progress, cancel, on_candidate) -> GenerationResult:
+        import torch
+
+        from tfgnet_desk import faces
+
+        def report(stage: str, step: int, total: int) -> None:
+            if progress is not None:
+                progress(ProgressEvent(stage, step, total))
+
+        def check() -> None:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("cancelled")
+
+        model, cfg = self.model, self.model.config
+        models_dir = self.settings.models_dir if self.settings is not None else None
+        timings: dict[str, float] = {}
+        t_all = time.perf_counter()
+        model.class_token_index(model.tokenize([req.prompt])[0], [req.prompt])  # fail early: no class word
+
+        # -- restore -------------------------------------------------------------------------------
+        t0 = time.perf_counter()
+        size = cfg.restorer.img_size
+        prepared, restored, masks = [], [], []
+        boxes = req.face_boxes or [None] * len(req.images)
+        report("restore", 0, len(req.images))
+        with torch.no_grad():
+            for i, (img, box) in enumerate(zip(req.images, boxes, strict=True)):
+                check()
+                face = prepare_face(np.asarray(img), size, cfg.face_frame, box, models_dir)
+                out = model.restorer.restore(to_tensor(face.lq).to(model.device, model.dtype))
+                rest = to_uint8(out)
+                if face.landmarks68 is not None:
+                    mask = faces.identity_mask(face.landmarks68, rest.shape[:2], soft=False)
+                else:
+                    mask = faces.ellipse_mask(rest.shape[:2], soft=False)
+                prepared.append(face)
+                restored.append(rest)
+                masks.append(np.asarray(mask, dtype=np.float32))
+                report("restore", i + 1, len(req.images))
+        timings["restore"] = time.perf_counter() - t0
+
+        # -- embed ----------------------------------------------------------------------------------
+        check()
+        t0 = time.perf_counter()
+        report("embed", 0, 1)
+        noise_rng = np.random.default_rng(req.seed)
+        id_inputs = [
+            faces.fill_background_noise(r, m, noise_rng) if cfg.id_image_noise else r
+            for r, m in zip(restored, masks, strict=True)
+        ]
+        with torch.no_grad():
+            id_images = torch.cat([to_tensor(x) for x in id_inputs]).to(model.device, model.dtype)
+            cond, cond_info = model.condition(req.prompt, id_images)
+        report("embed", 1, 1)
+        timings["embed"] = time.perf_counter() - t0
+
+        # -- generate + score (each candidate scored as soon as it is decoded) -------------------------
+        enc = self.identity_encoder()
+        t_score, t_score_in_generate = 0.0, 0.0
+        ref_emb = rest_emb = None
+        if enc is not None:
+            t0 = time.perf_counter()
+            rest_emb = self._embed_face(enc, restored[0], aligned=True)
+            if req.reference is not None:
+                ref_emb = self._embed_face(enc, np.asarray(req.reference), aligned=False)
+            t_score += time.perf_counter() - t0
+        seeds = [req.seed + i for i in range(req.n_candidates)]
+        candidates: list[Candidate] = []
+        score_notes: list[str] = []
+
+        def on_image(i: int, image: torch.Tensor) -> None:
+            nonlocal t_score_in_generate
+            t0 = time.perf_counter()
+            cand = Candidate(index=i, seed=seeds[i], image=to_uint8(image))
+            if enc is not None:
+                emb = self._embed_face(enc, cand.image, aligned=True)
+                if emb is None:
+                    score_notes.append(f"candidate {i}: no face found to score")
+                else:
+                    if rest_emb is not None:
+                        cand.scores["restored"] = enc.score_embeddings(emb, rest_emb)
+                    if ref_emb is not None:
+                        cand.scores["reference"] = enc.score_embeddings(emb, ref_emb)
+            candidates.append(cand)
+            t_score_in_generate += time.perf_counter() - t0
+            report("score", len(candidates), req.n_candidates)
+            if on_candidate is not None:
+                on_candidate(cand)
+
+        t0 = time.perf_counter()
+        init = to_tensor(restored[0]).to(model.device, model.dtype) if req.strength < 1.0 else None
+        model.generator.sample(
+            cond,
+            seeds,
+            steps=req.steps,
+            guidance=req.guidance,
+            strength=req.strength,
+            image_size=cfg.image_size,
+            init_image=init,
+            sampler=req.sampler,
+            callback=lambda done, total: report("generate", done, total),
+            cancel=cancel,
+            on_image=on_image,
+        )
+        timings["generate"] = time.perf_counter() - t0 - t_score_in_generate
+        timings["score"] = t_score + t_score_in_generate
+        timings["total"] = time.perf_counter() - t_all
+
+        if enc is None:
+            score_notes.append(f"identity scores unavailable: {self._identity_error}")
+        elif rest_emb is None:
+            score_notes.append("no face found in the restored input: no 'restored' scores")
+        if req.reference is not None and enc is not None and ref_emb is None:
+            score_notes.append("no face found in the reference photo: no 'reference' scores")
+        provenance = self._provenance(req, seeds, prepared, cond_info, enc, timings, candidates, score_notes)
+        return GenerationResult(
+            candidates=candidates, restored=restored, mask=masks[0], provenance=provenance
+        )
+
+    def _provenance(self, req, seeds, prepared, cond_info, enc, timings, candidates, notes) -> dict[str, Any]:
+        import torch
+
+        model = self.model
+        return {
+            "request": {
+                "prompt": req.prompt,
+                "n_candidates": req.n_candidates,
+                "seed": req.seed,
+                "steps": req.steps,
+                "guidance": req.guidance,
+                "strength": req.strength,
+                "sampler": req.sampler or model.config.generator.sampler,
+                "face_boxes": [list(b) if b is not None else None for b in (req.face_boxes or [])] or None,
+                "evidence_sha256": [sha256_array(np.asarray(x)) for x in req.images],
+                "reference_sha256": None
+                if req.reference is None
+                else sha256_array(np.asarray(req.reference)),
+            },
+            "seeds": seeds,
+            "id_background_noise_seed": req.seed if model.config.id_image_noise else None,
+            "unconditional": "zeros (SDXL force_zeros_for_empty_prompt)",
+            "faces": [{"method": f.method, "box": list(f.box) if f.box else None} for f in prepared],
+            "conditioning": cond_info,
+            "model": {
+                "folder": str(model.folder) if model.folder else None,
+                "manifest_hash": model.manifest_hash,
+                "profile": model.config.profile,
+                "image_size": model.config.image_size,
+                "face_frame": model.config.face_frame,
+            },
+            "identity": None if enc is None else {"backend": enc.name, "calibration": enc.calibration},
+            "notes": notes,
+            "outputs": [
+                {"index": c.index, "seed": c.seed, "sha256": sha256_array(c.image)} for c in candidates
+            ],
+            "scores": [{k: asdict(v) for k, v in c.scores.items()} for c in candidates],
+            "libraries": library_versions(),
+            "device": str(model.device),
+            "dtype": str(model.dtype).replace("torch.", ""),
+            "threads": torch.get_num_threads(),
+            "machine": {
+                "platform": platform.platform(),
+                "processor": platform.processor() or platform.machine(),
+            },
+            "timings_s": {k: round(v, 4) for k, v in timings.items()},
+        }
