@@ -30,7 +30,7 @@ VGG19_CFG: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, 2
                                     512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
 # basicsr names -> index of that conv in ``features`` (features are taken before the ReLU)
 VGG19_LAYERS = {"conv1_2": 2, "conv2_2": 7, "conv3_4": 16, "conv4_4": 25, "conv5_4": 34}
-# CodeFormer's VQGAN stage uses these perceptual layer weights
+# basicsr's usual VGG19 perceptual weights (Real-ESRGAN configs); CodeFormer's own configs use LPIPS
 DEFAULT_LAYER_WEIGHTS = {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_4": 1.0, "conv4_4": 1.0, "conv5_4": 1.0}
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
