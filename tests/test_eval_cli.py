@@ -80,3 +80,55 @@ def test_evaluate_reports_broken_cases_and_reruns_identically(tmp_path):
 def test_unknown_method_is_refused(tmp_path):
     with pytest.raises(SystemExit):
         _run(["--benchmark", str(tmp_path), "--methods", "bicubic,magic", "--out", str(tmp_path / "o")])
+
+
+@pytest.fixture(scope="module")
+def random_model(tmp_path_factory):
+    from tfgnet_desk.model.testing import save_random_model
+
+    return save_random_model(tmp_path_factory.mktemp("model") / "random")
+
+
+def test_model_methods_on_a_random_tiny_model(tmp_path, random_model):
+    import torch
+
+    torch.set_num_threads(1)
+    bench = make_benchmark(tmp_path / "bench")
+    common = ["--benchmark", str(bench), "--model", str(random_model), "--methods",
+              "bicubic,restorer,text-only,tfgnet", "--strength", "1.0,0.6", "--steps", "2",
+              "--ablations", f"no-masked-loss={random_model}", "--identity", "dlib-resnet",
+              "--data", str(tmp_path / "no-data"), "--no-progress", "--limit", "3"]
+    assert _run([*common, "--out", str(tmp_path / "a")]) == 0
+    assert _run([*common, "--out", str(tmp_path / "b")]) == 0
+    a = tmp_path / "a"
+    rows = [r.split(",") for r in (a / "results.csv").read_text().splitlines()]
+    assert [r[0] for r in rows[1:]] == ["bicubic", "restorer", "text-only", "tfgnet s=1", "tfgnet s=0.6",
+                                        "no-masked-loss"]
+    assert all(r[1] == "2" for r in rows[1:])  # --limit 3: case_0003 is corrupt, so 2 scored
+    assert (a / "results.csv").read_bytes() == (tmp_path / "b" / "results.csv").read_bytes()
+    cols = {c["key"]: c for c in json.loads((a / "run.json").read_text())["columns"]}
+    # no reference CLIP/LPIPS/Inception weights here: the model's own tiny CLIP, labelled so
+    assert cols["clip_t"]["label"] == "CLIP-T (tiny-CLIP) %" and cols["clip_t"]["available"]
+    assert cols["lpips"]["label"].startswith("LPIPS (tiny-CLIP") and cols["fid"]["label"] == "FID (tiny-CLIP)"
+    assert not cols["dino"]["available"]
+    md = (a / "results.md").read_text()
+    assert "Table 3 shape" in md and "| no-masked-loss | ✓ | ✓ | ✓ | ✗ |" in md
+    assert "Fidelity knob" in md
+
+
+def test_restorer_row_equals_the_pipelines_restored_face(tmp_path, random_model):
+    """The restore-only path must stay the pipeline's restore stage, byte for byte."""
+    from tfgnet_desk.evaluate.cases import load_case
+    from tfgnet_desk.evaluate.metrics.suite import BENCHMARK_FACE_BOX
+    from tfgnet_desk.evaluate.model_methods import GenerationSettings, ModelRunner
+
+    bench = make_benchmark(tmp_path / "bench")
+    case = load_case(bench / "case_0001")
+    runner = ModelRunner(random_model, None, GenerationSettings(seed=3, steps=1, face_box=BENCHMARK_FACE_BOX))
+    own = runner.restore(case).copy()
+    runner._restored = None
+    runner.generate(case, 0.6)
+    assert np.array_equal(runner._restored[1], own)
+    # text-only differs from the whole method (no stacked ID embedding) but is as deterministic
+    t1, t2 = runner.generate_text_only(case, 1.0), runner.generate_text_only(case, 1.0)
+    assert np.array_equal(t1, t2) and not np.array_equal(t1, runner.generate(case, 1.0))

@@ -75,6 +75,7 @@ def _settings(args: argparse.Namespace):
 
 def _model_methods(args, settings, wanted: list[str], model: Path, unavailable: dict[str, str]):
     """Methods that need the model: one runner per folder; failures to load become 'unavailable'."""
+    from tfgnet_desk.evaluate.metrics.suite import BENCHMARK_FACE_BOX
     from tfgnet_desk.evaluate.model_methods import (
         GenerationSettings,
         ModelRunner,
@@ -83,7 +84,8 @@ def _model_methods(args, settings, wanted: list[str], model: Path, unavailable: 
         TFGNetMethod,
     )
 
-    gen = GenerationSettings(seed=args.seed, steps=args.steps, guidance=args.guidance)
+    box = BENCHMARK_FACE_BOX if args.face_box == "crop" else None
+    gen = GenerationSettings(seed=args.seed, steps=args.steps, guidance=args.guidance, face_box=box)
     strengths = [float(s) for s in args.strength] if args.strength else [None]
     methods: list[Any] = []
     runner = None

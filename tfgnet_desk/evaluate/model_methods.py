@@ -1,8 +1,19 @@
 """The methods that run the evaluated model (``restorer``, ``text-only``, ``tfgnet``, ablations).
 
-One :class:`ModelRunner` per model folder wraps ``TFGNetPipeline``; it generates one candidate per case
-(seed from ``(seed, case number)``) and keeps the current case's restored face, so that ``restorer`` costs
-nothing extra when ``tfgnet`` runs too.
+One :class:`ModelRunner` per model folder. ``tfgnet`` goes through the app's own ``TFGNetPipeline``
+(built without an identity encoder: the evaluation scores outputs itself, with its own backends, so the
+pipeline's per-candidate scoring is skipped). The pipeline has no restore-only call and no text-only
+switch, so those two rows run the same model components in the same order as the pipeline's stages:
+
+- ``restorer``: ``prepare_face`` (framing) -> ``model.restorer.restore`` -> uint8, exactly the pipeline's
+  restore stage (a test checks that it equals the pipeline's ``restored`` output);
+- ``text-only``: ``model.condition(prompt, None)`` (the prompt embedding with no stacked ID embedding)
+  -> ``model.generator.sample`` with the same seed, steps, guidance and strength as ``tfgnet``; for
+  strength < 1 it starts, as ``tfgnet`` does, from the noised latent of the restored face.
+
+One candidate per case, seed ``seed * 100003 + case number``. With ``face_box`` (fractions of the side)
+the evidence face is framed from landmarks fitted in that box rather than from a detector, as an analyst
+adjusting the face box would; benchmark inputs all share one crop, so the box is known.
 """
 
 from __future__ import annotations
@@ -14,65 +25,100 @@ from typing import Any
 import numpy as np
 
 from tfgnet_desk.evaluate.cases import BenchmarkCase
-from tfgnet_desk.evaluate.methods import Method, MethodUnavailable, case_seed
+from tfgnet_desk.evaluate.methods import Method, case_seed
 
 
 @dataclass
 class GenerationSettings:
     seed: int = 0
-    steps: int | None = None      # None: the pipeline's default
+    steps: int | None = None  # None: the pipeline's default
     guidance: float | None = None
+    face_box: tuple[float, float, float, float] | None = None
 
 
 class ModelRunner:
-    """A loaded pipeline for one model folder, with a one-case cache of the restored face."""
+    """A loaded model folder and its pipeline, with a one-case cache of the restored face."""
 
     def __init__(self, folder: Path, settings: Any, gen: GenerationSettings) -> None:
-        from tfgnet_desk.pipeline import TFGNetPipeline
+        from tfgnet_desk.model.tfgnet import TFGNet
+        from tfgnet_desk.pipeline import GenerationRequest, TFGNetPipeline
 
         self.folder = Path(folder)
         self.gen = gen
-        self.pipe = TFGNetPipeline.from_pretrained(self.folder, settings)
+        self.settings = settings
+        device = settings.resolved_device() if settings is not None else "cpu"
+        self.model = TFGNet.from_pretrained(self.folder, device=device)
+        self.pipe = TFGNetPipeline(self.model, settings, identity_encoder=None)
+        defaults = GenerationRequest(images=[], prompt="")
+        self.steps = gen.steps if gen.steps is not None else defaults.steps
+        self.guidance = gen.guidance if gen.guidance is not None else defaults.guidance
+        self.default_strength = float(defaults.strength)
         self._restored: tuple[str, np.ndarray] | None = None
 
-    def _request(self, case: BenchmarkCase, strength: float | None, **extra: Any):
+    @property
+    def manifest_hash(self) -> str | None:
+        return getattr(self.model, "manifest_hash", None)
+
+    def _box(self, case: BenchmarkCase) -> tuple[int, int, int, int] | None:
+        if self.gen.face_box is None:
+            return None
+        h, w = case.lq.shape[:2]
+        x0, y0, x1, y1 = self.gen.face_box
+        return (round(x0 * w), round(y0 * h), round(x1 * w), round(y1 * h))
+
+    def _strength(self, strength: float | None) -> float:
+        return self.default_strength if strength is None else float(strength)
+
+    def generate(self, case: BenchmarkCase, strength: float | None) -> np.ndarray:
+        """The whole method through the app's pipeline: one candidate."""
         from tfgnet_desk.pipeline import GenerationRequest
 
-        kwargs: dict[str, Any] = {"images": [case.lq], "prompt": case.text, "n_candidates": 1,
-                                  "seed": case_seed(self.gen.seed, case)}
-        if self.gen.steps is not None:
-            kwargs["steps"] = self.gen.steps
-        if self.gen.guidance is not None:
-            kwargs["guidance"] = self.gen.guidance
-        if strength is not None:
-            kwargs["strength"] = strength
-        return GenerationRequest(**kwargs, **extra)
-
-    def generate(self, case: BenchmarkCase, strength: float | None, text_only: bool = False) -> np.ndarray:
-        extra = {"use_id_embedding": False} if text_only else {}
-        try:
-            req = self._request(case, strength, **extra)
-        except TypeError as exc:
-            raise MethodUnavailable(f"the pipeline offers no text-only switch: {exc}") from exc
+        box = self._box(case)
+        req = GenerationRequest(images=[case.lq], prompt=case.text, n_candidates=1,
+                                seed=case_seed(self.gen.seed, case), steps=self.steps, guidance=self.guidance,
+                                strength=self._strength(strength),
+                                face_boxes=[box] if box is not None else None)
         result = self.pipe(req)
-        if result.restored:
-            self._restored = (case.case_id, np.asarray(result.restored[0]))
+        self._restored = (case.case_id, np.asarray(result.restored[0]))
         return np.asarray(result.candidates[0].image)
 
     def restore(self, case: BenchmarkCase) -> np.ndarray:
+        """The pipeline's restore stage alone (framing + codebook/transformer restorer)."""
         if self._restored is not None and self._restored[0] == case.case_id:
             return self._restored[1]
-        restored = self.pipe.restore([case.lq])[0]
-        self._restored = (case.case_id, np.asarray(restored))
+        import torch
+
+        from tfgnet_desk.pipeline import prepare_face, to_tensor, to_uint8
+
+        cfg = self.model.config
+        models_dir = self.settings.models_dir if self.settings is not None else None
+        face = prepare_face(np.asarray(case.lq), cfg.restorer.img_size, cfg.face_frame, self._box(case),
+                            models_dir)
+        with torch.no_grad():
+            out = self.model.restorer.restore(to_tensor(face.lq).to(self.model.device, self.model.dtype))
+        self._restored = (case.case_id, to_uint8(out))
         return self._restored[1]
 
+    def generate_text_only(self, case: BenchmarkCase, strength: float | None) -> np.ndarray:
+        """The generator on the prompt alone (no stacked ID embedding), same seed and schedule."""
+        import torch
+
+        from tfgnet_desk.pipeline import to_tensor, to_uint8
+
+        s = self._strength(strength)
+        restored = self.restore(case) if s < 1.0 else None
+        with torch.no_grad():
+            cond, _ = self.model.condition(case.text, None)
+            init = None
+            if restored is not None:
+                init = to_tensor(restored).to(self.model.device, self.model.dtype)
+            images = self.model.generator.sample(cond, [case_seed(self.gen.seed, case)], steps=self.steps,
+                                                 guidance=self.guidance, strength=s,
+                                                 image_size=self.model.config.image_size, init_image=init)
+        return to_uint8(images[:1])
+
     def tiny_clip(self) -> tuple[Any, Any]:
-        return _clip_of(self.pipe.model)
-
-    def default_strength(self) -> float:
-        from tfgnet_desk.pipeline import GenerationRequest
-
-        return float(GenerationRequest(images=[], prompt="").strength)
+        return _clip_of(self.model)
 
 
 class Restorer(Method):
@@ -96,11 +142,12 @@ class TextOnly(Method):
         self.runner, self.strength = runner, strength
 
     def run(self, case: BenchmarkCase) -> np.ndarray:
-        return self.runner.generate(case, self.strength, text_only=True)
+        return self.runner.generate_text_only(case, self.strength)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "what": "generator on the prompt alone, no stacked ID embedding",
-                "strength": self.strength, "model": str(self.runner.folder)}
+                "strength": self.runner._strength(self.strength), "steps": self.runner.steps,
+                "guidance": self.runner.guidance, "model": str(self.runner.folder)}
 
 
 class TFGNetMethod(Method):
@@ -111,8 +158,10 @@ class TFGNetMethod(Method):
         return self.runner.generate(case, self.strength)
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "what": "the whole method", "strength": self.strength,
-                "model": str(self.runner.folder), "seed_rule": "seed * 100003 + case number"}
+        return {"name": self.name, "what": "the whole method (TFGNetPipeline)",
+                "strength": self.runner._strength(self.strength), "steps": self.runner.steps,
+                "guidance": self.runner.guidance, "model": str(self.runner.folder),
+                "manifest_hash": self.runner.manifest_hash, "seed_rule": "seed * 100003 + case number"}
 
 
 def _clip_of(model: Any) -> tuple[Any, Any]:
