@@ -49,7 +49,8 @@ def test_mean_descriptor_resource_is_shipped_and_used(dlib_encoder):
     assert MEAN_DESCRIPTOR_FILE.is_file(), "run: python -m tfgnet_desk.faces.bench --data DIR --calibrate"
     mean = load_mean_descriptor()
     assert mean.shape == (128,) and mean.dtype == np.float32
-    assert 0.2 < float(np.linalg.norm(mean)) < 1.0  # descriptors have norm ~0.6-1.3; a mean is shorter
+    # dlib descriptors share a large common component: their mean is long (norm ~1.3 of ~1.4)
+    assert 0.5 < float(np.linalg.norm(mean)) < 2.0
     assert dlib_encoder.mean is not None and dlib_encoder.calibration == "centred-cosine"
 
 
@@ -72,7 +73,10 @@ def test_a_copy_in_the_model_folder_wins(tmp_path):
     assert pkg is not None and (pkg / face_models.SHAPE_68).is_file()
     (tmp_path / "dlib").mkdir()
     (tmp_path / "dlib" / face_models.SHAPE_68).symlink_to(pkg / face_models.SHAPE_68)
-    assert face_models.dlib_model_path(face_models.SHAPE_68, tmp_path) == tmp_path / "dlib" / face_models.SHAPE_68
+    assert (
+        face_models.dlib_model_path(face_models.SHAPE_68, tmp_path)
+        == tmp_path / "dlib" / face_models.SHAPE_68
+    )
     assert face_models.dlib_model_path(face_models.SHAPE_5, tmp_path) == pkg / face_models.SHAPE_5
 
 

@@ -10,8 +10,9 @@ Three templates:
 
 The transform is the least-squares similarity (rotation, uniform scale, translation; Umeyama 1991) from
 the landmarks to the template points (for ``dlib``, fitted from the template to the landmarks and
-inverted, as dlib does, so that the chips match ``dlib.get_face_chip``); it is returned as a 2x3 matrix mapping image coordinates to
-aligned coordinates, so that callers can map points (``transform_points``) or paste back (invert it).
+inverted, as dlib does, so that the chips match ``dlib.get_face_chip``); it is returned as a 2x3 matrix
+mapping image coordinates to aligned coordinates, so that callers can map points (``transform_points``)
+or paste back (invert it).
 """
 
 from __future__ import annotations

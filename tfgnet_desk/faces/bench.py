@@ -132,8 +132,9 @@ def make_pairs(records: list, n: int, seed: int) -> tuple[list[tuple], list[tupl
 class Embedder:
     """Embeds images with one encoder, caching by key, timing detection and description separately."""
 
-    def __init__(self, encoder) -> None:
+    def __init__(self, encoder, log=None) -> None:
         self.encoder = encoder
+        self.log = log
         self.cache: dict[str, np.ndarray | None] = {}
         self.methods: dict[str, Counter] = {}
         self.times: dict[str, list[tuple[float, float]]] = {}
@@ -156,6 +157,9 @@ class Embedder:
         self.methods.setdefault(condition, Counter())[det.method] += 1
         self.times.setdefault(condition, []).append((t1 - t0, t2 - t1))
         self.cache[key] = emb
+        n = sum(len(v) for v in self.times.values())
+        if self.log is not None and n % 250 == 0:
+            self.log(f"  {n} faces embedded")
         return emb
 
 
@@ -185,7 +189,7 @@ def run_bench(
     records, which = benchmark_records(data, seed)
     genuine, impostor = make_pairs(records, pairs, seed)
     log(f"{len(genuine)} genuine / {len(impostor)} impostor pairs from {which}")
-    embed = Embedder(encoder)
+    embed = Embedder(encoder, log)
     pair_index = {id(p[0]): k for k, p in enumerate(genuine)}  # A photo -> its pair (degradation seed)
     deg_params: dict[str, dict] = {}
 
@@ -352,6 +356,9 @@ def write_markdown(results: dict, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import functools
+
+    log = functools.partial(print, flush=True)
     p = argparse.ArgumentParser(
         prog="python -m tfgnet_desk.faces.bench", description=__doc__.split("\n\n")[0]
     )
@@ -371,9 +378,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.calibrate:
         from .dlib_backend import MEAN_DESCRIPTOR_FILE
 
-        calibrate(args.data, args.calibrate_n, args.seed, args.calibrate_out or MEAN_DESCRIPTOR_FILE)
+        info = calibrate(args.data, args.calibrate_n, args.seed, args.calibrate_out or MEAN_DESCRIPTOR_FILE)
+        if args.json:
+            args.json.write_text(json.dumps(info, indent=1))
         return 0
-    results = run_bench(args.data, args.pairs, args.seed, args.backend, args.models_dir)
+    results = run_bench(args.data, args.pairs, args.seed, args.backend, args.models_dir, log=log)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     if args.out:
