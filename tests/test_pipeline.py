@@ -1,0 +1,160 @@
+"""TFGNetPipeline on a random tiny model: the generation contract, determinism, cancel, provenance."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tfgnet_desk.model.fusion import ClassWordError
+from tfgnet_desk.model.testing import save_random_model
+from tfgnet_desk.pipeline import (
+    Cancelled,
+    GenerationRequest,
+    ProgressEvent,
+    TFGNetPipeline,
+    prepare_face,
+)
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    return save_random_model(tmp_path_factory.mktemp("pipe") / "tiny", seed=0)
+
+
+@pytest.fixture(scope="module")
+def pipe(folder: Path) -> TFGNetPipeline:
+    p = TFGNetPipeline.from_pretrained(folder, device="cpu")
+    p._identity = None  # no identity backend: these tests are about the generation contract
+    return p
+
+
+def _crop(seed: int = 0, size: int = 96) -> np.ndarray:
+    """A smooth synthetic 'crop' (no real face; the pipeline falls back to the whole image)."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, size=(6, 6, 3), dtype=np.uint8)
+    return np.ascontiguousarray(np.kron(small, np.ones((size // 6, size // 6, 1), dtype=np.uint8)))
+
+
+def _request(**kw) -> GenerationRequest:
+    base = dict(
+        images=[_crop()],
+        prompt="a man with short black hair",
+        n_candidates=2,
+        seed=11,
+        steps=3,
+        face_boxes=[(0, 0, 96, 96)],
+    )
+    base.update(kw)
+    return GenerationRequest(**base)
+
+
+def test_contract_shapes_progress_and_provenance(pipe: TFGNetPipeline):
+    events: list[ProgressEvent] = []
+    got = []
+    res = pipe(_request(), progress=events.append, on_candidate=got.append)
+    assert [c.index for c in res.candidates] == [0, 1] and [c.seed for c in res.candidates] == [11, 12]
+    assert [c.index for c in got] == [0, 1]
+    for c in res.candidates:
+        assert c.image.shape == (128, 128, 3) and c.image.dtype == np.uint8
+        assert c.scores == {}
+    assert len(res.restored) == 1 and res.restored[0].shape == (128, 128, 3)
+    assert res.mask.shape == (128, 128) and res.mask.dtype == np.float32
+    assert 0 < res.mask.mean() < 1
+    stages = [e.stage for e in events]
+    assert stages.index("restore") < stages.index("embed") < stages.index("generate") < stages.index("score")
+    gen = [e for e in events if e.stage == "generate"]
+    assert gen[-1].step == gen[-1].total == 2 * round(3 * 0.6)
+    prov = res.provenance
+    assert prov["seeds"] == [11, 12]
+    assert prov["request"]["strength"] == 0.6 and prov["request"]["steps"] == 3
+    assert len(prov["model"]["manifest_hash"]) == 64
+    assert prov["conditioning"]["class_word"] == "man" and prov["conditioning"]["stacked_tokens"] == 77
+    assert {"torch", "diffusers", "transformers", "python"} <= set(prov["libraries"])
+    assert prov["device"] == "cpu" and set(prov["timings_s"]) >= {"restore", "embed", "generate", "score"}
+    assert len(prov["outputs"]) == 2 and prov["notes"]
+
+
+def test_same_request_byte_identical_different_seed_differs(pipe: TFGNetPipeline):
+    a = pipe(_request())
+    b = pipe(_request())
+    assert all(np.array_equal(x.image, y.image) for x, y in zip(a.candidates, b.candidates, strict=True))
+    assert a.provenance["outputs"] == b.provenance["outputs"]
+    c = pipe(_request(seed=12))
+    assert c.provenance["seeds"] == [12, 13]
+    assert not np.array_equal(c.candidates[0].image, a.candidates[0].image)
+    assert not np.array_equal(c.candidates[1].image, a.candidates[1].image)
+
+
+def test_several_id_images_stack(pipe: TFGNetPipeline):
+    res = pipe(_request(images=[_crop(0), _crop(1), _crop(2)], face_boxes=None, n_candidates=1, strength=1.0))
+    assert res.provenance["conditioning"]["n_id_images"] == 3
+    assert res.provenance["conditioning"]["stacked_tokens"] == 77 + 2
+    assert len(res.restored) == 3 and len(res.provenance["faces"]) == 3
+
+
+def test_cancel_stops_within_one_step(pipe: TFGNetPipeline):
+    cancel = threading.Event()
+    steps_after_cancel: list[int] = []
+
+    def progress(ev: ProgressEvent) -> None:
+        if ev.stage == "generate":
+            if cancel.is_set():
+                steps_after_cancel.append(ev.step)
+            elif ev.step == 1:
+                cancel.set()
+
+    with pytest.raises(Cancelled):
+        pipe(_request(steps=10, strength=1.0), progress=progress, cancel=cancel)
+    assert steps_after_cancel == []
+
+
+def test_request_errors_are_clear(pipe: TFGNetPipeline):
+    with pytest.raises(ClassWordError, match="class word"):
+        pipe(_request(prompt="someone with glasses"))
+    with pytest.raises(ValueError, match="strength"):
+        pipe(_request(strength=1.5))
+    with pytest.raises(ValueError, match="RGB uint8"):
+        pipe(_request(images=[np.zeros((10, 10), dtype=np.uint8)]))
+    with pytest.raises(ValueError, match="at least one"):
+        pipe(_request(images=[]))
+
+
+def test_prepare_face_crop_frame_on_real_face(data_root: Path):
+    from tfgnet_desk import faces
+    from tfgnet_desk.imaging import load_image
+
+    path = sorted((data_root / "celeba10k" / "images").glob("*.jpg"))[0]
+    face = prepare_face(load_image(path), 128, "crop")
+    assert face.lq.shape == (128, 128, 3) and face.method in ("hog", "cnn", "whole-crop")
+    l68 = face.landmarks68
+    eyes = (l68[36:42].mean(0) + l68[42:48].mean(0)) / 2
+    assert abs(eyes[0] - 0.491 * 128) < 3 and abs(eyes[1] - 0.30 * 128) < 3  # data/crops.py's frame
+    mask = faces.identity_mask(l68, (128, 128))
+    assert mask[int(eyes[1]), int(eyes[0])] == 1 and mask[0, 0] == 0
+
+
+def test_scores_with_dlib_on_real_faces(folder: Path, data_root: Path):
+    from tfgnet_desk.imaging import load_image
+
+    paths = sorted((data_root / "celeba10k" / "images").glob("*.jpg"))[:2]
+    pipe = TFGNetPipeline.from_pretrained(folder, device="cpu")
+    res = pipe(
+        _request(
+            images=[load_image(paths[0])],
+            face_boxes=None,
+            n_candidates=1,
+            steps=2,
+            reference=load_image(paths[1]),
+        )
+    )
+    assert res.provenance["identity"]["backend"] == "dlib-resnet"
+    scores = res.candidates[0].scores
+    assert set(scores) <= {"restored", "reference"}
+    for s in scores.values():
+        assert s.backend == "dlib-resnet" and -1.0 <= s.raw <= 1.0
