@@ -73,3 +73,40 @@ def test_a_different_model_is_refused_before_running(recorded, tmp_path):
     called = []
     check = verify_run(store, rid, regenerate=lambda s: called.append(s), model_folder=folder)
     assert not check.ok and "not the recorded model" in check.message and called == []
+
+
+@pytest.mark.slow
+def test_verify_run_repeats_a_real_pipeline_run_bit_for_bit(tmp_path, capsys):
+    """The real pipeline on a random tiny model: record a run, then ``tfgnet-desk case verify-run`` it."""
+    pytest.importorskip("tfgnet_desk.pipeline", reason="the generation pipeline is not in this checkout")
+    import torch
+
+    from tfgnet_desk.cli import main
+    from tfgnet_desk.model.testing import save_random_model
+    from tfgnet_desk.pipeline import GenerationRequest, TFGNetPipeline
+    from tfgnet_desk.settings import Settings
+
+    torch.set_num_threads(2)
+    settings = Settings(home=tmp_path / "home", models_dir=tmp_path / "models")
+    save_random_model(settings.models_dir / "tiny")
+    with CaseStore(settings) as store:
+        cid = store.create_case("real pipeline")
+        eid = store.import_evidence(cid, make_image(tmp_path / "e.png", size=(96, 96)))
+        pipe = TFGNetPipeline.from_pretrained(settings.model_path(), settings)
+        request = GenerationRequest(
+            images=[store.load_evidence_image(eid)],
+            prompt="a man with a beard",
+            n_candidates=1,
+            seed=5,
+            steps=1,
+        )
+        rid = store.record_run(cid, [eid], pipe(request))
+        run = store.get_run(rid)
+        assert run["model_hash"] and run["parameters"]["seed"] == 5 and run["profile"] == "tiny"
+        assert "torch" in run["library_versions"]
+        assert all(k["scores"] for k in store.list_candidates(rid))
+    model = str(settings.model_path())
+    rc = main(["case", "--home", str(settings.home), "verify-run", str(rid), "--model", model])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "1 of 1 candidates reproduced bit for bit on cpu" in out

@@ -76,12 +76,17 @@ def pipeline_regenerate(spec: RunSpec) -> Any:
     """Repeat the run with the real pipeline (``tfgnet_desk.pipeline``), on the recorded device."""
     from tfgnet_desk import pipeline as pl
 
-    settings = spec.settings.with_(device=spec.device) if hasattr(spec.settings, "with_") else spec.settings
-    pipe = pl.TFGNetPipeline.from_pretrained(spec.model_folder, settings)
+    device = spec.device.split(":")[0]  # a recorded "cuda:0" is the settings' "cuda"
+    settings = spec.settings.with_(device=device) if hasattr(spec.settings, "with_") else spec.settings
+    loaded = pl.TFGNetPipeline.from_pretrained(spec.model_folder, settings, device=spec.device)
+    # Scores are not compared (only pixels are), so the identity model is not loaded again.
+    pipe = pl.TFGNetPipeline(loaded.model, settings, identity_encoder=None)
     names = {f.name for f in dataclasses.fields(pl.GenerationRequest)}
     kwargs = {k: v for k, v in spec.parameters.items() if k in names and k not in ("images", "prompt")}
-    if kwargs.get("face_boxes") is not None:
+    if kwargs.get("face_boxes"):
         kwargs["face_boxes"] = [tuple(b) if b is not None else None for b in kwargs["face_boxes"]]
+    else:
+        kwargs["face_boxes"] = None  # recorded as [] or null: no boxes were given
     kwargs.pop("reference", None)  # scores only; not part of the pixels compared
     return pipe(pl.GenerationRequest(images=spec.images, prompt=spec.prompt, **kwargs))
 

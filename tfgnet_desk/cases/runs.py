@@ -61,13 +61,18 @@ class RunsMixin:
         ``candidates/<sha256>.png`` with its synthetic label, run uid, seed and model hash.
         """
         prov = jsonable(getattr(result, "provenance", None) or {}) if result is not None else {}
+        model_info = prov.get("model") if isinstance(prov.get("model"), dict) else {}
         params = jsonable(parameters) if parameters is not None else _params_from(prov)
         prompt = prompt if prompt is not None else str(prov.get("prompt", params.get("prompt", "")))
         model_hash = model_hash or str(
             _first(prov, "model_hash", "model_manifest_hash", "manifest_sha256", default="")
+            or model_info.get("manifest_hash")
+            or ""
         )
-        versions = jsonable(library_versions or _first(prov, "library_versions", "versions", default={}))
-        profile = profile or str(prov.get("profile", getattr(self.settings, "profile", "")))
+        versions = jsonable(library_versions or _first(prov, "library_versions", "libraries", default={}))
+        profile = profile or str(
+            prov.get("profile") or model_info.get("profile") or getattr(self.settings, "profile", "")
+        )
         device = device or str(prov.get("device", getattr(self.settings, "device", "")))
         ev_ids = [int(e) for e in evidence_ids]
         uid = uuid.uuid4().hex
