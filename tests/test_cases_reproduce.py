@@ -110,3 +110,11 @@ def test_verify_run_repeats_a_real_pipeline_run_bit_for_bit(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "1 of 1 candidates reproduced bit for bit on cpu" in out
+    # the real run's provenance reaches the report
+    pdf = tmp_path / "real.pdf"
+    assert main(["case", "--home", str(settings.home), "report", str(cid), "--out", str(pdf)]) == 0
+    pdfium = pytest.importorskip("pypdfium2", reason="reads the report back")
+    doc = pdfium.PdfDocument(str(pdf))
+    text = " ".join(" ".join(doc[i].get_textpage().get_text_range().split()) for i in range(len(doc)))
+    doc.close()
+    assert run["model_hash"] in text and "run.verify" in text and "dlib-resnet" in text

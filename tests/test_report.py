@@ -59,7 +59,8 @@ def _pages(out):
 
 def test_report_text_holds_hashes_prompts_scores_and_statements(report):
     store, cid, runs, out = report
-    _, texts = _pages(out)
+    pdf, texts = _pages(out)
+    pdf.close()
     text = " ".join(texts)
     case = store.get_case(cid)
     assert "Kiosk robbery <Main St>" in text and "R-2026-0117" in text and "J. Doe" in text
@@ -98,6 +99,7 @@ def test_report_pages_are_not_blank_and_show_the_synthetic_stamp(report):
         assert ink > 0.005, f"page {i + 1} is blank ({ink:.4f} of pixels inked)"
         red = (img[:, :, 0] > 150) & (img[:, :, 1] < 60) & (img[:, :, 2] < 60)
         red_pages += red.sum() > 200
+    pdf.close()
     assert red_pages >= 1, "no page shows the red SYNTHETIC band"
 
 

@@ -86,6 +86,8 @@ def format_score(name: str, s: Any) -> str:
 
 
 def _param_value(v: Any) -> str:
+    if v is None:
+        return "none"
     if isinstance(v, float):
         return repr(v)
     if isinstance(v, (dict, list)):
@@ -211,11 +213,17 @@ def _run_section(
     if r.get("error"):
         rows.append(("Error", r["error"]))
     rows += [(f"library: {k}", v) for k, v in sorted(r["library_versions"].items())]
-    extra = {
-        k: v
-        for k, v in r["provenance"].items()
-        if k not in ("parameters", "library_versions", "prompt", "model_hash", "profile", "device")
+    shown = {
+        "parameters": r["parameters"],
+        "request": r["parameters"],
+        "library_versions": r["library_versions"],
+        "libraries": r["library_versions"],
+        "prompt": r["prompt"],
+        "model_hash": r["model_hash"],
+        "profile": r["profile"],
+        "device": r["device"],
     }
+    extra = {k: v for k, v in r["provenance"].items() if not (k in shown and shown[k] == v)}
     rows += [(f"provenance: {k}", _param_value(v)) for k, v in sorted(extra.items())]
     h.append(_kv_table(rows, mono_keys=("Run uid", "Model manifest hash")))
     if cands:
