@@ -62,27 +62,30 @@ def test_same_seed_identical_different_seed_differs(gen, cond):
     b = gen.sample(cond, [5, 6], steps=2)
     assert torch.equal(a, b)
     assert not torch.equal(a[0], a[1])
-    # one generator per candidate: candidate "seed 6" does not depend on what else was asked for
-    c = gen.sample(cond, [6], steps=2)
-    assert torch.equal(c[0], a[1])
+    # one generator per candidate: with batch_size=1, candidate "seed 6" does not depend on the others
+    one = gen.sample(cond, [5, 6], steps=2, batch_size=1)
+    c = gen.sample(cond, [6], steps=2, batch_size=1)
+    assert torch.equal(c[0], one[1])
+    assert torch.allclose(one, a, atol=1e-4)  # batching changes nothing but rounding
 
 
-def test_cancel_stops_within_one_step(gen, cond):
+@pytest.mark.parametrize("batch_size", [None, 1])
+def test_cancel_stops_within_one_step(gen, cond, batch_size):
     cancel = threading.Event()
     calls, handle = _count_unet_calls(gen)
     seen: list[int] = []
 
     def callback(done: int, total: int) -> None:
         seen.append(done)
-        if done == 2:
+        if len(seen) == 2:
             cancel.set()
 
     try:
         with pytest.raises(Cancelled):
-            gen.sample(cond, [0, 1], steps=6, callback=callback, cancel=cancel)
+            gen.sample(cond, [0, 1], steps=6, callback=callback, cancel=cancel, batch_size=batch_size)
     finally:
         handle.remove()
-    assert seen == [1, 2]
+    assert len(seen) == 2
     assert len(calls) == 2  # no UNet call after the cancel was seen
 
 
@@ -94,6 +97,12 @@ def test_guidance_batches_unconditional_and_conditional(gen, cond):
     finally:
         handle.remove()
     assert calls == [1, 1, 2, 2]
+    calls, handle = _count_unet_calls(gen)
+    try:
+        gen.sample(cond, [0, 1, 2], steps=1, guidance=4.0)
+    finally:
+        handle.remove()
+    assert calls == [6]  # three candidates x (unconditional, conditional) in one call
     u = null_condition(cond)
     assert torch.count_nonzero(u.embeds) == 0 and u.embeds.shape == cond.embeds.shape
 
