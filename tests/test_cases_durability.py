@@ -122,6 +122,36 @@ def test_sigkill_mid_transaction_loses_nothing_committed(settings, tmp_path):
     assert len(committed_runs) >= kills // 2
 
 
+def test_sigkill_inside_an_open_write_transaction_rolls_it_back(settings):
+    """Killed for certain between the first write and COMMIT: nothing of it survives, the chain verifies."""
+    with CaseStore(settings) as store:
+        cid = store.create_case("kept")
+
+    def body(say) -> None:
+        s = CaseStore(settings, actor="doomed")
+        with s._write() as c:  # what update_case does, but held open until the kill
+            c.execute("UPDATE cases SET title = 'half-written', updated_at = 'x' WHERE id = ?", (cid,))
+            from tfgnet_desk.cases import audit
+
+            audit.append(c, s.get_case(cid)["uid"], "doomed", "case.update", "case:x", {"state": "0" * 64})
+            say("in-transaction")
+            time.sleep(30)
+
+    for _ in range(10):
+        pid, lines = _fork(body)
+        assert lines.readline().strip() == "in-transaction"
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        lines.close()
+        conn = sqlite3.connect(settings.cases_db)
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        conn.close()
+    with CaseStore(settings) as store:
+        assert store.get_case(cid)["title"] == "kept"
+        assert all(e.actor != "doomed" for e in store.audit_trail(cid))
+        assert store.verify().ok
+
+
 def test_reader_works_while_a_writer_holds_a_write_transaction(settings):
     with CaseStore(settings) as store:
         first = store.create_case("before")

@@ -105,8 +105,8 @@ def test_verify_run_repeats_a_real_pipeline_run_bit_for_bit(tmp_path, capsys):
         assert run["model_hash"] and run["parameters"]["seed"] == 5 and run["profile"] == "tiny"
         assert "torch" in run["library_versions"]
         assert all(k["scores"] for k in store.list_candidates(rid))
-    model = str(settings.model_path())
-    rc = main(["case", "--home", str(settings.home), "verify-run", str(rid), "--model", model])
+    home, models = str(settings.home), str(settings.models_dir)
+    rc = main(["case", "--home", home, "--models", models, "verify-run", str(rid)])  # the profile's folder
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "1 of 1 candidates reproduced bit for bit on cpu" in out

@@ -21,6 +21,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description=__doc__.split("\n\n")[0],
     )
     p.add_argument("--home", type=Path, default=None, help="data folder holding cases.db (default: settings)")
+    p.add_argument("--models", type=Path, default=None, help="model folder root (default: settings)")
     p.add_argument("--actor", default=None, help="name recorded in the audit log (default: the OS user)")
     sub = p.add_subparsers(dest="case_command", metavar="ACTION", required=True)
 
@@ -99,6 +100,8 @@ def _store(args: argparse.Namespace):
     from tfgnet_desk.settings import Settings
 
     settings = Settings.load(args.home) if args.home else Settings.load()
+    if args.models:
+        settings = settings.with_(models_dir=args.models)
     return CaseStore(settings, actor=args.actor)
 
 
