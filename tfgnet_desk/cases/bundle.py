@@ -135,6 +135,8 @@ def read_bundle(path: Path | str) -> tuple[dict[str, Any], dict[str, bytes]]:
         for rel, meta in manifest["files"].items():
             if not _FILE_RE.match(rel) or rel not in names:
                 raise BundleError(f"the bundle lacks or misnames the file {rel!r}")
+            if zf.getinfo(rel).file_size != meta["size"]:  # checked before anything is decompressed
+                raise BundleError(f"the file {rel} in the bundle has the wrong size")
             data = zf.read(rel)
             if hashlib.sha256(data).hexdigest() != meta["sha256"] or len(data) != meta["size"]:
                 raise BundleError(f"the file {rel} in the bundle was altered (hash mismatch)")
