@@ -124,3 +124,35 @@ def test_example_report_builds(tmp_path):
     assert pdf.read_bytes().startswith(b"%PDF-")
     with Image.open(tmp_path / "report-example.png") as im:
         assert im.width > 1000 and im.height > 700
+
+
+def test_tables_with_pictures_are_not_split_across_pages():
+    from PySide6.QtCore import QSizeF, QUrl
+    from PySide6.QtGui import QImage, QTextDocument, QTextTable
+
+    from tfgnet_desk.report.pdf import ensure_gui_app, keep_tables_on_one_page
+
+    ensure_gui_app()
+    img = QImage(100, 100, QImage.Format.Format_RGB32)
+    img.fill(0)
+
+    def straddles(doc, table) -> bool:
+        rect = doc.documentLayout().frameBoundingRect(table)
+        return int(rect.top() // 400) != int((rect.bottom() - 1) // 400)
+
+    for n in range(60):  # enough filler lines that the picture table crosses the first page boundary
+        doc = QTextDocument()
+        doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl("img://x"), img)
+        filler = "".join(f"<p>line {i}</p>" for i in range(n))
+        doc.setHtml(
+            filler + '<table><tr><td><img src="img://x" width="100" height="100"></td><td>caption</td>'
+            "</tr></table><table><tr><td>text only</td></tr></table>"
+        )
+        doc.setPageSize(QSizeF(400, 400))
+        table = next(f for f in doc.rootFrame().childFrames() if isinstance(f, QTextTable))
+        if straddles(doc, table):
+            break
+    else:
+        pytest.fail("could not lay out a table across a page boundary")
+    assert keep_tables_on_one_page(doc, 400) == 1
+    assert not straddles(doc, table)

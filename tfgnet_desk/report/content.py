@@ -227,11 +227,16 @@ def _run_section(
     rows += [(f"provenance: {k}", _param_value(v)) for k, v in sorted(extra.items())]
     h.append(_kv_table(rows, mono_keys=("Run uid", "Model manifest hash")))
     if cands:
-        h.append(f"<h3>Candidates ({len(cands)}), each a synthetic composite</h3>")
-        h.append('<table cellspacing="0" cellpadding="3" width="100%">')
+        # One table per grid row, so that the PDF writer can keep each row (images and captions) on one
+        # page; the heading rides in the first row's table so it never ends a page on its own.
+        title = f"Candidates ({len(cands)}), each a synthetic composite"
         for row_start in range(0, len(cands), cols):
+            h.append('<table cellspacing="0" cellpadding="3" width="100%">')
+            if row_start == 0:
+                h.append(f'<tr><td colspan="{cols}"><h3>{esc(title)}</h3></td></tr>')
             h.append("<tr>")
-            for k in cands[row_start : row_start + cols]:
+            row = cands[row_start : row_start + cols]
+            for k in row:
                 url = f"img://candidate/{k['id']}"
                 images[url] = stamp_synthetic(_load_png(store, k), 256)
                 scores = "<br>".join(esc(format_score(nm, s)) for nm, s in k["scores"].items()) or "no scores"
@@ -241,8 +246,8 @@ def _run_section(
                     f'<span class="small"><b>SYNTHETIC</b> #{k["idx"]} seed {k["seed"]}<br>'
                     f"{scores}{mark}</span></td>"
                 )
-            h.append("</tr>")
-        h.append("</table>")
+            h.append(f'<td width="{100 // cols}%"></td>' * (cols - len(row)))
+            h.append("</tr></table>")
         h.append(
             '<h3>Output hashes</h3><table border="1" cellspacing="0" cellpadding="2" width="100%">'
             "<tr><th>#</th><th>seed</th><th>file SHA-256 / pixel SHA-256</th></tr>"

@@ -78,6 +78,7 @@ def write_case_report(store: Any, case_id: int, out_pdf: Path | str) -> Path:
         header_h, footer_h = 0.40 * dpi, 0.45 * dpi
         body = QRectF(0, header_h, width, height - header_h - footer_h)
         doc.setPageSize(QSizeF(body.width(), body.height()))
+        keep_tables_on_one_page(doc, body.height())
         n_pages = doc.pageCount()
         small = QFont("DejaVu Sans")
         small.setPointSizeF(7.5)
@@ -123,3 +124,37 @@ def write_case_report(store: Any, case_id: int, out_pdf: Path | str) -> Path:
     del writer
     os.replace(tmp, out)
     return out
+
+
+def keep_tables_on_one_page(doc: Any, page_height: float, limit: float = 0.6, rounds: int = 60) -> int:
+    """Move each top-level table with a picture in it (an evidence block, a row of the candidate grid, a
+    picked candidate) that straddles a page boundary to the next page; returns how many were moved.
+
+    Tables of text (parameters, hashes, the audit trail) split between rows as usual.
+    """
+    from PySide6.QtGui import QTextCursor, QTextFormat, QTextTable
+
+    def has_picture(frame) -> bool:
+        cur = frame.firstCursorPosition()
+        cur.setPosition(frame.lastPosition(), QTextCursor.MoveMode.KeepAnchor)
+        return "\ufffc" in cur.selectedText()  # the object replacement character stands for an image
+
+    tables = [f for f in doc.rootFrame().childFrames() if isinstance(f, QTextTable) and has_picture(f)]
+    moved = 0
+    for _ in range(rounds):
+        layout = doc.documentLayout()
+        for frame in tables:
+            rect = layout.frameBoundingRect(frame)
+            if rect.height() > limit * page_height:
+                continue
+            if int(rect.top() // page_height) != int((rect.bottom() - 1) // page_height):
+                fmt = frame.format()
+                if fmt.pageBreakPolicy() & QTextFormat.PageBreakFlag.PageBreak_AlwaysBefore:
+                    continue
+                fmt.setPageBreakPolicy(QTextFormat.PageBreakFlag.PageBreak_AlwaysBefore)
+                frame.setFormat(fmt)
+                moved += 1
+                break  # the layout below it changed: look again from the top
+        else:
+            return moved
+    return moved
