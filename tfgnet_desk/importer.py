@@ -503,12 +503,9 @@ def import_path(
     log: Log = print,
 ) -> ImportResult:
     """Recognise ``src`` (or take ``as_name``), check it, place it, write MANIFESTs; assemble ``full``."""
-    from tfgnet_desk.model.config import TFGNetConfig
-
     src, models_dir = Path(src).expanduser(), Path(models_dir).expanduser()
     if not src.exists():
         raise ImportError_(f"{src} does not exist")
-    cfg = tfg_config or TFGNetConfig.full()
     name = as_name or detect(src)
     comp = registry.get(name)
     if src.is_dir():
@@ -518,6 +515,12 @@ def import_path(
     if name in ("tiny", "full") or (src.is_dir() and "profile" in _json(src / "config.json")):
         result.written = import_model_folder(name, src, models_dir, link, log)
         return result
+    if comp.group == "full" or name == "vgg19":  # the networks to check against (imports torch models)
+        from tfgnet_desk.model.config import TFGNetConfig
+
+        cfg = tfg_config or TFGNetConfig.full()
+    else:
+        cfg = None
     if src.is_file() and src.suffix.lower() in (".pth", ".bin", ".pt", ".ckpt"):
         result.written = import_checkpoint(comp, src, models_dir, cfg, log)
     elif name == "sdxl-base-1.0":

@@ -122,7 +122,8 @@ def self_test(settings=None, out: Callable[[str], None] = print) -> None:
         again == hashes, "the same request gave different output hashes on a second run (not reproducible)"
     )
     out(
-        f"OK: self-test passed: model {folder} (profile {model.config.profile}, manifest {expect_hash[:12]}), "
+        f"OK: self-test passed: model {folder} (profile {model.config.profile}, "
+        f"manifest {expect_hash[:12]}), "
         f"{N_CANDIDATES} candidates {size}x{size}, {STEPS} steps, reproducible; load {t_load:.1f} s, "
         f"generation {t_gen:.1f} s"
     )
