@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import select
 import signal
 import sqlite3
 import sys
@@ -39,7 +40,34 @@ def _fork(body) -> tuple[int, object]:
         finally:
             os._exit(code)
     os.close(w)
-    return pid, os.fdopen(r, "r")
+    return pid, _Lines(r)
+
+
+class _Lines:
+    """Lines from the child's pipe, with a timeout so that a stuck child fails the test, never hangs it."""
+
+    def __init__(self, fd: int, timeout: float = 30.0) -> None:
+        self.fd, self.timeout, self.buf = fd, timeout, b""
+
+    def readline(self) -> str:
+        while b"\n" not in self.buf:
+            ready, _, _ = select.select([self.fd], [], [], self.timeout)
+            if not ready:
+                raise TimeoutError(f"the child process said nothing for {self.timeout} s")
+            chunk = os.read(self.fd, 65536)
+            if not chunk:  # the child is gone
+                line, self.buf = self.buf, b""
+                return line.decode()
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.decode() + "\n"
+
+    def __iter__(self):
+        while line := self.readline():
+            yield line
+
+    def close(self) -> None:
+        os.close(self.fd)
 
 
 def _writer(settings, case_id: int, evidence_id: int, start: int):
