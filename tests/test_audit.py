@@ -187,3 +187,10 @@ def test_chain_any_single_change_is_detected(n, data):
     else:
         broken = broken[:i]
     assert verify_chain(broken, (n, chain[-1].hash)) != []
+
+
+def test_files_left_by_an_interrupted_run_are_noted_not_failed(filled):
+    store = filled[0]
+    (store.home / "candidates" / ("ab" * 32 + ".png")).write_bytes(b"orphan")
+    rep = store.verify()
+    assert rep.ok and len(rep.notes) == 1 and "candidates/" in rep.notes[0]

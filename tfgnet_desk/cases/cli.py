@@ -234,6 +234,8 @@ def _verify(args) -> int:
         rep = store.verify(cid)
         for p in rep.problems:
             print(f"PROBLEM: {p}")
+        for n in rep.notes:
+            print(f"note: {n}")
         print(rep.summary())
         if cid is not None:
             seq, head = store.audit_head(cid)

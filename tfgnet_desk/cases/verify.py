@@ -23,6 +23,7 @@ class VerifyReport:
     """What :func:`verify_store` checked and the problems it found (``ok`` when there are none)."""
 
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth knowing, not a sign of tampering
     cases: int = 0
     audit_entries: int = 0
     rows: int = 0
@@ -63,6 +64,7 @@ def verify_store(store: CaseStore, case_id: int | None = None) -> VerifyReport:
         for uid in sorted(chains - cases.keys() - {audit.STORE_CHAIN}):
             rep.problems.append(f"audit chain {uid!r} belongs to no case: the case row was deleted")
         todo = sorted(cases.items(), key=lambda kv: kv[1])
+        _note_unreferenced_files(conn, store.home, rep)
     else:
         todo = [(uid, cid) for uid, cid in cases.items() if cid == case_id]
     for uid, cid in todo:
@@ -120,3 +122,19 @@ def _check_file(path, expected: str, label: str, rep: VerifyReport) -> None:
             f"{label}: stored file {path.name} was changed (hash {actual[:12]}..., "
             f"recorded {expected[:12]}...)"
         )
+
+
+def _note_unreferenced_files(conn, home, rep: VerifyReport) -> None:
+    """Stored files that no row names: left by a run that was interrupted before it was recorded."""
+    used = {r[0] for r in conn.execute("SELECT stored_path FROM evidence")}
+    used |= {r[0] for r in conn.execute("SELECT file FROM candidates")}
+    for folder in ("evidence", "candidates"):
+        d = home / folder
+        if not d.is_dir():
+            continue
+        extra = sorted(p.name for p in d.iterdir() if p.is_file() and f"{folder}/{p.name}" not in used)
+        if extra:
+            rep.notes.append(
+                f"{len(extra)} file(s) in {folder}/ belong to no record (an interrupted import "
+                f"or run): {', '.join(extra[:3])}{' ...' if len(extra) > 3 else ''}"
+            )
