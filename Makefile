@@ -28,5 +28,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check tfgnet_desk tests bench
 	$(BIN)/ruff format --check tfgnet_desk tests bench
 
+# One-folder desktop bundle (PyInstaller): dist/tfgnet-desk/tfgnet-desk; check it with --self-test.
+package: $(STAMP)
+	$(BIN)/python -c "import PyInstaller" 2>/dev/null || $(BIN)/pip install -e '.[package]'
+	PYTHON=$(BIN)/python bash packaging/build.sh
+	dist/tfgnet-desk/tfgnet-desk --self-test
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# User-level install of tfgnet-desk on Linux (no root): a launcher in ~/.local/bin, a desktop entry and
+# an icon, so that the app starts by double-clicking it in the applications menu.
+#
+#   packaging/install-linux.sh                 use the built bundle (dist/tfgnet-desk) if present,
+#                                              else the tfgnet-desk command of .venv
+#   packaging/install-linux.sh --bundle DIR    a bundle folder built by `make package`
+#   packaging/install-linux.sh --uninstall     remove what this script installed
+#
+# Honours XDG_DATA_HOME (default ~/.local/share) and PREFIX_BIN (default ~/.local/bin).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+DATA="${XDG_DATA_HOME:-$HOME/.local/share}"
+BIN="${PREFIX_BIN:-$HOME/.local/bin}"
+APPS="$DATA/applications"
+ICONS="$DATA/icons/hicolor"
+APPDIR="$DATA/tfgnet-desk/app"
+BUNDLE=""
+
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+
+case "${1:-}" in
+  --uninstall)
+    rm -f "$BIN/tfgnet-desk" "$APPS/tfgnet-desk.desktop" \
+          "$ICONS/scalable/apps/tfgnet-desk.svg" "$ICONS/256x256/apps/tfgnet-desk.png"
+    rm -rf "$APPDIR"
+    command -v update-desktop-database >/dev/null 2>&1 && update-desktop-database "$APPS" || true
+    echo "tfgnet-desk removed (cases and models in your data folder are kept)"
+    exit 0 ;;
+  --bundle) BUNDLE="$(cd "${2:?--bundle needs a folder}" && pwd)" ;;
+  -h|--help) usage; exit 0 ;;
+  "") ;;
+  *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
+esac
+
+if [[ -z "$BUNDLE" && -x "$ROOT/dist/tfgnet-desk/tfgnet-desk" ]]; then
+  BUNDLE="$ROOT/dist/tfgnet-desk"
+fi
+
+mkdir -p "$BIN" "$APPS" "$ICONS/scalable/apps" "$ICONS/256x256/apps"
+if [[ -n "$BUNDLE" ]]; then
+  [[ -x "$BUNDLE/tfgnet-desk" ]] || { echo "no tfgnet-desk executable in $BUNDLE" >&2; exit 1; }
+  rm -rf "$APPDIR"; mkdir -p "$(dirname "$APPDIR")"
+  cp -a "$BUNDLE" "$APPDIR"
+  TARGET="$APPDIR/tfgnet-desk"
+elif [[ -x "$ROOT/.venv/bin/tfgnet-desk" ]]; then
+  TARGET="$ROOT/.venv/bin/tfgnet-desk"
+else
+  echo "nothing to install: run 'make package' (bundle) or 'make setup' (.venv) first" >&2
+  exit 1
+fi
+
+# launcher: clears a Qt plugin path that OpenCV may leave behind, then runs the app
+cat > "$BIN/tfgnet-desk" <<LAUNCH
+#!/bin/sh
+unset QT_QPA_PLATFORM_PLUGIN_PATH
+exec "$TARGET" "\$@"
+LAUNCH
+chmod 755 "$BIN/tfgnet-desk"
+
+sed "s|@EXEC@|$BIN/tfgnet-desk|g" "$HERE/linux/tfgnet-desk.desktop" > "$APPS/tfgnet-desk.desktop"
+chmod 644 "$APPS/tfgnet-desk.desktop"
+cp "$HERE/linux/tfgnet-desk.svg" "$ICONS/scalable/apps/tfgnet-desk.svg"
+cp "$HERE/linux/tfgnet-desk.png" "$ICONS/256x256/apps/tfgnet-desk.png"
+command -v update-desktop-database >/dev/null 2>&1 && update-desktop-database "$APPS" || true
+command -v gtk-update-icon-cache >/dev/null 2>&1 && gtk-update-icon-cache -q "$ICONS" || true
+
+echo "installed: $BIN/tfgnet-desk -> $TARGET"
+echo "desktop entry: $APPS/tfgnet-desk.desktop (look for tfgnet-desk in your applications menu)"
