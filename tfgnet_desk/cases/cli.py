@@ -18,7 +18,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "case",
         help="manage cases: evidence, runs, audit, bundles, reports",
-        description=__doc__.split("\n\n")[0],
+        description="Manage cases: evidence, runs, picks, the audit log, bundles and PDF reports. "
+        "A case is named by its id, uid prefix or reference.",
     )
     p.add_argument("--home", type=Path, default=None, help="data folder holding cases.db (default: settings)")
     p.add_argument("--models", type=Path, default=None, help="model folder root (default: settings)")

@@ -114,7 +114,10 @@ def build_content(store: Any, case_id: int, generated_at: str, grid_columns: int
                 ("Status", case["status"]),
                 ("Opened", case["created_at"]),
                 ("Last change", case["updated_at"]),
-                ("Report generated", f"{generated_at} by {store.actor} with tfgnet-desk {__version__}"),
+                (
+                    "Report generated",
+                    f"{generated_at} by {store.actor} with tfgnet-desk {__version__}, {_qt()}",
+                ),
             ],
             mono_keys=("Case id",),
         )
@@ -185,6 +188,13 @@ def build_content(store: Any, case_id: int, generated_at: str, grid_columns: int
     h.append(f"<p><b>Demographic bias.</b> {esc(BIAS_STATEMENT)}</p>")
     h.append("</body>")
     return ReportContent("".join(h), images, case)
+
+
+def _qt() -> str:
+    import PySide6
+    from PySide6.QtCore import qVersion
+
+    return f"PySide6 {PySide6.__version__} (Qt {qVersion()})"
 
 
 def _load_png(store: Any, cand: dict[str, Any]):
