@@ -363,8 +363,15 @@ class CaseStore(RunsMixin):
         """Check the audit chains, every row's state and every stored file; see :mod:`.verify`."""
         from tfgnet_desk.cases.verify import verify_store
 
-        with self._lock:
-            return verify_store(self, case_id)
+        # Its own connection, in one read transaction: a consistent snapshot (WAL) that neither waits for
+        # writers nor holds this store's lock while files are hashed.
+        conn = sqlite3.connect(str(self.settings.cases_db), timeout=30.0, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute("BEGIN")
+            return verify_store(conn, self.home, case_id)
+        finally:
+            conn.close()
 
 
 __all__ = ["CaseStore", "EvidenceError", "NotFound", "jsonable"]

@@ -8,14 +8,12 @@ stored evidence copy or candidate PNG changed or missing (hash of the file again
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 from tfgnet_desk.cases import audit, states
 from tfgnet_desk.cases.evidence import sha256_file
-
-if TYPE_CHECKING:
-    from tfgnet_desk.cases.store import CaseStore
 
 
 @dataclass
@@ -45,9 +43,11 @@ def _heads(conn) -> dict[str, tuple[int, str]]:
     return {r[0]: (int(r[1]), r[2]) for r in conn.execute("SELECT chain, seq, hash FROM audit_head")}
 
 
-def verify_store(store: CaseStore, case_id: int | None = None) -> VerifyReport:
-    """Verify the whole store, or one case (and the store chain) when ``case_id`` is given."""
-    conn = store.conn
+def verify_store(conn: sqlite3.Connection, home: Path, case_id: int | None = None) -> VerifyReport:
+    """Verify the whole store, or one case (and the store chain) when ``case_id`` is given.
+
+    ``conn`` should be inside a read transaction, so that everything is checked on one snapshot.
+    """
     rep = VerifyReport()
     heads = _heads(conn)
     store_chain = audit.read_chain(conn, audit.STORE_CHAIN)
@@ -64,11 +64,11 @@ def verify_store(store: CaseStore, case_id: int | None = None) -> VerifyReport:
         for uid in sorted(chains - cases.keys() - {audit.STORE_CHAIN}):
             rep.problems.append(f"audit chain {uid!r} belongs to no case: the case row was deleted")
         todo = sorted(cases.items(), key=lambda kv: kv[1])
-        _note_unreferenced_files(conn, store.home, rep)
+        _note_unreferenced_files(conn, home, rep)
     else:
         todo = [(uid, cid) for uid, cid in cases.items() if cid == case_id]
     for uid, cid in todo:
-        _verify_case(conn, store.home, uid, cid, heads.get(uid), rep)
+        _verify_case(conn, home, uid, cid, heads.get(uid), rep)
     rep.cases = len(todo)
     return rep
 
