@@ -413,3 +413,17 @@ def test_plain_pth_conversion_keeps_keys(tmp_path):
     loaded = load_safetensors(out / "pt_inception-2015-12-05.safetensors")
     assert set(loaded) == set(state) and torch.equal(loaded["fc.bias"], state["fc.bias"])
     assert verify_folder(out).ok
+
+
+def test_fusing_into_a_linked_unet_never_writes_the_users_file(tmp_path):
+    w = {"blk.attn1.to_q.weight": torch.zeros(3, 4), "other": torch.ones(2)}
+    user = tmp_path / "user" / "unet.safetensors"
+    _save_st(w, user)
+    before = user.read_bytes()
+    link = tmp_path / "models" / "unet.safetensors"
+    link.parent.mkdir()
+    link.symlink_to(user)
+    pairs = {"blk.attn1.to_q.weight": (torch.ones(1, 4), torch.ones(3, 1))}
+    assert convert.fuse_lora(link, pairs, link) == 1
+    assert not link.is_symlink() and user.read_bytes() == before
+    assert torch.equal(load_safetensors(link)["blk.attn1.to_q.weight"], torch.ones(3, 4))

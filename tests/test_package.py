@@ -140,3 +140,24 @@ def test_built_bundle_self_test_prints_ok(tmp_path):
     )
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
     assert r.stdout.strip().splitlines()[-1].startswith("OK: self-test passed")
+
+
+def test_gpu_bench_refuses_without_cuda_and_its_generation_path_runs(capsys):
+    """bench/gpu_full.py: a clear refusal on CPU; its timed path run on a tiny full-layout replica."""
+    import importlib.util
+
+    import torch
+
+    spec = importlib.util.spec_from_file_location("gpu_full", ROOT / "bench" / "gpu_full.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    if not torch.cuda.is_available():
+        assert bench.main(["--steps", "1"]) == 2
+        assert "needs a CUDA GPU" in capsys.readouterr().err
+    from tfgnet_desk.model.testing import full_layout_tiny_config
+    from tfgnet_desk.model.tfgnet import TFGNet
+
+    torch.set_num_threads(1)
+    model = TFGNet.random(full_layout_tiny_config(), seed=0)
+    times = bench.generate_once(model, n=2, steps=2)
+    assert set(times) == {"restore", "embed", "generate", "total"} and times["total"] > 0

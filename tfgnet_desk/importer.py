@@ -410,10 +410,8 @@ def assemble_full(models_dir: Path, tfg_config=None, log: Log = print) -> Path |
     unet_dir = full_dir / "unet"
     if lora.is_file() and LORA_FUSED not in _source_of(unet_dir):
         weights = unet_dir / "diffusion_pytorch_model.safetensors"
-        if weights.is_symlink():  # never write through a link into the user's own copy
-            real = weights.resolve()
-            weights.unlink()
-            shutil.copyfile(real, weights)
+        # fuse_lora writes a new file and renames it over this path: a symlink to the user's own copy is
+        # replaced, never written through
         n = convert.fuse_lora(weights, convert.read_lora(lora), weights)
         write_manifest(
             unet_dir,
