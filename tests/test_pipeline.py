@@ -29,9 +29,8 @@ def folder(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def pipe(folder: Path) -> TFGNetPipeline:
-    p = TFGNetPipeline.from_pretrained(folder, device="cpu")
-    p._identity = None  # no identity backend: these tests are about the generation contract
-    return p
+    # no identity backend: these tests are about the generation contract
+    return TFGNetPipeline.from_pretrained(folder, device="cpu", identity_encoder=None)
 
 
 def _crop(seed: int = 0, size: int = 96) -> np.ndarray:
@@ -158,3 +157,16 @@ def test_scores_with_dlib_on_real_faces(folder: Path, data_root: Path):
     assert set(scores) <= {"restored", "reference"}
     for s in scores.values():
         assert s.backend == "dlib-resnet" and -1.0 <= s.raw <= 1.0
+
+
+def test_pipeline_import_is_light():
+    """The GUI imports the request/result types and Cancelled on its own thread: no torch at import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tfgnet_desk.pipeline; "
+        "print(','.join(m for m in ('torch', 'diffusers') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tfgnet_desk.model.generator import Cancelled
+from tfgnet_desk.model import Cancelled
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -211,7 +211,7 @@ class TFGNetPipeline:
         self.model = model.eval()
         self.settings = settings
         self._identity = identity_encoder
-        self._identity_error: str | None = None
+        self._identity_error = None if identity_encoder is not None else "no identity encoder chosen"
         self._lock = threading.Lock()
 
     @classmethod
@@ -221,8 +221,13 @@ class TFGNetPipeline:
         settings: Settings | None = None,
         device: str | None = None,
         dtype: Any = None,
+        identity_encoder: Any = "auto",
     ) -> TFGNetPipeline:
-        """Load a verified model folder (``settings.model_path()`` by default); never downloads."""
+        """Load a verified model folder (``settings.model_path()`` by default); never downloads.
+
+        ``identity_encoder``: "auto" (the settings' backend, loaded on first use), an encoder object, or
+        None for no scoring.
+        """
         import torch
 
         from tfgnet_desk.model.tfgnet import TFGNet
@@ -237,7 +242,7 @@ class TFGNetPipeline:
             dtype = torch.float16 if str(device).startswith("cuda") else torch.float32
         if settings is not None and settings.threads:
             torch.set_num_threads(settings.threads)
-        return cls(TFGNet.from_pretrained(folder, device=device, dtype=dtype), settings)
+        return cls(TFGNet.from_pretrained(folder, device=device, dtype=dtype), settings, identity_encoder)
 
     # -------------------------------------------------------------------------------- identity
     def identity_encoder(self):

@@ -6,3 +6,10 @@ embedding), ``generator`` (latent diffusion sampling), ``losses``, ``tfgnet`` (t
 folder format) and ``testing`` (random tiny models for tests). Nothing heavy is imported here, so that
 ``import tfgnet_desk.model`` stays cheap; import the sub-modules you need.
 """
+
+
+class Cancelled(Exception):
+    """Generation was cancelled through the cancel event (checked before every diffusion step).
+
+    Defined here (no heavy imports) so that the GUI can catch it without importing torch.
+    """

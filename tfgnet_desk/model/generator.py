@@ -28,11 +28,18 @@ from typing import Any
 
 import torch
 
+from tfgnet_desk.model import Cancelled
+
+__all__ = [
+    "Cancelled",
+    "Conditioning",
+    "GeneratorConfig",
+    "LatentGenerator",
+    "make_scheduler",
+    "null_condition",
+]
+
 SAMPLERS = ("ddim", "dpm++")
-
-
-class Cancelled(Exception):
-    """Generation was cancelled through the cancel event (checked before every diffusion step)."""
 
 
 @dataclass

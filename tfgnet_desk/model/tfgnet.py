@@ -266,6 +266,8 @@ class TFGNet(nn.Module):
                 ) from exc
         model.tokenizer = _load_tokenizer(folder / "tokenizer")
         model.to(device=device, dtype=dtype or torch.float32)
+        if model.dtype == torch.float16 and model.vae.config.get("force_upcast", False):
+            model.vae.to(torch.float32)  # SDXL's VAE overflows in fp16 (its config says force_upcast)
         model.folder = folder
         model.manifest_hash = report.manifest_hash
         return model.eval()
