@@ -1,0 +1,4 @@
+from tfgnet_desk.train.cli import main
+
+if __name__ == "__main__":
+    main()

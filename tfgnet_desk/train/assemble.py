@@ -1,0 +1,102 @@
+"""Assemble a shippable model folder from a training run: ``python -m tfgnet_desk.train.assemble``.
+
+Reads the joint stage's exported TFGNet (``<run>/joint/export/model``), optionally swaps in a restorer
+exported later by the ``transformer`` stage (it can keep training while the joint stage runs, since the
+joint stage uses the restorer frozen), casts to fp16 and writes the folder with ``TFGNet.save_pretrained``
+(config, one sub-folder per component, MANIFEST.json with licence and source per file). The per-stage
+figures for the model card (steps, wall time, final losses) are collected into ``training.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+from pathlib import Path
+
+from tfgnet_desk.train.config import STAGES
+
+LICENCE = ("derived from UTKFace and CelebA: non-commercial research only "
+           "(see MODEL_CARD.md; the training images' own terms apply)")
+SOURCE = ("trained by tfgnet-desk (python -m tfgnet_desk.train) on ../shared/data "
+          "(utkface, celeba10k train split)")
+
+
+def stage_summary(run: Path) -> dict[str, dict]:
+    """Steps, wall time and the last logged losses of each stage folder under ``run``."""
+    out: dict[str, dict] = {}
+    for stage in STAGES:
+        log = run / stage / "log.csv"
+        if not log.exists():
+            continue
+        rows = list(csv.DictReader(open(log)))
+        if not rows:
+            continue
+        last = rows[-1]
+        tail = rows[-10:]
+        means = {}
+        for k in last:
+            if k in ("step", "elapsed_s", "lr"):
+                continue
+            vals = [float(r[k]) for r in tail if r.get(k) not in (None, "")]
+            if vals:
+                means[k] = round(sum(vals) / len(vals), 4)
+        cfg_path = run / stage / "config.json"
+        out[stage] = {"steps": int(last["step"]), "wall_minutes": round(float(last["elapsed_s"]) / 60, 1),
+                      "final_losses_mean_last_10_logged": means}
+        if cfg_path.exists():
+            out[stage]["config"] = json.loads(cfg_path.read_text())
+    return out
+
+
+def assemble(run: Path, out: Path, restorer: Path | None = None) -> Path:
+    import torch
+
+    from tfgnet_desk.model.tfgnet import TFGNet
+    from tfgnet_desk.train.checkpoint import load_component
+
+    model = TFGNet.from_pretrained(run / "joint" / "export" / "model")
+    if restorer is not None:
+        load_component(model.restorer, restorer)
+    tmp = out.with_name(out.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    model.save_pretrained(tmp, dtype=torch.float16, licence=LICENCE, source=SOURCE)
+    summary = stage_summary(run)
+    (tmp / "training.json").write_text(json.dumps(summary, indent=1) + "\n")
+    keep = [p for p in ("MODEL_CARD.md",) if (out / p).exists()]
+    for name in keep:
+        shutil.copy2(out / name, tmp / name)
+    write_manifest(tmp, licence=LICENCE, source=SOURCE)
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return out
+
+
+def write_manifest(folder: Path, licence: str = LICENCE, source: str = SOURCE) -> None:
+    """(Re)write MANIFEST.json over every file, the model card and training.json included."""
+    from tfgnet_desk.weights import write_manifest as _write
+
+    _write(folder, licence=licence, source=source)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", type=Path, default=Path("runs/tiny"))
+    ap.add_argument("--out", type=Path, default=Path("models/tiny"))
+    ap.add_argument("--restorer", type=Path, default=None, help="a later restorer.safetensors to ship")
+    ap.add_argument("--manifest-only", action="store_true", help="re-hash an edited folder (model card)")
+    args = ap.parse_args(argv)
+    if args.manifest_only:
+        write_manifest(args.out)
+        print(f"rewrote {args.out / 'MANIFEST.json'}")
+        return
+    folder = assemble(args.run, args.out, args.restorer)
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    print(f"wrote {folder} ({size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""Training-data cache: per-face dlib identity descriptors and landmarks, and pre-decoded face crops.
+
+Why: on a 2-core CPU, decoding JPEGs and running dlib's ResNet (0.1 s per face) inside the training
+loop would cost more than the training itself. The cache is built once into an ignored folder
+(``.cache/train`` by default) and read by every stage with ``numpy.load(mmap_mode="r")``.
+
+Two parts, built separately so that the slow one can start first:
+- ``identity.npz``: for training faces (``dataset/file`` keys, seeded random order, written in chunks),
+  the dlib 128-d descriptor (``desc``), the 68 landmarks in the ORIGINAL image's pixel coordinates
+  (``lm68``) and whether HOG detected the face (``found``). Crop-independent.
+- ``faces-<size>.npy`` / ``.json``: face crops ``(N, size, size, 3)`` uint8 of the train and val pools.
+- ``lq-<size>.npy``: A.1-degraded versions of those crops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import glob
+import importlib.util
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+DATASETS = ("celeba10k", "utkface")
+
+
+def dlib_model_path(name: str) -> str:
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("face_recognition_models is not installed")
+    hits = glob.glob(str(Path(spec.submodule_search_locations[0]) / "models" / name))
+    if not hits:
+        raise RuntimeError(f"dlib model file {name} not found in face_recognition_models")
+    return hits[0]
+
+
+def dataset_files(root: Path, dataset: str) -> list[str]:
+    """Image file names of a dataset in ``labels.csv`` order (the cache's row order)."""
+    with open(root / dataset / "labels.csv", newline="") as fh:
+        return [row["file"] for row in csv.DictReader(fh)]
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def _face_identity(img: np.ndarray, models: tuple) -> tuple[np.ndarray, np.ndarray, bool]:
+    """dlib descriptor (128,), 68 landmarks in ``img`` pixels, and whether HOG found the face."""
+    import dlib
+    from PIL import Image
+
+    detector, sp5, sp68, rec = models
+    h, w = img.shape[:2]
+    # Small CelebA images (89x109): detect and describe at 2x, where dlib's HOG finds the face.
+    scale = 2.0 if max(h, w) < 150 else 1.0
+    work = np.asarray(Image.fromarray(img).resize((round(w * scale), round(h * scale)), Image.BICUBIC))
+    dets = detector(work, 1 if scale > 1 else 0)
+    if dets:
+        box = max(dets, key=lambda r: r.width() * r.height())
+    else:  # aligned datasets: the face sits in a known central box
+        W, H = work.shape[1], work.shape[0]
+        half = 0.36 * W
+        cx, cy = W / 2, H * (0.55 if H > W else 0.5)
+        box = dlib.rectangle(int(cx - half), int(cy - half), int(cx + half), int(cy + half))
+    desc = np.asarray(rec.compute_face_descriptor(work, sp5(work, box)), np.float32)
+    lm = np.array([[p.x, p.y] for p in sp68(work, box).parts()], np.float32) / scale
+    return desc, lm, bool(dets)
+
+
+def build_identity(root: Path, out: Path, pools: tuple[str, ...] = ("train",), limit: int | None = None,
+                   seed: int = 0, save_every: int = 250) -> Path:
+    """dlib descriptors + 68 landmarks of the split's ``pools`` faces, in a seeded random order.
+
+    Writes ``identity.npz`` (keys, desc, lm68 in original image pixels, found) every ``save_every``
+    faces, so training can start on a partial cache, and resumes from it when run again.
+    """
+    import dlib
+
+    from tfgnet_desk.data import Splits
+
+    models = (dlib.get_frontal_face_detector(),
+              dlib.shape_predictor(dlib_model_path("shape_predictor_5_face_landmarks.dat")),
+              dlib.shape_predictor(dlib_model_path("shape_predictor_68_face_landmarks.dat")),
+              dlib.face_recognition_model_v1(dlib_model_path("dlib_face_recognition_resnet_model_v1.dat")))
+    splits = Splits.load()
+    keys = sorted(k for p in pools for k in getattr(splits, p))
+    keys = [keys[i] for i in np.random.default_rng(seed).permutation(len(keys))][:limit]
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "identity.npz"
+    done: dict[str, tuple[np.ndarray, np.ndarray, bool]] = {}
+    if path.exists():
+        z = np.load(path)
+        done = {str(k): (d, lm, bool(f)) for k, d, lm, f in zip(z["keys"], z["desc"], z["lm68"], z["found"],
+                                                                   strict=True)}
+
+    def save() -> None:
+        ks = list(done)
+        tmp = out / "identity.tmp.npz"
+        np.savez(tmp, keys=np.array(ks), desc=np.stack([done[k][0] for k in ks]),
+                 lm68=np.stack([done[k][1] for k in ks]), found=np.array([done[k][2] for k in ks]))
+        os.replace(tmp, path)
+
+    t0 = time.time()
+    todo = [k for k in keys if k not in done]
+    for i, key in enumerate(todo, 1):
+        ds, name = key.split("/", 1)
+        done[key] = _face_identity(_read_rgb(root / ds / "images" / name), models)
+        if i % save_every == 0 or i == len(todo):
+            save()
+            print(f"[identity] {len(done)}/{len(keys)} {time.time() - t0:.0f}s", flush=True)
+    return path
+
+
+def build_faces(root: Path, out: Path, size: int = 128, pools: tuple[str, ...] = ("train", "val"),
+                split_file: Path | None = None) -> Path:
+    """Decode the face crops of the given split pools (H1's ``load_face`` framing) into one array.
+
+    Writes ``faces-<size>.npy`` (N, size, size, 3) uint8 and ``faces-<size>.json`` (keys and pools).
+    Benchmark-pool faces are never written: the split decides, not this function.
+    """
+    import json
+
+    from tfgnet_desk.data import Splits, load_face, load_records
+
+    splits = Splits.load(split_file) if split_file else Splits.load()
+    wanted = {k: p for p in pools for k in getattr(splits, p)}
+    records = [r for ds in DATASETS for r in load_records(root, ds) if r.key in wanted]
+    n = len(records)
+    out.mkdir(parents=True, exist_ok=True)
+    npy = out / f"faces-{size}.npy"
+    tmp = out / f"faces-{size}.tmp.npy"
+    arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, size, size, 3))
+    t0 = time.time()
+    for i, rec in enumerate(records):
+        arr[i] = load_face(rec, size)
+        if i % 2000 == 0:
+            print(f"[faces] {i}/{n} {time.time() - t0:.0f}s", flush=True)
+    arr.flush()
+    del arr
+    tmp.replace(npy)
+    meta = {"size": size, "keys": [r.key for r in records], "pools": [wanted[r.key] for r in records],
+            "split_seed": splits.seed}
+    (out / f"faces-{size}.json").write_text(json.dumps(meta))
+    print(f"[faces] wrote {npy} ({n} faces, {time.time() - t0:.0f}s)")
+    return npy
+
+
+def build_lq(out: Path, size: int = 128, seed: int = 0, versions: int = 1) -> Path:
+    """Degrade every cached face with paper A.1 (H1's ``degrade``, at its 512 scale) ``versions`` times.
+
+    Writes ``lq-<size>.npy`` (versions, N, size, size, 3). Face i, version v uses seed
+    ``[seed, v, i]``, so the bank is reproducible. Done once because A.1 at 512 px costs ~35 ms a face,
+    more than a training step can afford per sample on this CPU.
+    """
+    from tfgnet_desk.degrade import degrade
+
+    faces = np.load(out / f"faces-{size}.npy", mmap_mode="r")
+    n = faces.shape[0]
+    tmp = out / f"lq-{size}.tmp.npy"
+    arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(versions, n, size, size, 3))
+    t0 = time.time()
+    for v in range(versions):
+        for i in range(n):
+            lq, _ = degrade(np.asarray(faces[i]), np.random.default_rng([seed, v, i]), lq_size=size)
+            arr[v, i] = lq
+            if i % 2000 == 0:
+                print(f"[lq] v{v} {i}/{n} {time.time() - t0:.0f}s", flush=True)
+    arr.flush()
+    del arr
+    path = out / f"lq-{size}.npy"
+    tmp.replace(path)
+    print(f"[lq] wrote {path} ({time.time() - t0:.0f}s)")
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("part", choices=["identity", "faces", "lq"])
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--out", type=Path, default=Path(".cache/train"))
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--size", type=int, default=128)
+    args = ap.parse_args(argv)
+    if args.part == "lq":
+        build_lq(args.out, args.size)
+        return
+    if args.part == "faces":
+        build_faces(args.data, args.out, args.size)
+        return
+    build_identity(args.data, args.out, limit=args.limit)
+
+
+if __name__ == "__main__":
+    main()

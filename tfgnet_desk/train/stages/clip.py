@@ -1,0 +1,105 @@
+"""Stage ``clip`` (tiny profile): pre-train the small CLIP image and text encoders on this project's data.
+
+The full profile loads a pretrained CLIP; the tiny one has none, so this stage stands in for it:
+- a symmetric contrastive loss between each face and its templated caption (identical captions in a
+  batch count as positives for each other, soft targets), and
+- an identity term (DESIGN.md, "How identity gets through at the tiny scale"): a linear head on the
+  projected image embedding is pulled towards the face's centred, unit-norm dlib descriptor (cosine),
+  so that the embedding the fusion MLP later reads carries who the person is, not only gender, age and
+  hair. The head is training-only; the embedding carries identity linearly.
+Inputs are the clean face or its A.1-degraded version (half each, as the restored evidence at test time
+lies between the two), and with probability ``noise_background`` everything outside the face region is
+replaced by uniform noise, as the pipeline does before CLIP (paper 3.3).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tfgnet_desk.model import embed as E
+from tfgnet_desk.train.checkpoint import load_component, save_component
+from tfgnet_desk.train.data import Batch
+from tfgnet_desk.train.loop import StepRandom
+from tfgnet_desk.train.stages.base import TrainStage
+
+
+def noise_background(x: torch.Tensor, mask: torch.Tensor, noise: torch.Tensor,
+                     use: torch.Tensor) -> torch.Tensor:
+    """Replace pixels outside ``mask`` (B, H, W) by ``noise`` (B, 3, H, W) where ``use`` (B,) is true."""
+    m = mask[:, None].to(x.dtype)
+    filled = x * m + noise * (1 - m)
+    return torch.where(use[:, None, None, None], filled, x)
+
+
+class ClipStage(TrainStage):
+    name = "clip"
+
+    def __init__(self, cfg, source, out_root: Path) -> None:
+        super().__init__(cfg, source, out_root)
+        enc = self.p.get("encoders")
+        self.spec = E.EncoderSpec.from_dict(enc) if enc else E.spec_for(cfg.profile)
+        self.image_encoder = E.build_image_encoder(self.spec)
+        self.text_encoders = nn.ModuleList(E.build_text_encoders(self.spec))
+        self.logit_scale = nn.Parameter(torch.tensor(float(self.p.get("init_logit_scale", 2.659))))
+        self.id_head = nn.Linear(self.spec.image_embed_dim, 128)
+        self.id_weight = float(self.p.get("id_weight", 2.0))
+        self.p_lq = float(self.p.get("p_lq", 0.5))
+        self.p_noise = float(self.p.get("noise_background", 0.5))
+        self.max_length = int(self.p.get("max_length", E.MAX_LENGTH))
+        # The dlib cache may still be growing: re-read it every ``identity_refresh`` steps.
+        self.source = source
+        self.identity_refresh = int(self.p.get("identity_refresh", 0))
+        if hasattr(source, "desc_fraction"):
+            source.desc_fraction = float(self.p.get("desc_fraction", 0.0))
+        for comp, mod in (("image_encoder", self.image_encoder), ("text_encoder", self.text_encoders[0])):
+            path = self.init_path(comp)
+            if path is not None:
+                load_component(mod, path)
+
+    def embed(self, batch: Batch, rand: StepRandom) -> tuple[torch.Tensor, torch.Tensor]:
+        dev = batch.hq.device
+        use_lq = rand.rand(device=dev) < self.p_lq
+        x = torch.where(use_lq[:, None, None, None], batch.lq, batch.hq)
+        noise = rand.rand(*x.shape[1:], device=dev) * 2 - 1
+        use_noise = rand.rand(device=dev) < self.p_noise
+        x = noise_background(x, batch.mask, noise, use_noise)
+        img = E.encode_images(self.image_encoder, x)
+        ids, _ = E.tokenize(batch.captions, self.max_length)
+        txt = E.encode_prompt_ids(list(self.text_encoders), ids.to(dev), None,
+                                  self.spec.text_hidden_state).pooled
+        return img, txt
+
+    def forward(self, batch: Batch, rand: StepRandom) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        if self.identity_refresh and rand.step % self.identity_refresh == 0 and rand.start == 0:
+            refresh = getattr(self.source, "refresh_identity", None)
+            if refresh is not None and refresh():
+                print(f"\nclip: identity cache re-read at step {rand.step}: "
+                      f"{int(self.source.has_desc.sum())} faces with descriptors", flush=True)
+        img, txt = self.embed(batch, rand)
+        i_n, t_n = F.normalize(img, dim=-1), F.normalize(txt, dim=-1)
+        scale = self.logit_scale.clamp(max=4.6052).exp()
+        logits = scale * i_n @ t_n.T
+        same = torch.tensor([[a == b for b in batch.captions] for a in batch.captions],
+                            dtype=logits.dtype, device=logits.device)
+        target = same / same.sum(1, keepdim=True)
+        loss_clip = 0.5 * (torch.sum(-target * F.log_softmax(logits, 1), 1).mean()
+                           + torch.sum(-target * F.log_softmax(logits.T, 1), 1).mean())
+        pred = F.normalize(self.id_head(img), dim=-1)
+        cos = (pred * batch.desc).sum(-1)
+        w = batch.has_desc.to(cos.dtype)
+        loss_id = ((1 - cos) * w).sum() / w.sum().clamp(min=1)
+        loss = loss_clip + self.id_weight * loss_id
+        return loss, {"clip": loss_clip.detach(), "id": loss_id.detach(),
+                      "id_cos": ((cos * w).sum() / w.sum().clamp(min=1)).detach()}
+
+    def export(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        save_component(self.image_encoder, folder / "image_encoder.safetensors")
+        save_component(self.text_encoders[0], folder / "text_encoder.safetensors")
+        save_component(self.id_head, folder / "id_head.safetensors")
+        (folder / "encoders.json").write_text(json.dumps(self.spec.to_dict(), indent=1))
