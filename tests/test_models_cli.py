@@ -199,3 +199,44 @@ def test_import_refuses_what_it_does_not_know(tmp_path, capsys):
         capsys, "models", "--models-dir", str(tmp_path / "m"), "import", str(folder), "--as", "dino-vits16"
     )
     assert rc == 1 and "lacks" in out
+
+
+def test_partial_full_profile_and_metric_folders_show_what_is_still_needed(tmp_path, capsys):
+    import torch
+
+    models = tmp_path / "models"
+    alex, lin = tmp_path / "alexnet-owt-7be5be79.pth", tmp_path / "alex.pth"
+    torch.save({"features.0.weight": torch.ones(2, 3, 1, 1), "classifier.1.bias": torch.zeros(2)}, alex)
+    torch.save({"lin0.model.1.weight": torch.ones(1, 2, 1, 1)}, lin)
+    rc, out = run(capsys, "models", "--models-dir", str(models), "import", str(alex))
+    assert rc == 0, out
+    rows = {
+        r["name"]: r
+        for r in json.loads(run(capsys, "models", "--models-dir", str(models), "list", "--json")[1])
+    }
+    assert (
+        rows["lpips-alex"]["state"] == "incomplete"
+        and "lpips_lin.safetensors" in rows["lpips-alex"]["detail"]
+    )
+    rc, out = run(capsys, "models", "--models-dir", str(models), "import", str(lin))
+    assert rc == 0, out
+    rc, out = run(capsys, "models", "--models-dir", str(models), "verify", "lpips-alex")
+    assert rc == 0 and "verified" in out
+
+    (models / "full" / "restorer").mkdir(parents=True)
+    rows = {
+        r["name"]: r
+        for r in json.loads(run(capsys, "models", "--models-dir", str(models), "list", "--json")[1])
+    }
+    assert rows["full"]["state"] == "incomplete"
+    assert "sdxl-base-1.0" in rows["full"]["detail"] and "fusion-full" in rows["full"]["detail"]
+
+
+def test_vgg19_checkpoint_is_checked_against_the_perceptual_trunk(tmp_path, capsys):
+    import torch
+
+    src = tmp_path / "vgg19-dcbb9e9d.pth"
+    torch.save({"features.0.weight": torch.ones(64, 3, 3, 3), "classifier.0.weight": torch.ones(1, 1)}, src)
+    rc, out = run(capsys, "models", "--models-dir", str(tmp_path / "m"), "import", str(src))
+    assert rc == 1 and "31 missing" in out and "features.0.bias" in out
+    assert not (tmp_path / "m" / "vgg19" / "model.safetensors").exists()

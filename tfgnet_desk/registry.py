@@ -385,6 +385,13 @@ def component_status(
         folder = shipped_dir / "tiny"
     if comp.name in ("tiny", "full"):
         if not (folder / "config.json").is_file() and not (folder / MANIFEST_NAME).is_file():
+            if comp.name == "full" and folder.is_dir():
+                from tfgnet_desk.importer import full_parts_missing
+
+                needs = full_parts_missing(folder)
+                return Status(
+                    comp, folder, "incomplete", f"not assembled yet: needs {', '.join(needs)}", needs
+                )
             return Status(comp, folder, "missing", "no model folder", [comp.folder])
         report = verify_folder(folder, check_hashes=check_hashes or comp.name == "tiny")
         if report.ok:
