@@ -92,7 +92,9 @@ def test_verify_run_repeats_a_real_pipeline_run_bit_for_bit(tmp_path, capsys):
     with CaseStore(settings) as store:
         cid = store.create_case("real pipeline")
         eid = store.import_evidence(cid, make_image(tmp_path / "e.png", size=(96, 96)))
-        pipe = TFGNetPipeline.from_pretrained(settings.model_path(), settings)
+        # no identity scoring (the dlib models are slow to load, and scores are not what is compared)
+        loaded = TFGNetPipeline.from_pretrained(settings.model_path(), settings)
+        pipe = TFGNetPipeline(loaded.model, settings, identity_encoder=None)
         request = GenerationRequest(
             images=[store.load_evidence_image(eid)],
             prompt="a man with a beard",
@@ -104,7 +106,6 @@ def test_verify_run_repeats_a_real_pipeline_run_bit_for_bit(tmp_path, capsys):
         run = store.get_run(rid)
         assert run["model_hash"] and run["parameters"]["seed"] == 5 and run["profile"] == "tiny"
         assert "torch" in run["library_versions"]
-        assert all(k["scores"] for k in store.list_candidates(rid))
     home, models = str(settings.home), str(settings.models_dir)
     rc = main(["case", "--home", home, "--models", models, "verify-run", str(rid)])  # the profile's folder
     out = capsys.readouterr().out
@@ -117,4 +118,4 @@ def test_verify_run_repeats_a_real_pipeline_run_bit_for_bit(tmp_path, capsys):
     doc = pdfium.PdfDocument(str(pdf))
     text = " ".join(" ".join(doc[i].get_textpage().get_text_range().split()) for i in range(len(doc)))
     doc.close()
-    assert run["model_hash"] in text and "run.verify" in text and "dlib-resnet" in text
+    assert run["model_hash"] in text and "run.verify" in text and "ddim" in text
