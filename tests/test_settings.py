@@ -34,3 +34,10 @@ def test_tiny_falls_back_to_shipped(tmp_path: Path):
     assert s.model_path("tiny").name == "tiny"
     (tmp_path / "models" / "tiny").mkdir(parents=True)
     assert s.model_path("tiny") == tmp_path / "models" / "tiny"
+
+
+def test_models_dir_follows_given_home(monkeypatch, tmp_path: Path):
+    monkeypatch.delenv("TFGNET_MODELS", raising=False)
+    assert Settings(home=tmp_path).models_dir == tmp_path / "models"
+    Settings(home=tmp_path, profile="full").save()
+    assert Settings.load(tmp_path).models_dir == tmp_path / "models"

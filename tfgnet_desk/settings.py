@@ -35,9 +35,12 @@ def default_home() -> Path:
     return Path(env).expanduser() if env else Path(_platform_dirs().user_data_dir)
 
 
-def default_models_dir() -> Path:
+def default_models_dir(home: Path | None = None) -> Path:
+    """``TFGNET_MODELS``, else ``<home>/models`` (home: the given one, else the default)."""
     env = os.environ.get("TFGNET_MODELS")
-    return Path(env).expanduser() if env else default_home() / "models"
+    if env:
+        return Path(env).expanduser()
+    return (home if home is not None else default_home()) / "models"
 
 
 def default_data_dir() -> Path | None:
@@ -53,7 +56,7 @@ class Settings:
     """Everything a run of the app or a CLI needs to know about where things are and how to run."""
 
     home: Path = field(default_factory=default_home)
-    models_dir: Path = field(default_factory=default_models_dir)
+    models_dir: Path = None  # type: ignore[assignment]  # None: TFGNET_MODELS, else <home>/models
     data_dir: Path | None = field(default_factory=default_data_dir)
     profile: str = "tiny"
     device: str = "cpu"
@@ -61,6 +64,8 @@ class Settings:
     threads: int = 0  # 0: leave torch's default
 
     def __post_init__(self) -> None:
+        if self.models_dir is None:
+            object.__setattr__(self, "models_dir", default_models_dir(self.home))
         if self.profile not in PROFILES:
             raise ValueError(f"profile must be one of {PROFILES}, not {self.profile!r}")
         if self.device not in DEVICES:
@@ -148,7 +153,8 @@ class Settings:
             data = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             return base
-        for env, key in (("TFGNET_HOME", "home"), ("TFGNET_MODELS", "models_dir"), ("TFGNET_DATA", "data_dir")):
+        overrides = (("TFGNET_HOME", "home"), ("TFGNET_MODELS", "models_dir"), ("TFGNET_DATA", "data_dir"))
+        for env, key in overrides:
             if os.environ.get(env):
                 data.pop(key, None)
         data.setdefault("home", str(base.home))
