@@ -167,6 +167,10 @@ def run_training(cfg: TrainConfig, source: FaceSource, opts: RunOptions) -> RunR
     if accelerator.is_main_process:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1) + "\n")
+    if accelerator.is_main_process and not opts.quiet:
+        print(f"{cfg.stage}: {world} process(es) on {accelerator.device}, global batch {cfg.batch_size} = "
+              f"{world} x {cfg.grad_accum} x {cfg.batch_size // world // cfg.grad_accum}, from step {step}",
+              flush=True)
     model, optimizer = accelerator.prepare(stage, optimizer)
     device = accelerator.device
 

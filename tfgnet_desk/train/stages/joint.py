@@ -84,10 +84,7 @@ class JointStage(TrainStage):
 
         self.model_config = joint_model_config(self)
         self.net = TFGNet(self.model_config)
-        for comp, module in (("restorer", self.net.restorer), ("image_encoder", self.net.image_encoder),
-                             ("text_encoder", self.net.text_encoders[0]), ("vae", self.net.vae),
-                             ("unet", self.net.unet), ("fusion", self.net.fusion),
-                             ("pseudo_text", self.net.pseudo_text)):
+        for comp, module in self.net.components().items():  # text_encoder_2 etc. in the full profile
             path = self.init_path(comp)
             if path is not None:
                 load_component(module, path)
@@ -148,7 +145,9 @@ class JointStage(TrainStage):
             ids = noise_background(restored, batch.mask, noise, use)
         return ids, (restored, logits, z_l)
 
-    def condition(self, batch: Batch, rand: StepRandom, id_images: torch.Tensor) -> torch.Tensor:
+    def condition(self, batch: Batch, rand: StepRandom,
+                  id_images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """t* per sample (B, L, D) and, for SDXL-style UNets, the pooled prompt embedding (B, P)."""
         dev = batch.hq.device
         use_caption = (rand.rand() < self.p_caption).tolist()
         female = ("woman", "girl", "female", "lady")
@@ -174,13 +173,16 @@ class JointStage(TrainStage):
         embeds = torch.where(use_pseudo[:, None, None], scatter, embeds)
         embeds = embeds[:, :length]
         drop = rand.rand(device=dev) < self.p_uncond
-        return torch.where(drop[:, None, None], torch.zeros_like(embeds), embeds)
+        pooled = None
+        if text.pooled is not None:
+            pooled = torch.where(drop[:, None], torch.zeros_like(text.pooled), text.pooled.to(dev))
+        return torch.where(drop[:, None, None], torch.zeros_like(embeds), embeds), pooled
 
     # ------------------------------------------------------------------------------------ loss
     def forward(self, batch: Batch, rand: StepRandom):
         dev = batch.hq.device
         id_images, (restored, logits, z_l) = self.id_images(batch, rand)
-        embeds = self.condition(batch, rand, id_images)
+        embeds, pooled = self.condition(batch, rand, id_images)
         with torch.no_grad():
             post = self.net.vae.encode(batch.hq).latent_dist
             z0 = (post.mean + post.std * rand.randn(*post.mean.shape[1:], device=dev))
@@ -188,7 +190,14 @@ class JointStage(TrainStage):
         eps = rand.randn(*z0.shape[1:], device=dev)
         t = rand.randint(int(self.noise_scheduler.config.num_train_timesteps), device=dev)
         zt = self.noise_scheduler.add_noise(z0, eps, t)
-        eps_pred = self.net.unet(zt, t, encoder_hidden_states=embeds).sample
+        extra = {}
+        if self.model_config.generator.uses_added_cond:  # full profile: SDXL's added conditioning
+            from tfgnet_desk.model.generator import sdxl_time_ids
+
+            extra["added_cond_kwargs"] = {
+                "text_embeds": pooled.to(embeds.dtype),
+                "time_ids": sdxl_time_ids(self.model_config.image_size, len(batch), embeds.dtype, dev)}
+        eps_pred = self.net.unet(zt, t, encoder_hidden_states=embeds, **extra).sample
         l_masked = masked_diffusion_loss(eps_pred, eps, None if self.no_masked_loss else batch.mask)
         if self.bg_weight > 0:
             l_masked = l_masked + self.bg_weight * F.mse_loss(eps_pred.float(), eps.float())
