@@ -8,6 +8,9 @@ says which was used). Restoration, embedding, generation and identity scoring (d
 inside the timed call. Also measures, in the same process, the UNet's achieved FLOP/s (FLOPs counted by
 ``torch.utils.flop_counter`` for one guided call, times the calls, over the time spent inside the UNet)
 as a fraction of a large fp32 matmul's FLOP/s on the same threads.
+
+Besides wall time it records the process CPU time per call: on a machine shared with other jobs, the
+wall time measures the sharing; CPU time (summed over threads) bounds what an idle machine would take.
 """
 
 from __future__ import annotations
@@ -25,22 +28,27 @@ from pathlib import Path
 
 import numpy as np
 
+# Idle OpenMP threads sleep instead of spinning: on a CPU shared with other jobs, spinning threads made
+# 2-thread convolutions ~80x slower here. Must be set before torch loads; recorded in the output.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def matmul_flops(threads: int, n: int = 1024, seconds: float = 2.0) -> float:
+def matmul_flops(threads: int, n: int = 1024, seconds: float = 3.0) -> tuple[float, float]:
+    """fp32 matmul FLOP/s per wall second and per CPU second (CPU time summed over threads)."""
     import torch
 
     torch.set_num_threads(threads)
     a, b = torch.randn(n, n), torch.randn(n, n)
     for _ in range(3):
         a @ b
-    reps, t0 = 0, time.perf_counter()
+    reps, t0, c0 = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - t0 < seconds:
         a @ b
         reps += 1
-    return 2 * n**3 * reps / (time.perf_counter() - t0)
+    flops = 2 * n**3 * reps
+    return flops / (time.perf_counter() - t0), flops / max(time.process_time() - c0, 1e-9)
 
 
 def evidence_crop() -> tuple[np.ndarray, str]:
@@ -78,13 +86,14 @@ def model_folder(arg: str | None) -> tuple[Path, str]:
     return tmp / "tiny", "RANDOM weights of the tiny preset (models/tiny not present yet)"
 
 
-def unet_flops_per_call(pipe, cond) -> float:
+def unet_flops_per_call(pipe, cond, batch: int) -> float:
+    """FLOPs of one guided UNet call as the pipeline makes it: ``batch`` candidates x (uncond, cond)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     gen = pipe.model.generator
     size = pipe.model.config.image_size // gen.vae_scale_factor
-    x = torch.zeros(1, 4, size, size)
+    x = torch.zeros(batch, 4, size, size)
     counter = FlopCounterMode(display=False)
     with torch.no_grad(), counter:
         gen.guided_noise(x, torch.tensor(500), cond, 5.0)
@@ -119,30 +128,42 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     unet_time = [0.0]
+    unet_cpu = [0.0]
     unet_calls = [0]
     starts: list[float] = []
     unet = pipe.model.unet
-    h1 = unet.register_forward_pre_hook(lambda m, a: starts.append(time.perf_counter()))
+    h1 = unet.register_forward_pre_hook(
+        lambda m, a: starts.append((time.perf_counter(), time.process_time()))
+    )
 
     def post(m, a, o):
-        unet_time[0] += time.perf_counter() - starts.pop()
+        t0, c0 = starts.pop()
+        unet_time[0] += time.perf_counter() - t0
+        unet_cpu[0] += time.process_time() - c0
         unet_calls[0] += 1
 
     h2 = unet.register_forward_hook(post)
     pipe(request)  # warm-up: first-call allocations, dlib model loading
-    unet_time[0], unet_calls[0] = 0.0, 0
-    totals, stages = [], []
-    for _ in range(args.runs):
-        t0 = time.perf_counter()
+    unet_time[0], unet_cpu[0], unet_calls[0] = 0.0, 0.0, 0
+    totals, cpu, stages = [], [], []
+    for i in range(args.runs):
+        t0, c0 = time.perf_counter(), time.process_time()
         res = pipe(request)
         totals.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         stages.append(res.provenance["timings_s"])
+        print(
+            f"run {i + 1}/{args.runs}: {totals[-1]:.2f} s wall, {cpu[-1]:.2f} s CPU",
+            file=sys.stderr,
+            flush=True,
+        )
     h1.remove()
     h2.remove()
     cond, _ = pipe.model.condition(request.prompt, torch.zeros(1, 3, 128, 128))
-    flops_call = unet_flops_per_call(pipe, cond)
+    flops_call = unet_flops_per_call(pipe, cond, request.n_candidates)
     achieved = flops_call * unet_calls[0] / max(unet_time[0], 1e-9)
-    peak = matmul_flops(args.threads)
+    achieved_cpu = flops_call * unet_calls[0] / max(unet_cpu[0], 1e-9)
+    peak, peak_cpu = matmul_flops(args.threads)
     q = statistics.quantiles(totals, n=20, method="inclusive")
     out = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -153,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_1m": os.getloadavg()[0],
         },
         "threads": args.threads,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "model": model_note,
         "input": crop_note,
         "request": {
@@ -166,18 +188,24 @@ def main(argv: list[str] | None = None) -> int:
         "p50_s": round(statistics.median(totals), 3),
         "p95_s": round(q[18], 3),
         "min_s": round(min(totals), 3),
+        "cpu_p50_s": round(statistics.median(cpu), 3),
+        "cpu_p95_s": round(statistics.quantiles(cpu, n=20, method="inclusive")[18], 3),
         "stage_median_s": {
             k: round(statistics.median(s[k] for s in stages), 3)
             for k in ("restore", "embed", "generate", "score")
         },
         "unet": {
-            "gflop_per_guided_call": round(flops_call / 1e9, 3),
+            "gflop_per_call_4_candidates_x_2": round(flops_call / 1e9, 3),
             "calls": unet_calls[0],
             "seconds": round(unet_time[0], 3),
+            "cpu_seconds": round(unet_cpu[0], 3),
             "achieved_gflops": round(achieved / 1e9, 2),
+            "achieved_gflops_per_cpu_second": round(achieved_cpu / 1e9, 2),
         },
         "matmul_gflops": round(peak / 1e9, 2),
         "unet_fraction_of_matmul": round(achieved / peak, 3),
+        "matmul_gflops_per_cpu_second": round(peak_cpu / 1e9, 2),
+        "unet_fraction_of_matmul_cpu_time": round(achieved_cpu / peak_cpu, 3),
         "candidates_have_scores": all(bool(c.scores) for c in res.candidates),
     }
     print(json.dumps(out, indent=2))
