@@ -24,8 +24,8 @@ RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 MEAN_DESCRIPTOR_FILE = RESOURCES / "dlib_mean_descriptor.npy"
 
 # Measured by the bench (docs/identity.md): EER thresholds on clean-vs-clean CelebA pairs.
-DLIB_RAW_THRESHOLD = 0.90
-DLIB_CALIBRATED_THRESHOLD = 0.25
+DLIB_RAW_THRESHOLD = 0.897
+DLIB_CALIBRATED_THRESHOLD = 0.390
 
 
 def load_mean_descriptor(path: Path = MEAN_DESCRIPTOR_FILE) -> np.ndarray | None:

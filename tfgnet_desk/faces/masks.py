@@ -102,19 +102,22 @@ def ellipse_mask(shape: tuple[int, int], soft: bool = False) -> np.ndarray:
     return _soften(hard, SOFT_SIGMA * w) if soft else hard
 
 
-def face_mask(img: np.ndarray, detection=None, soft: bool = False, return_source: bool = False):
+def face_mask(
+    img: np.ndarray, detection=None, soft: bool = False, return_source: bool = False, use_cnn: bool = True
+):
     """Identity mask for ``img``: from ``detection`` if given, else from the largest detected face.
 
     When no face is found (no detection, no plausible whole crop), falls back to a centred ellipse, which
     fits an aligned face, and logs a warning. With ``return_source=True`` returns (mask, source) where
-    source is the detection method ('hog', 'cnn', 'whole-crop', 'manual') or 'ellipse'.
+    source is the detection method ('hog', 'cnn', 'whole-crop', 'manual') or 'ellipse'. ``use_cnn=False``
+    skips the slow CNN fallback of the detector.
     """
     from .detect import detect_faces
 
     rgb = to_rgb_uint8(img)
     source = "ellipse"
     if detection is None:
-        faces = detect_faces(rgb)
+        faces = detect_faces(rgb, use_cnn=use_cnn)
         detection = faces[0] if faces else None
     if detection is not None:
         mask = identity_mask(detection.landmarks68, rgb.shape[:2], soft=soft)
