@@ -119,3 +119,15 @@ def test_same_person_scores_higher_than_a_different_person(data_root, dlib_encod
     assert abs(np.mean(impostor)) < 0.3  # centring puts different people near 0
     same = dlib_encoder.score(img[pairs[0][1]], img[pairs[0][1]])
     assert same.raw == pytest.approx(1.0, abs=1e-5) and same.to_dict()["backend"] == "dlib-resnet"
+
+
+def test_documented_thresholds_match_the_code():
+    from tfgnet_desk.faces.arcface_backend import ARCFACE_THRESHOLD
+    from tfgnet_desk.faces.dlib_backend import DLIB_CALIBRATED_THRESHOLD, DLIB_RAW_THRESHOLD
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "identity.md").read_text()
+    assert f"{DLIB_RAW_THRESHOLD:.3f} / {DLIB_CALIBRATED_THRESHOLD:.3f}" in doc
+    assert f"{ARCFACE_THRESHOLD:.2f} / {ARCFACE_THRESHOLD:.2f}" in doc
+    # and they are the clean EER thresholds the bench wrote into the same page
+    assert "| clean | raw |" in doc and f"| {DLIB_RAW_THRESHOLD:.3f} |" in doc
+    assert f"| {DLIB_CALIBRATED_THRESHOLD:.3f} |" in doc
