@@ -303,9 +303,18 @@ def test_no_window_or_thread_leaks(qtbot, settings):
     qtbot.addWidget(w)
     w.actions["shortcuts"].trigger()
     w.actions["about"].trigger()
-    threads = [w.backend.thread, w.analysis.thread]
-    assert all(t.isRunning() for t in threads)
+    backend, analysis = w.backend, w.analysis
+    assert backend.is_alive() and analysis.is_alive()
     w.close()
-    assert w._closed and all(t.isFinished() for t in threads)
+    assert w._closed and not backend.is_alive() and not analysis.is_alive()
     after = [x for x in QApplication.topLevelWidgets() if x.isVisible() and id(x) not in before]
     assert after == []
+
+
+def test_candidates_left_by_an_interrupted_run_are_reported(qtbot, settings):
+    write_synthetic_face(settings.home / "pending" / "run-5" / "candidate-00-seed-1.png", 64, seed=9)
+    w = open_window(settings, detector=fixed_box_detector)
+    qtbot.addWidget(w)
+    msg = w.message_bar.message
+    assert msg is not None and msg.kind == "recovered"
+    assert "1 candidate image" in msg.text and str(settings.home / "pending") in msg.text

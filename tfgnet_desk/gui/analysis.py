@@ -1,19 +1,21 @@
 """Evidence import and face detection, off the GUI thread.
 
 Decoding a large photo, hashing it into the case store and running the dlib detectors (the CNN fallback
-takes about a second) would freeze the window, so they run here, on a second long-lived QThread, while
+takes about a second) would freeze the window, so they run here, on a second long-lived worker thread, while
 the backend worker may be busy generating. Results come back as typed signals.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
 from tfgnet_desk.gui.messages import UserMessage, explain
 
@@ -52,39 +54,45 @@ def detect_box(image: np.ndarray) -> tuple[tuple[int, int, int, int] | None, str
 
 
 class AnalysisWorker(QObject):
-    """Imports evidence into the store and detects faces; lives on its own QThread."""
+    """Imports evidence into the store and detects faces on its own long-lived thread."""
 
     loaded = Signal(object)  # LoadedEvidence
     load_failed = Signal(object, object)  # token, UserMessage
-    _requested = Signal(object)
 
     def __init__(self, store: Any = None, detector=detect_box) -> None:
         super().__init__()
         self.store = store
         self.detector = detector
-        self.thread: QThread | None = None
-        self._requested.connect(self._handle)
+        self._queue: queue.Queue = queue.Queue()
+        self.thread: threading.Thread | None = None
 
-    def start(self) -> QThread:
-        thread = QThread()
-        thread.setObjectName("tfgnet-analysis")
-        self.moveToThread(thread)
+    def start(self) -> threading.Thread:
+        """Start the worker thread (a Python thread serving a queue, like the backend worker: dlib calls
+        made from PySide-dispatched QThread slots deadlocked on the GIL)."""
+        thread = threading.Thread(target=self._serve, name="tfgnet-analysis", daemon=True)
         thread.start()
         self.thread = thread
         return thread
 
     def request(self, req: EvidenceRequest) -> None:
-        self._requested.emit(req)
+        self._queue.put(req)
+
+    def is_alive(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
 
     def stop(self, timeout_ms: int = 10_000) -> bool:
         if self.thread is None:
             return True
-        self.thread.quit()
-        ok = self.thread.wait(timeout_ms)
+        self._queue.put(None)
+        self.thread.join(timeout_ms / 1000)
+        ok = not self.thread.is_alive()
         self.thread = None
-        return bool(ok)
+        return ok
 
-    @Slot(object)
+    def _serve(self) -> None:
+        while (req := self._queue.get()) is not None:
+            self._handle(req)
+
     def _handle(self, req: EvidenceRequest) -> None:
         try:
             self.loaded.emit(self._load(req))

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
@@ -160,12 +160,28 @@ class MainWindow(QMainWindow):
         kwargs = {"detector": self._detector} if self._detector else {}
         self.analysis = AnalysisWorker(self.store, **kwargs)
         self.analysis.loaded.connect(self._evidence_loaded)
-        self.analysis.load_failed.connect(lambda _t, msg: self.show_message(msg))
+        self.analysis.load_failed.connect(self._evidence_failed)
         self.analysis.start()
         self.refresh_cases()
         self._check_model()
+        self._report_interrupted_runs()
         if self._preload and model_present(self.settings):
             QTimer.singleShot(200, lambda: self.backend and self.backend.preload(self.settings))
+
+    def _report_interrupted_runs(self) -> None:
+        """Candidates written by a run that never got recorded (the app was killed) are kept; say where."""
+        pending = self.settings.home / "pending"
+        found = sorted(pending.glob("run-*/*.png")) if pending.is_dir() else []
+        if found:
+            self.show_message(
+                messages.UserMessage(
+                    "recovered",
+                    "Candidates from an interrupted run",
+                    f"{len(found)} candidate image(s) from a run that did not finish are kept in {pending}.",
+                    "They are labelled synthetic; open the folder to review them, then delete it.",
+                    "info",
+                )
+            )
 
     def next_token(self) -> int:
         self._tokens += 1
@@ -184,6 +200,7 @@ class MainWindow(QMainWindow):
     def _update_status(self) -> None:
         self.profile_label.setText(f"[profile: {self.settings.profile} | {self.settings.device}]")
 
+    @Slot(str, str)
     def _model_state(self, state: str, text: str) -> None:
         self.model_label.setText(text if state != "missing" else "model missing")
         if state == "missing":
@@ -342,6 +359,11 @@ class MainWindow(QMainWindow):
                 )
             )
 
+    @Slot(object, object)
+    def _evidence_failed(self, _token: object, message: messages.UserMessage) -> None:
+        self.show_message(message)
+
+    @Slot(object)
     def _evidence_loaded(self, ev: LoadedEvidence) -> None:
         if ev.purpose == "reference":
             self.evidence.set_reference(ev.image)

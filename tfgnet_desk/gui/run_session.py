@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from PySide6.QtCore import QObject, Slot
+
 from tfgnet_desk.gui import messages
 from tfgnet_desk.gui.widgets.candidate_grid import CandidateCard
 from tfgnet_desk.gui.worker import BackendWorker, CandidateEvent, GenerationJob, RunOutcome
@@ -17,8 +19,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from tfgnet_desk.gui.main_window import MainWindow
 
 
-class RunSession:
+class RunSession(QObject):
+    """A QObject living on the GUI thread: the worker's signals reach its slots queued, on this thread
+    (a plain Python callable would run on the emitting worker thread)."""
+
     def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
         self.w = window
         self.token: int | None = None  # the run in progress
         self.shown_run: Any = None  # the store run id whose candidates the grid shows
@@ -101,10 +107,12 @@ class RunSession:
             self.w.controls.progress.setFormat("cancelling…")
 
     # Worker signals --------------------------------------------------------------------------------
+    @Slot(object, str, int, int)
     def _progress(self, token: int, stage: str, step: int, total: int) -> None:
         if token == self.token:
             self.w.controls.show_progress(stage, step, total)
 
+    @Slot(object)
     def _candidate(self, ev: CandidateEvent) -> None:
         if ev.token != self.token:
             return
@@ -132,6 +140,7 @@ class RunSession:
             w.close()
         return True
 
+    @Slot(object)
     def _finished(self, outcome: RunOutcome) -> None:
         restored = getattr(outcome.result, "restored", None)
         if restored:
@@ -140,10 +149,12 @@ class RunSession:
         if self._end(outcome, f"Done: {n} candidates in {outcome.seconds:.1f} s"):
             self.w.statusBar().showMessage(f"Run finished: {n} candidates ({outcome.seconds:.1f} s)", 8000)
 
+    @Slot(object)
     def _failed(self, outcome: RunOutcome) -> None:
         if self._end(outcome, "Failed"):
             self.w.show_message(outcome.message or messages.explain(RuntimeError("unknown failure")))
 
+    @Slot(object)
     def _cancelled(self, outcome: RunOutcome) -> None:
         if self._end(outcome, "Cancelled"):
             n = len(outcome.candidates)

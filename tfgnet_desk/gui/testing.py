@@ -67,6 +67,32 @@ def no_face_detector(image: np.ndarray):
     return None, ""
 
 
+class SignalRecorder:
+    """Records a cross-thread signal's arguments on the GUI thread (optionally calling ``then(*args)``).
+
+    Connecting a worker's signal to a lambda would run the lambda on the worker thread; the recorder is a
+    QObject living on the GUI thread, so Qt queues each emission to it.
+    """
+
+    def __new__(cls, signal, then=None):
+        from PySide6.QtCore import QObject
+
+        class _Recorder(QObject):
+            def __init__(self) -> None:
+                super().__init__()
+                self.calls: list[tuple] = []
+                self.then = then
+
+            def record(self, *args) -> None:
+                self.calls.append(args)
+                if self.then is not None:
+                    self.then(*args)
+
+        rec = _Recorder()
+        signal.connect(rec.record)
+        return rec
+
+
 def open_window(settings: Settings, **kwargs):
     """Create, show and start a MainWindow (caller owns closing it)."""
     from tfgnet_desk.gui.app import ensure_application

@@ -1,6 +1,6 @@
-"""The backend worker: one long-lived QObject on its own QThread that owns the TFGNet pipeline.
+"""The backend worker: one long-lived QObject whose thread owns the TFGNet pipeline.
 
-The GUI thread never waits on model work. It sends a :class:`GenerationJob` through a queued signal;
+The GUI thread never waits on model work. It puts a :class:`GenerationJob` on the worker's queue;
 the worker loads the models lazily (on its own thread, the first time they are needed or when asked to
 preload), runs the pipeline, stores every candidate in the case store as it arrives and reports through
 typed signals: ``progress``, ``candidate_ready``, ``finished``, ``failed``, ``cancelled``.
@@ -13,6 +13,7 @@ that had arrived), so nothing generated is lost.
 
 from __future__ import annotations
 
+import queue
 import shutil
 import threading
 import time
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
 from tfgnet_desk.gui.messages import UserMessage, explain, missing_model_message
 from tfgnet_desk.settings import Settings
@@ -88,7 +89,7 @@ class _PartialResult:
 
 
 class BackendWorker(QObject):
-    """Owns the pipeline; lives on ``self.thread`` after :meth:`start`. Slots run on that thread."""
+    """Owns the pipeline; its work runs on ``self.thread`` after :meth:`start`; signals go to the GUI."""
 
     progress = Signal(object, str, int, int)  # token (a large int), stage, step, total
     candidate_ready = Signal(object)  # CandidateEvent
@@ -96,10 +97,6 @@ class BackendWorker(QObject):
     failed = Signal(object)  # RunOutcome with .message
     cancelled = Signal(object)  # RunOutcome
     model_state = Signal(str, str)  # state (loading | ready | missing | error), text for the status bar
-
-    # Requests from the GUI thread (queued into the worker thread).
-    _run_requested = Signal(object)
-    _preload_requested = Signal(object)
 
     def __init__(self, store: Any = None, pipeline_factory=None) -> None:
         super().__init__()
@@ -109,16 +106,19 @@ class BackendWorker(QObject):
         self._pipeline_key: tuple | None = None
         self._cancel = threading.Event()
         self._busy = threading.Event()
-        self.thread: QThread | None = None
-        self._run_requested.connect(self._run)
-        self._preload_requested.connect(self._preload)
+        self._queue: queue.Queue = queue.Queue()
+        self.thread: threading.Thread | None = None
 
     # GUI-thread API --------------------------------------------------------------------------------
-    def start(self) -> QThread:
-        """Move to a new QThread and start it (call once, from the GUI thread)."""
-        thread = QThread()
-        thread.setObjectName("tfgnet-backend")
-        self.moveToThread(thread)
+    def start(self) -> threading.Thread:
+        """Start the long-lived worker thread (call once, from the GUI thread).
+
+        It is a Python thread serving a job queue, not a QThread event loop: dlib's pybind11 calls that
+        release and re-take the GIL deadlocked (reproducibly, within a few runs) when made from a slot
+        that PySide dispatched on a QThread. Signals emitted here reach QObjects on the GUI thread queued,
+        exactly as from a QThread.
+        """
+        thread = threading.Thread(target=self._serve, name="tfgnet-backend", daemon=True)
         thread.start()
         self.thread = thread
         return thread
@@ -126,11 +126,11 @@ class BackendWorker(QObject):
     def submit(self, job: GenerationJob) -> None:
         self._cancel.clear()
         self._busy.set()
-        self._run_requested.emit(job)
+        self._queue.put(("run", job))
 
     def preload(self, settings: Settings) -> None:
         """Load the models in the background so that the first Generate starts at once."""
-        self._preload_requested.emit(settings)
+        self._queue.put(("preload", settings))
 
     def cancel(self) -> None:
         """Thread-safe: the running job stops at its next diffusion step."""
@@ -139,16 +139,30 @@ class BackendWorker(QObject):
     def is_busy(self) -> bool:
         return self._busy.is_set()
 
+    def is_alive(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
     def stop(self, timeout_ms: int = 10_000) -> bool:
-        """Cancel any run, end the thread's event loop and wait for it (used only when the window closes
-        after the run has ended, so the wait is for an idle thread)."""
+        """Cancel any run, end the worker thread and wait for it (the window calls this only after the
+        run has ended, so the wait is for an idle thread)."""
         self.cancel()
         if self.thread is None:
             return True
-        self.thread.quit()
-        ok = self.thread.wait(timeout_ms)
+        self._queue.put(("stop", None))
+        self.thread.join(timeout_ms / 1000)
+        ok = not self.thread.is_alive()
         self.thread = None
-        return bool(ok)
+        return ok
+
+    def _serve(self) -> None:
+        while True:
+            kind, payload = self._queue.get()
+            if kind == "stop":
+                return
+            if kind == "run":
+                self._run(payload)
+            elif kind == "preload":
+                self._preload(payload)
 
     # Worker-thread slots ---------------------------------------------------------------------------
     def _ensure_pipeline(self, settings: Settings):
@@ -166,7 +180,6 @@ class BackendWorker(QObject):
         self.model_state.emit("ready", f"model ready ({time.perf_counter() - t0:.1f} s)")
         return self._pipeline
 
-    @Slot(object)
     def _preload(self, settings: Settings) -> None:
         try:
             self._ensure_pipeline(settings)
@@ -175,7 +188,6 @@ class BackendWorker(QObject):
         except Exception as exc:  # noqa: BLE001 - reported in the window
             self.model_state.emit("error", explain(exc, "loading the model").as_text())
 
-    @Slot(object)
     def _run(self, job: GenerationJob) -> None:
         t0 = time.perf_counter()
         started = _utc_now()
