@@ -24,16 +24,23 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-def _wait(app, condition, timeout_ms: int = 120_000) -> None:
-    """Run the event loop until ``condition()`` holds (a driver script may wait; the app never does)."""
-    from PySide6.QtCore import QDeadlineTimer, QEventLoop
+def _wait(app, condition, timeout_ms: int = 300_000) -> None:
+    """Run the event loop until ``condition()`` holds (the driver waits; the app itself never does)."""
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
 
-    deadline = QDeadlineTimer(timeout_ms)
+    if condition():
+        return
+    clock = QElapsedTimer()
+    clock.start()
     loop = QEventLoop()
-    while not condition():
-        if deadline.hasExpired():
-            raise TimeoutError("the app did not reach the expected state in time")
-        loop.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+    poll = QTimer()
+    poll.setInterval(50)
+    poll.timeout.connect(lambda: (condition() or clock.elapsed() > timeout_ms) and loop.quit())
+    poll.start()
+    loop.exec()
+    poll.stop()
+    if not condition():
+        raise TimeoutError("the app did not reach the expected state in time")
 
 
 def _save(widget, out: Path, name: str) -> Path:
@@ -53,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
 
     from tfgnet_desk.gui.app import ensure_application
-    from tfgnet_desk.gui.testing import open_window, write_synthetic_face
+    from tfgnet_desk.gui.testing import SignalRecorder, open_window, write_synthetic_face
     from tfgnet_desk.settings import SHIPPED_MODELS, Settings
 
     tmp = Path(tempfile.mkdtemp(prefix="tfgnet-shots-"))
@@ -79,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     w.description.set_text("")
     w.case_list.list.clearSelection()
     w.message_bar.clear()
-    _wait(app, lambda: True)
+    _wait(app, lambda: w.isVisible())
     _save(w, args.out, "01-empty")
 
     w.create_case("Case 0412 — bank lobby")
@@ -94,13 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     _wait(app, lambda: w.model_label.text().startswith("model ready") or "missing" in w.model_label.text())
     _save(w, args.out, "02-evidence")
 
-    progressed = []
-    w.backend.progress.connect(lambda _t, stage, step, total: progressed.append((stage, step, total)))
+    progressed = SignalRecorder(w.backend.progress)
     w.runs.generate()
     _wait(
         app,
         lambda: (
-            any(s == "generate" and step >= max(1, total // 3) for s, step, total in progressed)
+            any(s == "generate" and step >= max(1, total // 3) for _t, s, step, total in progressed.calls)
             or not w.runs.is_running()
         ),
     )

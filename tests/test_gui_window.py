@@ -318,3 +318,16 @@ def test_candidates_left_by_an_interrupted_run_are_reported(qtbot, settings):
     msg = w.message_bar.message
     assert msg is not None and msg.kind == "recovered"
     assert "1 candidate image" in msg.text and str(settings.home / "pending") in msg.text
+
+
+def test_generate_shortcut_from_the_description_validates_before_running(qtbot, window):
+    w = window
+    w.create_case("Case keys")
+    w.activateWindow()
+    w.description.edit.setFocus()
+    qtbot.waitUntil(w.description.edit.hasFocus, timeout=1000)
+    qtbot.keyClicks(w.description.edit, "short hair")
+    qtbot.keyClick(w.description.edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert w.description.text() == "short hair"  # the shortcut ran; no newline typed
+    msg = w.message_bar.message
+    assert msg.title == "Cannot generate yet" and not w.runs.is_running()
