@@ -72,6 +72,9 @@ def test_missing_file_and_missing_manifest(folder: Path):
         require_verified(folder)
     with pytest.raises(WeightsError, match="does not exist"):
         require_verified(folder / "nowhere")
+    (folder / "empty").mkdir()
+    with pytest.raises(WeightsError, match="is empty"):
+        require_verified(folder / "empty")
 
 
 def test_pickles_are_refused(folder: Path):

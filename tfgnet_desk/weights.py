@@ -118,6 +118,11 @@ def read_manifest(folder: Path | str) -> dict[str, Any]:
             f"model folder {folder} does not exist. Put a model there (tfgnet-desk models) or pass --model "
             "with a folder written by TFGNet.save_pretrained; nothing is downloaded automatically."
         )
+    if not path.is_file() and not any(folder.iterdir()):
+        raise WeightsError(
+            f"model folder {folder} is empty: no model has been installed or trained there yet "
+            "(the tiny model comes from `python -m tfgnet_desk.train`; nothing is downloaded automatically)"
+        )
     if not path.is_file():
         raise WeightsError(
             f"model folder {folder} has no {MANIFEST_NAME}: refusing to load unverified weights"
