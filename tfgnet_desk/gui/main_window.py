@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
 from tfgnet_desk.gui import messages
 from tfgnet_desk.gui.actions import build_actions
 from tfgnet_desk.gui.analysis import AnalysisWorker, EvidenceRequest, LoadedEvidence
-from tfgnet_desk.gui.images import to_pixmap  # noqa: F401 - re-exported for scripts
 from tfgnet_desk.gui.run_session import RunSession
 from tfgnet_desk.gui.store_views import case_rows, load_draft, save_draft
 from tfgnet_desk.gui.widgets.candidate_grid import CandidateGrid
@@ -401,6 +400,8 @@ class MainWindow(QMainWindow):
     # Settings, report, dialogs ---------------------------------------------------------------------
     def apply_settings(self, new: Settings, save: bool = True) -> None:
         home_changed = new.home != self.settings.home
+        if home_changed:
+            self.description.flush()  # saved under the old data folder, with its case
         self.settings = new
         if save:
             try:
@@ -409,12 +410,17 @@ class MainWindow(QMainWindow):
                 self.show_message(messages.explain(exc, "saving the settings"))
         self.controls.set_profile_device(new.profile, new.device)
         self._update_status()
-        if home_changed and self.store is not None:
+        if home_changed and self.store is not None and not self.runs.is_running():
             from tfgnet_desk.cases import CaseStore
 
-            self.store = CaseStore(new)
+            old, self.store = self.store, CaseStore(new)
             self.backend.store = self.analysis.store = self.store
-            self.case_id = None
+            old.close()
+            self.case_id = self.case_uid = None
+            self.evidence.clear()
+            self.candidates.clear()
+            self.description.set_text("")
+            self.history.set_runs([])
             self.refresh_cases()
         if self._check_model() and self._preload and self.backend is not None:
             self.backend.preload(new)

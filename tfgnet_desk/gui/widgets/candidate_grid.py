@@ -109,6 +109,7 @@ class CandidateGrid(QWidget):
         self.list.itemDoubleClicked.connect(lambda _i: self.toggle_pick())
         self.list.installEventFilter(self)
         self.pick = QPushButton("Pick", objectName="pickCandidate")
+        self.pick.setMinimumWidth(72)
         self.pick.setToolTip("Mark the selected candidate as picked (Space)")
         self.pick.clicked.connect(self.toggle_pick)
         self.compare = QPushButton("Compare", objectName="compareCandidates")
