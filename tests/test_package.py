@@ -161,3 +161,56 @@ def test_gpu_bench_refuses_without_cuda_and_its_generation_path_runs(capsys):
     model = TFGNet.random(full_layout_tiny_config(), seed=0)
     times = bench.generate_once(model, n=2, steps=2)
     assert set(times) == {"restore", "embed", "generate", "total"} and times["total"] > 0
+
+
+BLOCKED_RUN = r"""
+import importlib.abc, sys
+sys.path.insert(0, sys.argv[1])
+import packaging_excludes
+absent = ("torchvision", "torchaudio")  # not installed here either; excluded in case they ever are
+BLOCK = tuple(b for b in packaging_excludes.lazy_library_excludes() if b not in absent)
+class Blocker(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if any(name == b or name.startswith(b + ".") for b in BLOCK):
+            raise ModuleNotFoundError(f"left out of the bundle: {name}", name=name)
+        return None
+sys.meta_path.insert(0, Blocker())
+from tfgnet_desk.cli import main
+rc = main(["--self-test"])
+import tfgnet_desk.gui.app, tfgnet_desk.gui.main_window  # noqa: E401 - the window's imports as well
+sys.exit(rc)
+"""
+
+
+@pytest.mark.slow
+def test_app_runs_without_the_modules_the_bundle_leaves_out(tmp_path):
+    """The spec leaves ~550 transformers model packages and the diffusers pipelines out; the self-test
+    and the window's imports must not need them."""
+    sys.path.insert(0, str(PKG))
+    try:
+        import packaging_excludes
+    finally:
+        sys.path.remove(str(PKG))
+    excluded = packaging_excludes.lazy_library_excludes()
+    assert "transformers.models.clip" not in excluded and "transformers.models.bert" in excluded
+    assert "diffusers.pipelines" in excluded and "torchvision" in excluded
+    from tfgnet_desk.model.testing import save_random_model
+
+    save_random_model(tmp_path / "models" / "tiny")
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM_PLUGIN_PATH"}
+    env.update(
+        TFGNET_MODELS=str(tmp_path / "models"),
+        TFGNET_HOME=str(tmp_path / "home"),
+        QT_QPA_PLATFORM="offscreen",
+        OMP_NUM_THREADS="1",
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", BLOCKED_RUN, str(PKG)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        cwd=ROOT,
+    )
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    assert "OK: self-test passed" in r.stdout
