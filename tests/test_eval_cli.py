@@ -132,3 +132,19 @@ def test_restorer_row_equals_the_pipelines_restored_face(tmp_path, random_model)
     # text-only differs from the whole method (no stacked ID embedding) but is as deterministic
     t1, t2 = runner.generate_text_only(case, 1.0), runner.generate_text_only(case, 1.0)
     assert np.array_equal(t1, t2) and not np.array_equal(t1, runner.generate(case, 1.0))
+
+
+def test_time_budget_stops_between_cases_and_says_so(tmp_path):
+    from tfgnet_desk.evaluate.methods import Bicubic
+    from tfgnet_desk.evaluate.metrics.suite import MetricSuite
+    from tfgnet_desk.evaluate.report import markdown_report
+    from tfgnet_desk.evaluate.runner import run_evaluation
+
+    bench = make_benchmark(tmp_path / "bench")
+    suite = MetricSuite()
+    full = run_evaluation(bench, [Bicubic()], suite, progress=False)
+    assert len(full.per_case) == 2 and full.stopped_early is None
+    assert full.summary["bicubic"]["ssim"] is not None
+    cut = run_evaluation(bench, [Bicubic()], MetricSuite(), progress=False, time_budget_s=0.0)
+    assert cut.per_case == [] and "after 0 of 4 cases" in cut.stopped_early
+    assert "Stopped early" in markdown_report(cut, MetricSuite().columns(), {}, [], [])

@@ -15,10 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+# Spinning OpenMP threads burn the cores other jobs need on a shared CPU; set before torch loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from tfgnet_desk.evaluate.methods import ALL_METHODS, MODEL_METHODS, REFERENCE_METHODS
 
@@ -44,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strength", type=_csv, default=None,
                    help="tfgnet fidelity values, e.g. 1.0,0.8,0.6 (default: the pipeline's default)")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N cases")
+    p.add_argument("--time-budget", type=float, default=None,
+                   help="minutes; start no new case after this and report the cases done (count stated)")
     p.add_argument("--data", type=Path, default=None, help="face data folder for the reference rows")
     p.add_argument("--metric-weights", type=Path, default=None,
                    help="folder with clip-vit-base-patch32/, dino-vits16/, lpips-alex/, inception-fid/")
@@ -169,7 +175,8 @@ def _run_meta(args, argv, model: Path, methods: list[Any], started: float) -> di
     return {
         "benchmark": str(args.benchmark), "benchmark_name": args.benchmark.name, "benchmark_meta": bench_meta,
         "model": str(model), "manifest_hash": model_manifest_hash(model if model.is_dir() else None),
-        "seed": args.seed, "limit": args.limit, "strength": args.strength, "steps": args.steps,
+        "seed": args.seed, "limit": args.limit, "time_budget_min": args.time_budget,
+        "strength": args.strength, "steps": args.steps,
         "guidance": args.guidance, "commit": git_commit(REPO_ROOT), "machine": machine_info(),
         "date": utc_now(), "argv": sys.argv if argv is None else ["-m", "tfgnet_desk.evaluate", *argv],
         "methods_described": [m.describe() for m in methods],
@@ -209,8 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     suite = build_suite(roots, tiny_clip=tiny, identity=args.identity, models_dir=settings.models_dir,
                         ssim_channel=args.ssim_channel,
                         face_box=BENCHMARK_FACE_BOX if args.face_box == "crop" else None)
+    budget = args.time_budget * 60.0 if args.time_budget else None
     result = run_evaluation(args.benchmark, methods, suite, out=args.out, limit=args.limit,
-                            progress=not args.no_progress)
+                            progress=not args.no_progress, time_budget_s=budget)
     result.unavailable = {**unavailable, **result.unavailable}
     meta = _run_meta(args, argv, model, methods, started)
     paths = write_report(result, suite.columns(), args.out, meta, ablations=ablations,

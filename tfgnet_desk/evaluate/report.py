@@ -144,6 +144,7 @@ def markdown_report(result: RunResult, columns: list[MetricColumn], meta: dict[s
            f"seed {meta.get('seed')}; model `{meta.get('model')}` "
            f"(manifest {str(meta.get('manifest_hash'))[:12]}); "
            f"commit {meta.get('commit')}; {meta.get('date')}.", "",
+           *([f"**Stopped early: {result.stopped_early}.**", ""] if result.stopped_early else []),
            "## Table 1/2 shape: the paper's metrics", ""]
     out += _table(rows, paper_cols, result, reference)
     out += ["", "*clean-source*: the undegraded source photo (ceiling); *random-same-gender*: a random "
@@ -176,10 +177,14 @@ def markdown_report(result: RunResult, columns: list[MetricColumn], meta: dict[s
         out += ["", "## Skipped cases and failures", ""]
         out += [f"- {s['case']}: {s['reason']}" for s in result.skipped_cases]
         out += [f"- {e['case']} / {e['method']}: {e['error']}" for e in result.method_errors[:50]]
-    out += ["", "## Time per method (seconds per case)", ""]
+    out += ["", "## Time per case (wall seconds; process CPU seconds, which do not depend on other load)", ""]
+    n_cases = max(1, len(result.per_case))
     for m in result.methods:
         n = max(1, result.counts[m].get("cases", 0))
-        out.append(f"- {m}: {result.seconds.get(m, 0.0) / n:.3f}")
+        out.append(f"- {m}: {result.seconds.get(m, 0.0) / n:.3f} s wall, "
+                   f"{result.cpu_seconds.get(m, 0.0) / n:.3f} s CPU")
+    metrics_cpu = result.cpu_seconds.get("metrics", 0.0) / n_cases
+    out.append(f"- metrics (all rows of a case): {metrics_cpu:.3f} s CPU")
     return "\n".join(out) + "\n"
 
 
@@ -251,6 +256,8 @@ def write_report(result: RunResult, columns: list[MetricColumn], out: Path, meta
                                             "unavailable_methods": result.unavailable}, indent=2) + "\n")
     run = {**meta, "columns": [c.to_dict() for c in columns], "methods": result.methods,
            "cases_listed": result.cases_total, "cases_scored": len(result.per_case),
-           "counts": result.counts, "seconds_per_method": result.seconds}
+           "stopped_early": result.stopped_early,
+           "counts": result.counts, "seconds_per_method": result.seconds,
+           "cpu_seconds_per_method": result.cpu_seconds}
     paths["run"].write_text(json.dumps(run, indent=2, default=str) + "\n")
     return paths

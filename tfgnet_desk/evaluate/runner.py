@@ -38,9 +38,11 @@ class RunResult:
     skipped_cases: list[dict[str, str]] = field(default_factory=list)
     method_errors: list[dict[str, str]] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)  # method -> total seconds
+    seconds: dict[str, float] = field(default_factory=dict)  # method -> total wall seconds
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # method -> total process CPU seconds
     figure: list[dict[str, Any]] = field(default_factory=list)
     cases_total: int = 0
+    stopped_early: str | None = None  # why the run stopped before the last case (time budget)
 
 
 def _mean(values: list[float]) -> float | None:
@@ -66,8 +68,13 @@ def run_evaluation(
     limit: int | None = None,
     progress: bool = True,
     on_case: Callable[[int, int], None] | None = None,
+    time_budget_s: float | None = None,
 ) -> RunResult:
-    """Evaluate ``methods`` on the cases of ``bench`` (the first ``limit`` in name order)."""
+    """Evaluate ``methods`` on the cases of ``bench`` (the first ``limit`` in name order).
+
+    ``time_budget_s``: no new case is started once this many seconds have passed; the cases done so far
+    are reported (cases are in name order, and the benchmark's cases are a random draw of identities, so
+    the first N are a random subset), and ``stopped_early`` says so."""
     folders = list_cases(bench)
     if limit is not None:
         folders = folders[: max(0, int(limit))]
@@ -78,16 +85,23 @@ def run_evaluation(
     errors: list[dict[str, str]] = []
     unavailable: dict[str, str] = {}
     seconds = dict.fromkeys(names, 0.0)
+    cpu = dict.fromkeys([*names, "metrics"], 0.0)
     figure: list[dict[str, Any]] = []
     if out is not None:
         (out / "cases").mkdir(parents=True, exist_ok=True)
 
+    started = time.perf_counter()
+    stopped: str | None = None
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=len(folders), desc="evaluate", unit="case")
     for i, folder in enumerate(folders):
+        if time_budget_s is not None and time.perf_counter() - started > time_budget_s:
+            stopped = f"time budget of {time_budget_s / 60:.1f} min reached after {i} of {len(folders)} cases"
+            log.warning("stopping: %s", stopped)
+            break
         try:
             case = load_case(folder)
         except CaseError as exc:
@@ -97,7 +111,7 @@ def run_evaluation(
             continue
         outputs: dict[str, np.ndarray] = {}
         for m in list(active):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             try:
                 outputs[m.name] = to_size(np.asarray(m.run(case), dtype=np.uint8), case.target.shape[:2])
             except MethodUnavailable as exc:
@@ -109,7 +123,10 @@ def run_evaluation(
                 errors.append({"case": case.case_id, "method": m.name,
                                "error": f"{type(exc).__name__}: {exc}"})
             seconds[m.name] += time.perf_counter() - t0
+            cpu[m.name] += time.process_time() - c0
+        c0 = time.process_time()
         record = _score_case(case, outputs, suite)
+        cpu["metrics"] += time.process_time() - c0
         per_case.append(record)
         if out is not None:
             (out / "cases" / f"{case.case_id}.json").write_text(
@@ -125,8 +142,8 @@ def run_evaluation(
     kept = [n for n in names if n not in unavailable]
     summary, counts = _aggregate(per_case, kept, suite)
     return RunResult(methods=kept, summary=summary, counts=counts, per_case=per_case, skipped_cases=skipped,
-                     method_errors=errors, unavailable=unavailable, seconds=seconds, figure=figure,
-                     cases_total=len(folders))
+                     method_errors=errors, unavailable=unavailable, seconds=seconds, cpu_seconds=cpu,
+                     figure=figure, cases_total=len(folders), stopped_early=stopped)
 
 
 def _tick(bar: Any, on_case: Callable[[int, int], None] | None, i: int, n: int) -> None:
