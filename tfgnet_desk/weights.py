@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tfgnet_desk.hashing import sha256_file  # noqa: F401  (re-exported)
+
 MANIFEST_NAME = "MANIFEST.json"
 MANIFEST_VERSION = 1
 PICKLE_SUFFIXES = (".bin", ".pt", ".ckpt", ".pth", ".pkl", ".pickle")
-_CHUNK = 1 << 20
 
 
 class WeightsError(RuntimeError):
@@ -62,14 +63,6 @@ class VerifyReport:
                 + ", ".join(self.pickles)
             )
         return " ".join(parts)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _listed_files(folder: Path) -> list[str]:
