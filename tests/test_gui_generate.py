@@ -209,10 +209,12 @@ def test_gui_thread_never_stalls_during_generation(qtbot, win):
 
 
 def test_missing_model_is_reported_not_raised(qtbot, settings, tmp_path):
-    w = open_window(settings.with_(models_dir=tmp_path / "nothing"), detector=fixed_box_detector)
+    # the full profile has no shipped fallback, so an empty model folder really is empty
+    w = open_window(
+        settings.with_(models_dir=tmp_path / "nothing", profile="full"), detector=fixed_box_detector
+    )
     qtbot.addWidget(w)
-    if (w.settings.model_path() / "MANIFEST.json").is_file():
-        pytest.skip("the embedded model is installed; the missing-model path needs an empty folder")
+    assert not (w.settings.model_path() / "MANIFEST.json").is_file()
     from tfgnet_desk.gui.worker import GenerationJob
 
     job = GenerationJob(token=1, settings=w.settings, images=[], prompt=PROMPT)
