@@ -86,7 +86,7 @@ def _fmt(key: str, v: float | None) -> str:
         return "-"
     if isinstance(v, float) and math.isinf(v):
         return "inf"
-    if key.startswith(("lpips", "ssim")):
+    if key.startswith(("lpips", "ssim", "fid_id")):  # FID-id: dlib descriptors vary little, values are small
         return f"{v:.4f}"
     return f"{v:.2f}"
 
