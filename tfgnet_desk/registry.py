@@ -135,7 +135,7 @@ COMPONENTS: tuple[Component, ...] = (
             _f("unet/diffusion_pytorch_model.safetensors"),
             _f("restorer/model.safetensors"),
         ),
-        licence="Apache-2.0 (trained by this project on UTKFace + CelebA; see models/tiny/MODEL_CARD.md)",
+        licence="derived from UTKFace and CelebA: non-commercial research only (models/tiny/MODEL_CARD.md)",
         source="shipped with tfgnet-desk (models/tiny), trained with python -m tfgnet_desk.train",
         accepts="a folder written by TFGNet.save_pretrained (import PATH --as tiny)",
         note="falls back to the copy shipped with the program when the model folder has none",
