@@ -15,14 +15,18 @@ from tfgnet_desk.cases.audit import utc_now
 
 
 def ensure_gui_app():
-    """A Qt GUI application (needed for fonts and painting); offscreen when there is no display."""
-    from PySide6.QtGui import QGuiApplication
+    """A Qt application (needed for fonts and painting); offscreen when there is no display.
 
-    app = QGuiApplication.instance()
+    A ``QApplication`` rather than a bare ``QGuiApplication``: Qt allows one application object per
+    process, and a window opened later in the same process (the desktop app, GUI tests) needs widgets.
+    """
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
     if app is None:
         if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        app = QGuiApplication(["tfgnet-desk-report"])
+        app = QApplication(["tfgnet-desk-report"])
     return app
 
 
