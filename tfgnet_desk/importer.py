@@ -458,7 +458,7 @@ def _init_pseudo_text(folder: Path, cfg) -> None:
 def write_merged_manifest(folder: Path) -> dict[str, Any]:
     """The folder's MANIFEST.json from its parts' manifests (each file keeps its licence and source);
     files no part lists (``config.json`` and the like) are hashed and attributed to tfgnet-desk."""
-    from tfgnet_desk.weights import _hash_entries, sha256_file
+    from tfgnet_desk.weights import hash_entries, sha256_file
 
     entries: list[dict[str, Any]] = []
     listed: set[str] = set()
@@ -483,7 +483,7 @@ def write_merged_manifest(folder: Path) -> dict[str, Any]:
     manifest = {
         "manifest_version": MANIFEST_VERSION,
         "files": entries,
-        "manifest_hash": _hash_entries(entries),
+        "manifest_hash": hash_entries(entries),
     }
     tmp = folder / (MANIFEST_NAME + ".tmp")
     tmp.write_text(json.dumps(manifest, indent=2) + "\n")

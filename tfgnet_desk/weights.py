@@ -73,7 +73,7 @@ def _listed_files(folder: Path) -> list[str]:
     return out
 
 
-def _hash_entries(files: list[dict[str, Any]]) -> str:
+def hash_entries(files: list[dict[str, Any]]) -> str:
     """Hash of the (path, sha256, size) triples, independent of licence/source wording and of order."""
     canon = sorted((f["path"], f["sha256"], int(f["size"])) for f in files)
     return hashlib.sha256(json.dumps(canon, separators=(",", ":")).encode()).hexdigest()
@@ -96,7 +96,7 @@ def write_manifest(folder: Path | str, licence: str, source: str) -> dict[str, A
                 "source": source,
             }
         )
-    manifest = {"manifest_version": MANIFEST_VERSION, "files": files, "manifest_hash": _hash_entries(files)}
+    manifest = {"manifest_version": MANIFEST_VERSION, "files": files, "manifest_hash": hash_entries(files)}
     tmp = folder / (MANIFEST_NAME + ".tmp")
     tmp.write_text(json.dumps(manifest, indent=2) + "\n")
     tmp.replace(folder / MANIFEST_NAME)
@@ -132,7 +132,7 @@ def read_manifest(folder: Path | str) -> dict[str, Any]:
 
 def manifest_hash(folder: Path | str) -> str:
     """The manifest hash recorded with every run (recomputed from the entries, not trusted from the file)."""
-    return _hash_entries(read_manifest(folder)["files"])
+    return hash_entries(read_manifest(folder)["files"])
 
 
 def verify_folder(folder: Path | str, check_hashes: bool = True) -> VerifyReport:
@@ -163,7 +163,7 @@ def verify_folder(folder: Path | str, check_hashes: bool = True) -> VerifyReport
             report.mismatch.append(rel)
             continue
         report.present.append(rel)
-    report.manifest_hash = _hash_entries(manifest["files"])
+    report.manifest_hash = hash_entries(manifest["files"])
     if "manifest_hash" in manifest and manifest["manifest_hash"] != report.manifest_hash:
         report.error = "the manifest's own hash does not match its entries (MANIFEST.json was edited)"
     return report
