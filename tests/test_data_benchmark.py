@@ -20,8 +20,22 @@ pytestmark = pytest.mark.data
 @pytest.fixture(scope="module")
 def bench(data_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
-    rc = main(["build-benchmark", "--source", "celeba10k", "--cases", "5", "--seed", "0", "--out", str(out),
-               "--data", str(data_root), "--quiet"])
+    rc = main(
+        [
+            "build-benchmark",
+            "--source",
+            "celeba10k",
+            "--cases",
+            "5",
+            "--seed",
+            "0",
+            "--out",
+            str(out),
+            "--data",
+            str(data_root),
+            "--quiet",
+        ]
+    )
     assert rc == 0
     return out
 

@@ -96,9 +96,22 @@ def test_age_phrases_are_consistent():
 
 
 def test_caption_from_seed_is_deterministic():
-    rec = FaceRecord("celeba10k", "x.jpg", Path("x.jpg"), "1", "female",
-                     attrs={"Smiling": True, "Young": True, "Wavy_Hair": True, "Brown_Hair": True,
-                            "Wearing_Earrings": True, "Male": False, "No_Beard": True})
+    rec = FaceRecord(
+        "celeba10k",
+        "x.jpg",
+        Path("x.jpg"),
+        "1",
+        "female",
+        attrs={
+            "Smiling": True,
+            "Young": True,
+            "Wavy_Hair": True,
+            "Brown_Hair": True,
+            "Wearing_Earrings": True,
+            "Male": False,
+            "No_Beard": True,
+        },
+    )
     assert caption_for(rec, 7) == caption_for(rec, 7)
     texts = {caption_for(rec, s) for s in range(60)}
     assert len(texts) > 10

@@ -43,8 +43,12 @@ def test_degrade_folder_skips_bad_files(tmp_path, capsys):
     (folder / "broken.jpg").write_bytes(b"not a jpeg")
     (folder / "readme.txt").write_text("ignored")
     out = tmp_path / "out"
-    assert main(["degrade", str(folder), str(out), "--seed", "1", "--hq-size", "64", "--lq-size", "16",
-                 "--quiet"]) == 0
+    assert (
+        main(
+            ["degrade", str(folder), str(out), "--seed", "1", "--hq-size", "64", "--lq-size", "16", "--quiet"]
+        )
+        == 0
+    )
     assert sorted(p.name for p in out.glob("*.png")) == ["p0.png", "p1.png", "p2.png"]
     meta = json.loads((out / "degradation.json").read_text())
     assert len({m["noise_seed"] for m in meta.values()}) == 3  # a different draw per file
@@ -52,8 +56,9 @@ def test_degrade_folder_skips_bad_files(tmp_path, capsys):
 
 
 def test_missing_data_folder_is_a_clear_error(tmp_path, capsys):
-    rc = main(["build-benchmark", "--cases", "2", "--out", str(tmp_path / "b"),
-               "--data", str(tmp_path / "no")])
+    rc = main(
+        ["build-benchmark", "--cases", "2", "--out", str(tmp_path / "b"), "--data", str(tmp_path / "no")]
+    )
     assert rc == 2
     assert "does not exist" in capsys.readouterr().err
 
@@ -69,8 +74,9 @@ def test_splits_command_writes_and_checks(data_root, tmp_path):
 
 
 def test_help_lists_commands():
-    res = subprocess.run([sys.executable, "-m", "tfgnet_desk.data", "--help"], capture_output=True, text=True,
-                         timeout=60)
+    res = subprocess.run(
+        [sys.executable, "-m", "tfgnet_desk.data", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert res.returncode == 0
     for cmd in ("splits", "build-benchmark", "degrade"):
         assert cmd in res.stdout

@@ -76,8 +76,14 @@ def test_check_disjoint_catches_a_leak(data_root, splits):
     ident = next(r.identity for r in splits.records("benchmark", data_root) if r.key == leaked_key)
     celeba = load_records(data_root, "celeba10k")
     other = next(r for r in celeba if r.identity == ident and r.key != leaked_key)
-    bad = Splits(seed=0, pools={**splits.pools, "benchmark": [k for k in splits.benchmark if k != other.key],
-                                "train": [*splits.train, other.key]})
+    bad = Splits(
+        seed=0,
+        pools={
+            **splits.pools,
+            "benchmark": [k for k in splits.benchmark if k != other.key],
+            "train": [*splits.train, other.key],
+        },
+    )
     with pytest.raises(AssertionError, match="identities shared"):
         check_disjoint(bad, data_root)
 

@@ -61,11 +61,16 @@ def _png16_rgb(arr16: np.ndarray) -> bytes:
     h, w, _ = arr16.shape
     raw = b"".join(b"\x00" + arr16[r].astype(">u2").tobytes() for r in range(h))
     ihdr = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", zlib.compress(raw))
-            + _png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", zlib.compress(raw))
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 # --- refusals --------------------------------------------------------------------------------------
+
 
 def test_zero_byte_file(tmp_path):
     p = tmp_path / "empty.jpg"
@@ -152,6 +157,7 @@ def test_huge_header_bomb_refused(tmp_path):
 
 # --- conversions -----------------------------------------------------------------------------------
 
+
 def test_cmyk_jpeg_becomes_rgb(tmp_path):
     p = tmp_path / "cmyk.jpg"
     Image.new("CMYK", (16, 16), (0, 255, 255, 0)).save(p, quality=95)  # pure red in CMYK
@@ -231,12 +237,15 @@ def test_exif_orientation_applied(tmp_path):
     assert bottom[2] > 200 and bottom[0] < 60
 
 
-@pytest.mark.parametrize("fmt,suffix,kw", [
-    ("TIFF", ".tif", {}),
-    ("WEBP", ".webp", {"lossless": True}),
-    ("BMP", ".bmp", {}),
-    ("PNG", ".png", {}),
-])
+@pytest.mark.parametrize(
+    "fmt,suffix,kw",
+    [
+        ("TIFF", ".tif", {}),
+        ("WEBP", ".webp", {"lossless": True}),
+        ("BMP", ".bmp", {}),
+        ("PNG", ".png", {}),
+    ],
+)
 def test_lossless_formats_round_trip(tmp_path, fmt, suffix, kw):
     arr = _gradient()
     p = tmp_path / f"img{suffix}"
@@ -261,6 +270,7 @@ def test_read_only_source_is_fine(tmp_path):
 
 
 # --- save_png and resize ---------------------------------------------------------------------------
+
 
 def test_save_png_text_chunks_round_trip(tmp_path):
     arr = _gradient()

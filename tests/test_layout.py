@@ -40,7 +40,9 @@ def test_package_import_is_light():
     import subprocess
     import sys
 
-    code = "import sys, tfgnet_desk, tfgnet_desk.settings, tfgnet_desk.cli; " \
-           "print(','.join(m for m in ('torch','diffusers','dlib','PySide6') if m in sys.modules))"
+    code = (
+        "import sys, tfgnet_desk, tfgnet_desk.settings, tfgnet_desk.cli; "
+        "print(','.join(m for m in ('torch','diffusers','dlib','PySide6') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"heavy modules imported at package import: {out.stdout}"

@@ -75,8 +75,9 @@ def test_random_vgg19_saved_as_safetensors_loads(tmp_path):
     manual = 1.0 * F.mse_loss(fa[0], fb[0]) + 0.5 * F.mse_loss(fa[1], fb[1])
     assert loss(a, b).item() == pytest.approx(manual.item(), rel=1e-5)
     l1 = PerceptualLoss(tmp_path, layer_weights=weights, criterion="l1", warn=False)
-    assert l1(a, b).item() == pytest.approx((F.l1_loss(fa[0], fb[0]) + 0.5 * F.l1_loss(fa[1], fb[1])).item(),
-                                            rel=1e-5)
+    assert l1(a, b).item() == pytest.approx(
+        (F.l1_loss(fa[0], fb[0]) + 0.5 * F.l1_loss(fa[1], fb[1])).item(), rel=1e-5
+    )
     loss.train()
     assert not loss.net.training
 

@@ -36,22 +36,58 @@ def _lq(b: int = 2, size: int = 128, seed: int = 0) -> torch.Tensor:
 #  connect_list=['32','64','128','256']) on VQAutoEncoder(512, 64, [1,2,2,4,4,8], 'nearest', 2, [16]))
 # ------------------------------------------------------------------------------------------------
 CF_ENCODER = [
-    ("conv", 3, 64, 3), ("res", 64, 64), ("res", 64, 64), ("down", 64),                  # 512
-    ("res", 64, 128), ("res", 128, 128), ("down", 128),                                   # 256
-    ("res", 128, 128), ("res", 128, 128), ("down", 128),                                  # 128
-    ("res", 128, 256), ("res", 256, 256), ("down", 256),                                  # 64
-    ("res", 256, 256), ("res", 256, 256), ("down", 256),                                  # 32
-    ("res", 256, 512), ("attn", 512), ("res", 512, 512), ("attn", 512),                   # 16
-    ("res", 512, 512), ("attn", 512), ("res", 512, 512), ("gn", 512), ("conv", 512, 256, 3),
+    ("conv", 3, 64, 3),
+    ("res", 64, 64),
+    ("res", 64, 64),
+    ("down", 64),  # 512
+    ("res", 64, 128),
+    ("res", 128, 128),
+    ("down", 128),  # 256
+    ("res", 128, 128),
+    ("res", 128, 128),
+    ("down", 128),  # 128
+    ("res", 128, 256),
+    ("res", 256, 256),
+    ("down", 256),  # 64
+    ("res", 256, 256),
+    ("res", 256, 256),
+    ("down", 256),  # 32
+    ("res", 256, 512),
+    ("attn", 512),
+    ("res", 512, 512),
+    ("attn", 512),  # 16
+    ("res", 512, 512),
+    ("attn", 512),
+    ("res", 512, 512),
+    ("gn", 512),
+    ("conv", 512, 256, 3),
 ]
 CF_GENERATOR = [
-    ("conv", 256, 512, 3), ("res", 512, 512), ("attn", 512), ("res", 512, 512),
-    ("res", 512, 512), ("attn", 512), ("res", 512, 512), ("attn", 512), ("up", 512),      # 16
-    ("res", 512, 256), ("res", 256, 256), ("up", 256),                                    # 32
-    ("res", 256, 256), ("res", 256, 256), ("up", 256),                                    # 64
-    ("res", 256, 128), ("res", 128, 128), ("up", 128),                                    # 128
-    ("res", 128, 128), ("res", 128, 128), ("up", 128),                                    # 256
-    ("res", 128, 64), ("res", 64, 64), ("gn", 64), ("conv", 64, 3, 3),                    # 512
+    ("conv", 256, 512, 3),
+    ("res", 512, 512),
+    ("attn", 512),
+    ("res", 512, 512),
+    ("res", 512, 512),
+    ("attn", 512),
+    ("res", 512, 512),
+    ("attn", 512),
+    ("up", 512),  # 16
+    ("res", 512, 256),
+    ("res", 256, 256),
+    ("up", 256),  # 32
+    ("res", 256, 256),
+    ("res", 256, 256),
+    ("up", 256),  # 64
+    ("res", 256, 128),
+    ("res", 128, 128),
+    ("up", 128),  # 128
+    ("res", 128, 128),
+    ("res", 128, 128),
+    ("up", 128),  # 256
+    ("res", 128, 64),
+    ("res", 64, 64),
+    ("gn", 64),
+    ("conv", 64, 3, 3),  # 512
 ]
 CF_FUSE_ENCODER = {"512": 2, "256": 5, "128": 8, "64": 11, "32": 14, "16": 18}
 CF_FUSE_GENERATOR = {"16": 6, "32": 9, "64": 12, "128": 15, "256": 18, "512": 21}
@@ -66,8 +102,12 @@ def _norm(prefix: str, c: int) -> dict[str, tuple]:
 
 
 def _res(prefix: str, cin: int, cout: int) -> dict[str, tuple]:
-    keys = {**_norm(f"{prefix}.norm1", cin), **_conv(f"{prefix}.conv1", cin, cout, 3),
-            **_norm(f"{prefix}.norm2", cout), **_conv(f"{prefix}.conv2", cout, cout, 3)}
+    keys = {
+        **_norm(f"{prefix}.norm1", cin),
+        **_conv(f"{prefix}.conv1", cin, cout, 3),
+        **_norm(f"{prefix}.norm2", cout),
+        **_conv(f"{prefix}.conv2", cout, cout, 3),
+    }
     if cin != cout:
         keys.update(_conv(f"{prefix}.conv_out", cin, cout, 1))
     return keys
@@ -84,8 +124,10 @@ def _block(prefix: str, spec: tuple) -> dict[str, tuple]:
     if kind in ("down", "up"):
         return _conv(f"{prefix}.conv", spec[1], spec[1], 3)
     c = spec[1]  # attn
-    return {**_norm(f"{prefix}.norm", c), **{k: v for n in ("q", "k", "v", "proj_out")
-                                             for k, v in _conv(f"{prefix}.{n}", c, c, 1).items()}}
+    return {
+        **_norm(f"{prefix}.norm", c),
+        **{k: v for n in ("q", "k", "v", "proj_out") for k, v in _conv(f"{prefix}.{n}", c, c, 1).items()},
+    }
 
 
 def codeformer_published_shapes() -> dict[str, tuple]:
@@ -99,11 +141,20 @@ def codeformer_published_shapes() -> dict[str, tuple]:
     shapes.update({"feat_emb.weight": (512, 256), "feat_emb.bias": (512,)})
     for n in range(9):
         p = f"ft_layers.{n}"
-        shapes.update({f"{p}.self_attn.in_proj_weight": (1536, 512), f"{p}.self_attn.in_proj_bias": (1536,),
-                       f"{p}.self_attn.out_proj.weight": (512, 512), f"{p}.self_attn.out_proj.bias": (512,),
-                       f"{p}.linear1.weight": (1024, 512), f"{p}.linear1.bias": (1024,),
-                       f"{p}.linear2.weight": (512, 1024), f"{p}.linear2.bias": (512,),
-                       **_norm(f"{p}.norm1", 512), **_norm(f"{p}.norm2", 512)})
+        shapes.update(
+            {
+                f"{p}.self_attn.in_proj_weight": (1536, 512),
+                f"{p}.self_attn.in_proj_bias": (1536,),
+                f"{p}.self_attn.out_proj.weight": (512, 512),
+                f"{p}.self_attn.out_proj.bias": (512,),
+                f"{p}.linear1.weight": (1024, 512),
+                f"{p}.linear1.bias": (1024,),
+                f"{p}.linear2.weight": (512, 1024),
+                f"{p}.linear2.bias": (512,),
+                **_norm(f"{p}.norm1", 512),
+                **_norm(f"{p}.norm2", 512),
+            }
+        )
     shapes.update({**_norm("idx_pred_layer.0", 512), "idx_pred_layer.1.weight": (1024, 512)})
     for size, ch in (("32", 256), ("64", 256), ("128", 128), ("256", 128)):
         p = f"fuse_convs_dict.{size}"
@@ -140,8 +191,15 @@ def test_config_roundtrip_presets_and_validation():
         d = json.loads(json.dumps(cfg.to_dict()))
         assert RestorerConfig.from_dict(d) == cfg
     full = RestorerConfig.full()
-    assert (full.img_size, full.codebook_size, full.emb_dim, full.code_size, full.n_layers, full.dim_embd,
-            full.n_head) == (512, 1024, 256, 16, 9, 512, 8)
+    assert (
+        full.img_size,
+        full.codebook_size,
+        full.emb_dim,
+        full.code_size,
+        full.n_layers,
+        full.dim_embd,
+        full.n_head,
+    ) == (512, 1024, 256, 16, 9, 512, 8)
     assert full.connect_list == ("32", "64", "128", "256")
     assert RestorerConfig.tiny().code_size == 16
     with pytest.raises(ValueError, match="unknown"):
@@ -201,8 +259,9 @@ def test_init_from_codebook_copies_without_aliasing():
     model = CodeFormerRestorer(cfg)
     model.init_from_codebook(vq)
     for name in ("encoder", "quantize", "generator"):
-        for (k, a), b in zip(getattr(model, name).state_dict().items(),
-                             getattr(vq, name).state_dict().values(), strict=True):
+        for (k, a), b in zip(
+            getattr(model, name).state_dict().items(), getattr(vq, name).state_dict().values(), strict=True
+        ):
             assert torch.equal(a, b), k
             assert a.data_ptr() != b.data_ptr(), k
 
@@ -288,8 +347,19 @@ def test_transformer_loss_matches_hand_computation():
 def test_transformer_stage_loss_falls_when_overfitting_one_batch():
     torch.manual_seed(0)
     # the tiny graph at a quarter of the cost: 64x64 input, still a 16x16 code grid
-    cfg = RestorerConfig(img_size=64, nf=16, ch_mult=(1, 2, 2), norm_groups=16, codebook_size=64, emb_dim=16,
-                         dim_embd=64, n_head=4, n_layers=2, dim_mlp=128, connect_list=("32",))
+    cfg = RestorerConfig(
+        img_size=64,
+        nf=16,
+        ch_mult=(1, 2, 2),
+        norm_groups=16,
+        codebook_size=64,
+        emb_dim=16,
+        dim_embd=64,
+        n_head=4,
+        n_layers=2,
+        dim_mlp=128,
+        connect_list=("32",),
+    )
     vq = VQAutoEncoder.from_config(cfg).eval()
     model = CodeFormerRestorer(cfg)
     model.init_from_codebook(vq)

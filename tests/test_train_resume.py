@@ -67,8 +67,9 @@ def test_interrupted_checkpoint_write_keeps_previous(tmp_path, monkeypatch):
         model.weight.add_(1.0)
     monkeypatch.setattr(C.torch, "save", crash)
     with pytest.raises(KeyboardInterrupt):
-        C.save_checkpoint(tmp_path, step=2, elapsed=2.0, model=model, optimizer=opt, scheduler=sched,
-                          config={})
+        C.save_checkpoint(
+            tmp_path, step=2, elapsed=2.0, model=model, optimizer=opt, scheduler=sched, config={}
+        )
     monkeypatch.setattr(C.torch, "save", real_save)
     after = C.load_checkpoint(tmp_path)
     assert after["step"] == 1

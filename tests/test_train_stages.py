@@ -41,8 +41,12 @@ def test_transformer_and_joint_chain(tmp_path):
     tr = small_config("transformer", max_steps=2, init={"vq": "codebook/export/vq.safetensors"})
     assert run(tr, tmp_path).step == 2
     run(small_config("vae", max_steps=1), tmp_path)
-    joint = small_config("joint", max_steps=2, sample_every=2, init={
-        "restorer": "transformer/export/restorer.safetensors", "vae": "vae/export/vae.safetensors"})
+    joint = small_config(
+        "joint",
+        max_steps=2,
+        sample_every=2,
+        init={"restorer": "transformer/export/restorer.safetensors", "vae": "vae/export/vae.safetensors"},
+    )
     res = run(joint, tmp_path)
     assert res.step == 2 and "masked" in res.last_logs
     model = tmp_path / "joint" / "export" / "model"

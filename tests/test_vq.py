@@ -19,8 +19,9 @@ from tfgnet_desk.model.vq import VectorQuantizer, VQAutoEncoder, code_level_loss
 torch.set_num_threads(1)
 
 # a small autoencoder with the tiny graph's structure, for fast training tests
-SMALL = dict(img_size=32, nf=16, ch_mult=(1, 2), res_blocks=1, attn_resolutions=(16,), codebook_size=32,
-             emb_dim=16)
+SMALL = dict(
+    img_size=32, nf=16, ch_mult=(1, 2), res_blocks=1, attn_resolutions=(16,), codebook_size=32, emb_dim=16
+)
 
 
 def _hand_quantizer() -> VectorQuantizer:
@@ -139,10 +140,20 @@ def test_codebook_loss_sums_weighted_terms_and_adaptive_weight():
     with pytest.warns(UserWarning):
         per = PerceptualLoss(None)
     fake = disc(recon)
-    total, parts = codebook_loss(x, recon, code, perceptual=per, fake_logits=fake, l1_weight=2.0,
-                                 perceptual_weight=0.5, adversarial_weight=0.25, code_weight=3.0)
-    expected = (2.0 * parts["l1"] + 0.5 * parts["perceptual"] + 0.25 * parts["adversarial"]
-                + 3.0 * parts["code"])
+    total, parts = codebook_loss(
+        x,
+        recon,
+        code,
+        perceptual=per,
+        fake_logits=fake,
+        l1_weight=2.0,
+        perceptual_weight=0.5,
+        adversarial_weight=0.25,
+        code_weight=3.0,
+    )
+    expected = (
+        2.0 * parts["l1"] + 0.5 * parts["perceptual"] + 0.25 * parts["adversarial"] + 3.0 * parts["code"]
+    )
     assert total.item() == pytest.approx(expected, rel=1e-5)
     assert parts["l1"] == pytest.approx(F.l1_loss(recon, x).item())
     last = vq.generator.blocks[-1].weight

@@ -27,10 +27,13 @@ def build_parser() -> argparse.ArgumentParser:
     from tfgnet_desk import __version__
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--self-test", action="store_true", help="load the embedded model, run one headless "
-                        "generation, verify the result and print OK")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="load the embedded model, run one headless generation, verify the result and print OK",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module in COMMANDS.items():
+    for module in COMMANDS.values():
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -111,8 +111,9 @@ def apply_degradation(
     x = resize(arr, hq).astype(np.float32)
     # 1. Gaussian blur (sigma in HQ pixels); kernel covers +-3 sigma.
     k = 2 * int(np.ceil(3 * params.blur_sigma)) + 1
-    x = cv2.GaussianBlur(x, (k, k), sigmaX=params.blur_sigma, sigmaY=params.blur_sigma,
-                         borderType=cv2.BORDER_REFLECT_101)
+    x = cv2.GaussianBlur(
+        x, (k, k), sigmaX=params.blur_sigma, sigmaY=params.blur_sigma, borderType=cv2.BORDER_REFLECT_101
+    )
     # 2. Downsample by the factor.
     small = max(1, int(round(hq / params.downsample_factor)))
     x = cv2.resize(x, (small, small), interpolation=cv2.INTER_LINEAR)

@@ -66,8 +66,10 @@ def _open_source(src: Path | str | bytes) -> tuple[io.BytesIO, str]:
 
 def _bomb_message(what: str) -> str:
     limit = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485) / 1e6
-    return (f"{what} is far too large to open safely (over {limit:.0f} megapixels); "
-            "it may be a decompression bomb.")
+    return (
+        f"{what} is far too large to open safely (over {limit:.0f} megapixels); "
+        "it may be a decompression bomb."
+    )
 
 
 def _to_rgb(img: Image.Image) -> np.ndarray:

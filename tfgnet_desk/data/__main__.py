@@ -46,8 +46,15 @@ def _cmd_build_benchmark(args: argparse.Namespace) -> int:
     root = resolve_data_root(args.data)
     t0 = time.perf_counter()
     written = build_benchmark(
-        root, args.out, source=args.source, cases=args.cases, seed=args.seed, split_file=args.splits,
-        target_size=args.target_size, overwrite=args.overwrite, progress=not args.quiet,
+        root,
+        args.out,
+        source=args.source,
+        cases=args.cases,
+        seed=args.seed,
+        split_file=args.splits,
+        target_size=args.target_size,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
     )
     print(f"wrote {len(written)} cases to {args.out} in {time.perf_counter() - t0:.1f} s")
     return 0

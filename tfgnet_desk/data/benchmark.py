@@ -41,9 +41,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def benchmark_pairs(
-    records: list[FaceRecord], cases: int, seed: int
-) -> list[tuple[FaceRecord, FaceRecord]]:
+def benchmark_pairs(records: list[FaceRecord], cases: int, seed: int) -> list[tuple[FaceRecord, FaceRecord]]:
     """Pick ``cases`` identities (each once) and two different photos of each: (input, target)."""
     by_id: dict[str, list[FaceRecord]] = {}
     for r in records:
@@ -98,7 +96,10 @@ def build_benchmark(
         shutil.rmtree(d)
 
     split_info = {
-        "file": split_file.name, "sha256": _sha256(split_file), "seed": splits.seed, "pool": "benchmark",
+        "file": split_file.name,
+        "sha256": _sha256(split_file),
+        "seed": splits.seed,
+        "pool": "benchmark",
     }
     bar = None
     if progress is True:

@@ -25,7 +25,11 @@ from tfgnet_desk.data.datasets import FaceRecord
 
 CLASS_WORDS: tuple[str, ...] = ("man", "woman", "boy", "girl", "person")
 CLASS_WORD_GENDER: dict[str, str | None] = {
-    "man": "male", "woman": "female", "boy": "male", "girl": "female", "person": None,
+    "man": "male",
+    "woman": "female",
+    "boy": "male",
+    "girl": "female",
+    "person": None,
 }
 CHILD_MAX_AGE = 12  # boy/girl up to this age
 TEEN_MAX_AGE = 17  # "teenage boy/girl" up to this age
@@ -102,13 +106,24 @@ _CELEBA_FEATURES: list[tuple[str, bool, str, str]] = [
     ("Mouth_Slightly_Open", True, "with", "a slightly open mouth"),
 ]
 _HAIR_COLOURS = [
-    ("Black_Hair", "black"), ("Blond_Hair", "blond"), ("Brown_Hair", "brown"), ("Gray_Hair", "grey"),
+    ("Black_Hair", "black"),
+    ("Blond_Hair", "blond"),
+    ("Brown_Hair", "brown"),
+    ("Gray_Hair", "grey"),
 ]
 _HAIR_TEXTURES = [("Wavy_Hair", "wavy"), ("Straight_Hair", "straight")]
 UTK_RACE_WORDS = ("white", "Black", "Asian", "Indian", None)  # code 4 "others": not named
 _PREFIXES = ("", "", "", "a photo of ", "a portrait of ", "a close-up of ", "the face of ")
-_DECADES = {2: "twenties", 3: "thirties", 4: "forties", 5: "fifties", 6: "sixties", 7: "seventies",
-            8: "eighties", 9: "nineties"}
+_DECADES = {
+    2: "twenties",
+    3: "thirties",
+    4: "forties",
+    5: "fifties",
+    6: "sixties",
+    7: "seventies",
+    8: "eighties",
+    9: "nineties",
+}
 
 
 def _generator(rng: int | np.random.Generator) -> np.random.Generator:
@@ -141,8 +156,14 @@ def _join(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _compose(g: np.random.Generator, adjs: list[str], noun: str, withs: list[str], wearing: list[str],
-             extra: list[str] | None = None) -> str:
+def _compose(
+    g: np.random.Generator,
+    adjs: list[str],
+    noun: str,
+    withs: list[str],
+    wearing: list[str],
+    extra: list[str] | None = None,
+) -> str:
     """Put the chosen phrases into one of several sentence shapes."""
     extra = extra or []
     if g.random() < 0.3:  # witness-note style: "woman, smiling, wavy brown hair, wears glasses"
@@ -165,13 +186,14 @@ def _compose(g: np.random.Generator, adjs: list[str], noun: str, withs: list[str
 def _celeba_caption(rec: FaceRecord, g: np.random.Generator) -> str:
     a = rec.attrs
     noun = class_word_for(rec.gender)
-    options: list[tuple[str, str]] = [(slot, phrase) for attr, val, slot, phrase in _CELEBA_FEATURES
-                                      if attr in a and a[attr] == val]
+    options: list[tuple[str, str]] = [
+        (slot, phrase) for attr, val, slot, phrase in _CELEBA_FEATURES if attr in a and a[attr] == val
+    ]
     if not a.get("Bald", False):
         colours = [w for attr, w in _HAIR_COLOURS if a.get(attr)]
         textures = [w for attr, w in _HAIR_TEXTURES if a.get(attr)]
         if colours or textures:
-            words = ([str(g.choice(textures))] if textures and g.random() < 0.7 else [])
+            words = [str(g.choice(textures))] if textures and g.random() < 0.7 else []
             words += [str(g.choice(colours))] if colours else []
             if words:
                 options.append(("with", " ".join(words) + " hair"))

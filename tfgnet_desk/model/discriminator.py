@@ -35,11 +35,17 @@ class PatchDiscriminator(nn.Module):
         mult = 1
         for n in range(1, n_layers):
             prev, mult = mult, min(2**n, 8)
-            layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * mult),
-                       nn.LeakyReLU(0.2, True)]
+            layers += [
+                nn.Conv2d(ndf * prev, ndf * mult, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(ndf * mult),
+                nn.LeakyReLU(0.2, True),
+            ]
         prev, mult = mult, min(2**n_layers, 8)
-        layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, 1, 1, bias=False), nn.BatchNorm2d(ndf * mult),
-                   nn.LeakyReLU(0.2, True)]
+        layers += [
+            nn.Conv2d(ndf * prev, ndf * mult, 4, 1, 1, bias=False),
+            nn.BatchNorm2d(ndf * mult),
+            nn.LeakyReLU(0.2, True),
+        ]
         layers += [nn.Conv2d(ndf * mult, 1, 4, 1, 1)]
         self.main = nn.Sequential(*layers)
 
@@ -68,8 +74,9 @@ def generator_adversarial_loss(fake_logits: Tensor, kind: str = "nonsaturating")
     return F.softplus(-fake_logits).mean()
 
 
-def adaptive_weight(rec_loss: Tensor, adv_loss: Tensor, last_layer_weight: Tensor,
-                    max_weight: float = 1e4, eps: float = 1e-4) -> Tensor:
+def adaptive_weight(
+    rec_loss: Tensor, adv_loss: Tensor, last_layer_weight: Tensor, max_weight: float = 1e4, eps: float = 1e-4
+) -> Tensor:
     """VQGAN's adaptive adversarial weight ``|grad rec| / (|grad adv| + eps)`` at the decoder's last layer.
 
     Both losses must still be attached to the graph; the result is detached and clamped to

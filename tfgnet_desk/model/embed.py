@@ -113,13 +113,19 @@ class EncoderSpec:
         return int(self.vision["projection_dim"])
 
     def to_dict(self) -> dict[str, Any]:
-        return {"vision": dict(self.vision), "texts": [dict(t) for t in self.texts],
-                "text_hidden_state": self.text_hidden_state}
+        return {
+            "vision": dict(self.vision),
+            "texts": [dict(t) for t in self.texts],
+            "text_hidden_state": self.text_hidden_state,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EncoderSpec:
-        return cls(vision=dict(d["vision"]), texts=tuple(dict(t) for t in d["texts"]),
-                   text_hidden_state=int(d.get("text_hidden_state", -1)))
+        return cls(
+            vision=dict(d["vision"]),
+            texts=tuple(dict(t) for t in d["texts"]),
+            text_hidden_state=int(d.get("text_hidden_state", -1)),
+        )
 
 
 def tiny_spec() -> EncoderSpec:
@@ -128,24 +134,70 @@ def tiny_spec() -> EncoderSpec:
     The vision tower reads 64x64 (8 px patches, 64 tokens): the training faces carry no more detail
     than that (CelebA's face box is 49 px), and it keeps a training step affordable on 2 cores.
     """
-    vision = dict(image_size=64, patch_size=8, hidden_size=160, intermediate_size=640,
-                  num_hidden_layers=4, num_attention_heads=4, projection_dim=128, hidden_act="gelu")
-    text = dict(vocab_size=VOCAB_SIZE, hidden_size=128, intermediate_size=512, num_hidden_layers=4,
-                num_attention_heads=4, max_position_embeddings=MAX_LENGTH, projection_dim=128,
-                hidden_act="gelu", bos_token_id=49406, eos_token_id=49407, pad_token_id=49407)
+    vision = dict(
+        image_size=64,
+        patch_size=8,
+        hidden_size=160,
+        intermediate_size=640,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        projection_dim=128,
+        hidden_act="gelu",
+    )
+    text = dict(
+        vocab_size=VOCAB_SIZE,
+        hidden_size=128,
+        intermediate_size=512,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        max_position_embeddings=MAX_LENGTH,
+        projection_dim=128,
+        hidden_act="gelu",
+        bos_token_id=49406,
+        eos_token_id=49407,
+        pad_token_id=49407,
+    )
     return EncoderSpec(vision=vision, texts=(text,), text_hidden_state=-1)
 
 
 def full_spec() -> EncoderSpec:
     """CLIP ViT-L/14 vision tower + SDXL base 1.0's two text encoders (configs as published)."""
-    vision = dict(image_size=224, patch_size=14, hidden_size=1024, intermediate_size=4096,
-                  num_hidden_layers=24, num_attention_heads=16, projection_dim=768, hidden_act="quick_gelu")
-    text_l = dict(vocab_size=VOCAB_SIZE, hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
-                  num_attention_heads=12, max_position_embeddings=MAX_LENGTH, projection_dim=768,
-                  hidden_act="quick_gelu", bos_token_id=49406, eos_token_id=49407, pad_token_id=1)
-    text_g = dict(vocab_size=VOCAB_SIZE, hidden_size=1280, intermediate_size=5120, num_hidden_layers=32,
-                  num_attention_heads=20, max_position_embeddings=MAX_LENGTH, projection_dim=1280,
-                  hidden_act="gelu", bos_token_id=49406, eos_token_id=49407, pad_token_id=1)
+    vision = dict(
+        image_size=224,
+        patch_size=14,
+        hidden_size=1024,
+        intermediate_size=4096,
+        num_hidden_layers=24,
+        num_attention_heads=16,
+        projection_dim=768,
+        hidden_act="quick_gelu",
+    )
+    text_l = dict(
+        vocab_size=VOCAB_SIZE,
+        hidden_size=768,
+        intermediate_size=3072,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        max_position_embeddings=MAX_LENGTH,
+        projection_dim=768,
+        hidden_act="quick_gelu",
+        bos_token_id=49406,
+        eos_token_id=49407,
+        pad_token_id=1,
+    )
+    text_g = dict(
+        vocab_size=VOCAB_SIZE,
+        hidden_size=1280,
+        intermediate_size=5120,
+        num_hidden_layers=32,
+        num_attention_heads=20,
+        max_position_embeddings=MAX_LENGTH,
+        projection_dim=1280,
+        hidden_act="gelu",
+        bos_token_id=49406,
+        eos_token_id=49407,
+        pad_token_id=1,
+    )
     return EncoderSpec(vision=vision, texts=(text_l, text_g), text_hidden_state=-2)
 
 
@@ -171,8 +223,10 @@ def build_text_encoders(spec: EncoderSpec) -> list:
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     n = len(spec.texts)
-    return [(CLIPTextModelWithProjection if i == n - 1 else CLIPTextModel)(CLIPTextConfig(**t))
-            for i, t in enumerate(spec.texts)]
+    return [
+        (CLIPTextModelWithProjection if i == n - 1 else CLIPTextModel)(CLIPTextConfig(**t))
+        for i, t in enumerate(spec.texts)
+    ]
 
 
 # ---------------------------------------------------------------------------------------- encoding
@@ -183,8 +237,9 @@ def preprocess_images(images: torch.Tensor, image_size: int) -> torch.Tensor:
 
     x = (images.float() + 1.0) / 2.0
     if x.shape[-1] != image_size or x.shape[-2] != image_size:
-        x = F.interpolate(x, size=(image_size, image_size), mode="bicubic", align_corners=False,
-                          antialias=True).clamp(0, 1)
+        x = F.interpolate(
+            x, size=(image_size, image_size), mode="bicubic", align_corners=False, antialias=True
+        ).clamp(0, 1)
     mean = torch.tensor(CLIP_MEAN, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(CLIP_STD, device=x.device).view(1, 3, 1, 1)
     return (x - mean) / std
@@ -201,14 +256,15 @@ def encode_images(image_encoder, images: torch.Tensor) -> torch.Tensor:
 class PromptEmbedding:
     """What the text side hands to fusion and the UNet."""
 
-    input_ids: torch.Tensor        # (B, L) token ids of the first tokenizer (class-word search)
-    attention_mask: torch.Tensor   # (B, L)
-    hidden: torch.Tensor           # (B, L, prompt_dim) per-token embedding (concatenated encoders)
-    pooled: torch.Tensor           # (B, pooled_dim) projected end-of-text embedding of the last encoder
+    input_ids: torch.Tensor  # (B, L) token ids of the first tokenizer (class-word search)
+    attention_mask: torch.Tensor  # (B, L)
+    hidden: torch.Tensor  # (B, L, prompt_dim) per-token embedding (concatenated encoders)
+    pooled: torch.Tensor  # (B, pooled_dim) projected end-of-text embedding of the last encoder
 
 
-def encode_prompt_ids(text_encoders: list, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                      hidden_state: int = -1) -> PromptEmbedding:
+def encode_prompt_ids(
+    text_encoders: list, input_ids: torch.Tensor, attention_mask: torch.Tensor, hidden_state: int = -1
+) -> PromptEmbedding:
     """Run every text encoder on the same token ids (SDXL's two tokenizers share CLIP's BPE)."""
     import torch
 
@@ -219,12 +275,14 @@ def encode_prompt_ids(text_encoders: list, input_ids: torch.Tensor, attention_ma
         h = out.last_hidden_state if hidden_state == -1 else out.hidden_states[hidden_state]
         hiddens.append(h)
         pooled = getattr(out, "text_embeds", None)
-    return PromptEmbedding(input_ids=input_ids, attention_mask=attention_mask,
-                           hidden=torch.cat(hiddens, dim=-1), pooled=pooled)
+    return PromptEmbedding(
+        input_ids=input_ids, attention_mask=attention_mask, hidden=torch.cat(hiddens, dim=-1), pooled=pooled
+    )
 
 
-def encode_prompts(text_encoders: list, prompts: list[str], hidden_state: int = -1,
-                   max_length: int = MAX_LENGTH) -> PromptEmbedding:
+def encode_prompts(
+    text_encoders: list, prompts: list[str], hidden_state: int = -1, max_length: int = MAX_LENGTH
+) -> PromptEmbedding:
     ids, mask = tokenize(prompts, max_length)
     return encode_prompt_ids(text_encoders, ids, mask, hidden_state)
 

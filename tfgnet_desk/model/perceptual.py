@@ -26,8 +26,29 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 # torchvision's vgg19 'E' configuration: channel counts, "M" = max-pool
-VGG19_CFG: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
-                                    512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
+VGG19_CFG: tuple[int | str, ...] = (
+    64,
+    64,
+    "M",
+    128,
+    128,
+    "M",
+    256,
+    256,
+    256,
+    256,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
+)
 # basicsr names -> index of that conv in ``features`` (features are taken before the ReLU)
 VGG19_LAYERS = {"conv1_2": 2, "conv2_2": 7, "conv3_4": 16, "conv4_4": 25, "conv5_4": 34}
 # basicsr's usual VGG19 perceptual weights (Real-ESRGAN configs); CodeFormer's own configs use LPIPS
@@ -121,9 +142,15 @@ class PerceptualLoss(nn.Module):
     ``criterion`` is ``'l2'`` (the paper's squared L2 on features) or ``'l1'`` (basicsr's default).
     """
 
-    def __init__(self, model_dir: Path | str | None = None, *, feature_net: nn.Module | None = None,
-                 layer_weights: dict[str, float] | Sequence[float] | None = None, criterion: str = "l2",
-                 warn: bool = True) -> None:
+    def __init__(
+        self,
+        model_dir: Path | str | None = None,
+        *,
+        feature_net: nn.Module | None = None,
+        layer_weights: dict[str, float] | Sequence[float] | None = None,
+        criterion: str = "l2",
+        warn: bool = True,
+    ) -> None:
         super().__init__()
         if criterion not in ("l1", "l2"):
             raise ValueError(f"criterion must be 'l1' or 'l2', not {criterion!r}")
@@ -133,8 +160,11 @@ class PerceptualLoss(nn.Module):
         if feature_net is not None:
             self.net = feature_net
             self.backend = f"custom: {type(feature_net).__name__}"
-            self.weights = list(layer_weights or []) if not isinstance(layer_weights, dict) else \
-                list(layer_weights.values())
+            self.weights = (
+                list(layer_weights or [])
+                if not isinstance(layer_weights, dict)
+                else list(layer_weights.values())
+            )
         else:
             named = dict(DEFAULT_LAYER_WEIGHTS if layer_weights is None else layer_weights)
             unknown = set(named) - set(VGG19_LAYERS)
@@ -154,7 +184,8 @@ class PerceptualLoss(nn.Module):
                     warnings.warn(
                         f"Perceptual loss: {self.backend}; using the weight-free fallback "
                         f"'{FALLBACK_NAME}' (L1 on an image pyramid and Sobel gradients) instead of VGG19.",
-                        UserWarning, stacklevel=2,
+                        UserWarning,
+                        stacklevel=2,
                     )
         if self.net is not None:
             self.net.eval()

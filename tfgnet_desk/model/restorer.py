@@ -63,8 +63,10 @@ class RestorerConfig:
             raise ValueError(f"img_size {self.img_size} is not divisible by 2**{levels - 1}")
         for s in self.connect_list:
             if int(s) not in self.resolutions or int(s) == self.code_size:
-                raise ValueError(f"connect_list entry {s!r} is not a decoder resolution above the code grid "
-                                 f"({self.resolutions[:-1]})")
+                raise ValueError(
+                    f"connect_list entry {s!r} is not a decoder resolution above the code grid "
+                    f"({self.resolutions[:-1]})"
+                )
         for m in self.ch_mult:
             if (self.nf * m) % min(self.norm_groups, self.nf * m):
                 raise ValueError(f"width {self.nf * m} is not divisible by {self.norm_groups} norm groups")
@@ -80,9 +82,20 @@ class RestorerConfig:
     def tiny(cls) -> RestorerConfig:
         """The same graph for a 2-core CPU: 128x128, widths 32-64-64-96, 512 x 64-d codes on 16x16,
         a 4 x 256 transformer, CFT at 32 and 64 (5.46 M parameters)."""
-        return cls(img_size=128, nf=32, ch_mult=(1, 2, 2, 3), res_blocks=2, attn_resolutions=(16,),
-                   codebook_size=512, emb_dim=64, dim_embd=256, n_head=8, n_layers=4, dim_mlp=512,
-                   connect_list=("32", "64"))
+        return cls(
+            img_size=128,
+            nf=32,
+            ch_mult=(1, 2, 2, 3),
+            res_blocks=2,
+            attn_resolutions=(16,),
+            codebook_size=512,
+            emb_dim=64,
+            dim_embd=256,
+            n_head=8,
+            n_layers=4,
+            dim_mlp=512,
+            connect_list=("32", "64"),
+        )
 
     @property
     def code_size(self) -> int:
@@ -105,9 +118,17 @@ class RestorerConfig:
 
     def vq_kwargs(self) -> dict[str, Any]:
         """Constructor arguments of the matching :class:`VQAutoEncoder`."""
-        return dict(img_size=self.img_size, nf=self.nf, ch_mult=self.ch_mult, res_blocks=self.res_blocks,
-                    attn_resolutions=self.attn_resolutions, codebook_size=self.codebook_size,
-                    emb_dim=self.emb_dim, alpha=self.alpha, norm_groups=self.norm_groups)
+        return dict(
+            img_size=self.img_size,
+            nf=self.nf,
+            ch_mult=self.ch_mult,
+            res_blocks=self.res_blocks,
+            attn_resolutions=self.attn_resolutions,
+            codebook_size=self.codebook_size,
+            emb_dim=self.emb_dim,
+            alpha=self.alpha,
+            norm_groups=self.norm_groups,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -156,10 +177,16 @@ class FuseSFTBlock(nn.Module):
     def __init__(self, in_ch: int, out_ch: int, groups: int = 32) -> None:
         super().__init__()
         self.encode_enc = ResBlock(2 * in_ch, out_ch, groups)
-        self.scale = nn.Sequential(nn.Conv2d(in_ch, out_ch, 3, padding=1), nn.LeakyReLU(0.2, True),
-                                   nn.Conv2d(out_ch, out_ch, 3, padding=1))
-        self.shift = nn.Sequential(nn.Conv2d(in_ch, out_ch, 3, padding=1), nn.LeakyReLU(0.2, True),
-                                   nn.Conv2d(out_ch, out_ch, 3, padding=1))
+        self.scale = nn.Sequential(
+            nn.Conv2d(in_ch, out_ch, 3, padding=1),
+            nn.LeakyReLU(0.2, True),
+            nn.Conv2d(out_ch, out_ch, 3, padding=1),
+        )
+        self.shift = nn.Sequential(
+            nn.Conv2d(in_ch, out_ch, 3, padding=1),
+            nn.LeakyReLU(0.2, True),
+            nn.Conv2d(out_ch, out_ch, 3, padding=1),
+        )
         for seq in (self.scale, self.shift):
             if not seq[2].weight.is_meta:
                 nn.init.zeros_(seq[2].weight)
@@ -180,20 +207,24 @@ class CodeFormerRestorer(nn.Module):
         super().__init__()
         self.config = cfg = config or RestorerConfig.tiny()
         groups = cfg.norm_groups
-        self.encoder = Encoder(3, cfg.nf, cfg.emb_dim, cfg.ch_mult, cfg.res_blocks, cfg.img_size,
-                               cfg.attn_resolutions, groups)
+        self.encoder = Encoder(
+            3, cfg.nf, cfg.emb_dim, cfg.ch_mult, cfg.res_blocks, cfg.img_size, cfg.attn_resolutions, groups
+        )
         if cfg.use_codebook:
             self.quantize = VectorQuantizer(cfg.codebook_size, cfg.emb_dim, cfg.alpha)
-        self.generator = Generator(cfg.nf, cfg.emb_dim, cfg.ch_mult, cfg.res_blocks, cfg.img_size,
-                                   cfg.attn_resolutions, groups)
+        self.generator = Generator(
+            cfg.nf, cfg.emb_dim, cfg.ch_mult, cfg.res_blocks, cfg.img_size, cfg.attn_resolutions, groups
+        )
         if cfg.use_transformer:
             self.position_emb = nn.Parameter(torch.zeros(cfg.latent_size, cfg.dim_embd))
             self.feat_emb = nn.Linear(cfg.emb_dim, cfg.dim_embd)
-            self.ft_layers = nn.Sequential(*[TransformerSALayer(cfg.dim_embd, cfg.n_head, cfg.dim_mlp)
-                                             for _ in range(cfg.n_layers)])
+            self.ft_layers = nn.Sequential(
+                *[TransformerSALayer(cfg.dim_embd, cfg.n_head, cfg.dim_mlp) for _ in range(cfg.n_layers)]
+            )
             if cfg.use_codebook:
-                self.idx_pred_layer = nn.Sequential(nn.LayerNorm(cfg.dim_embd),
-                                                    nn.Linear(cfg.dim_embd, cfg.codebook_size, bias=False))
+                self.idx_pred_layer = nn.Sequential(
+                    nn.LayerNorm(cfg.dim_embd), nn.Linear(cfg.dim_embd, cfg.codebook_size, bias=False)
+                )
             else:
                 self.feat_out = nn.Linear(cfg.dim_embd, cfg.emb_dim)  # ablation only
         self.fuse_convs_dict = nn.ModuleDict(
@@ -207,8 +238,9 @@ class CodeFormerRestorer(nn.Module):
     def _encode(self, lq: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         size = self.config.img_size
         if lq.shape[-2:] != (size, size):
-            raise ValueError(f"restorer expects {size}x{size} input, got {tuple(lq.shape[-2:])}; "
-                             "use restore() to resize")
+            raise ValueError(
+                f"restorer expects {size}x{size} input, got {tuple(lq.shape[-2:])}; use restore() to resize"
+            )
         taps = {self.fuse_encoder_block[s]: s for s in self.config.connect_list}
         feats: dict[str, Tensor] = {}
         x = lq
@@ -286,8 +318,9 @@ class CodeFormerRestorer(nn.Module):
 
     def freeze_for_transformer_stage(self) -> None:
         """Paper 3.2: codebook, HQ decoder (and CFT fuse blocks) frozen; LQ encoder and transformer train."""
-        self._set_trainable({"encoder", "position_emb", "feat_emb", "ft_layers", "idx_pred_layer",
-                             "feat_out"})
+        self._set_trainable(
+            {"encoder", "position_emb", "feat_emb", "ft_layers", "idx_pred_layer", "feat_out"}
+        )
 
     def freeze_for_fidelity_stage(self, train_generator: bool = False) -> None:
         """CodeFormer-style CFT stage: only the fuse blocks (optionally also the decoder) train."""
@@ -314,8 +347,9 @@ def code_targets(vq: VQAutoEncoder, hq: Tensor) -> tuple[Tensor, Tensor]:
     return indices.flatten(1), vq.quantize.lookup(indices, indices.shape)
 
 
-def transformer_loss(logits: Tensor, target_indices: Tensor, z_lq: Tensor, z_codebook: Tensor,
-                     beta: float = 0.5) -> Tensor:
+def transformer_loss(
+    logits: Tensor, target_indices: Tensor, z_lq: Tensor, z_codebook: Tensor, beta: float = 0.5
+) -> Tensor:
     """L_transformer = beta * CE(logits, s) + mean((Z_L - sg(Z_C))^2) (paper eq. 6, beta = 0.5).
 
     ``logits`` (B, h*w, C); ``target_indices`` (B, h*w) or (B, h, w); ``z_lq`` Z_L and ``z_codebook``

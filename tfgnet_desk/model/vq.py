@@ -114,8 +114,17 @@ class Encoder(nn.Module):
     attention layer at the code resolution).
     """
 
-    def __init__(self, in_channels: int, nf: int, emb_dim: int, ch_mult: Sequence[int], res_blocks: int,
-                 resolution: int, attn_resolutions: Sequence[int], groups: int = 32) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        nf: int,
+        emb_dim: int,
+        ch_mult: Sequence[int],
+        res_blocks: int,
+        resolution: int,
+        attn_resolutions: Sequence[int],
+        groups: int = 32,
+    ) -> None:
         super().__init__()
         blocks: list[nn.Module] = [nn.Conv2d(in_channels, nf, 3, 1, 1)]
         self.level_output: dict[int, int] = {}
@@ -150,8 +159,16 @@ class Generator(nn.Module):
     each upsampled level, and after the last residual block at the code resolution.
     """
 
-    def __init__(self, nf: int, emb_dim: int, ch_mult: Sequence[int], res_blocks: int, img_size: int,
-                 attn_resolutions: Sequence[int], groups: int = 32) -> None:
+    def __init__(
+        self,
+        nf: int,
+        emb_dim: int,
+        ch_mult: Sequence[int],
+        res_blocks: int,
+        img_size: int,
+        attn_resolutions: Sequence[int],
+        groups: int = 32,
+    ) -> None:
         super().__init__()
         ch = nf * ch_mult[-1]
         res = img_size // 2 ** (len(ch_mult) - 1)
@@ -260,9 +277,18 @@ class VQAutoEncoder(nn.Module):
     attn_resolutions, codebook_size, emb_dim)`` minus the quantiser choice (always nearest-entry).
     """
 
-    def __init__(self, img_size: int = 512, nf: int = 64, ch_mult: Sequence[int] = (1, 2, 2, 4, 4, 8),
-                 res_blocks: int = 2, attn_resolutions: Sequence[int] = (16,), codebook_size: int = 1024,
-                 emb_dim: int = 256, alpha: float = 0.5, norm_groups: int = 32) -> None:
+    def __init__(
+        self,
+        img_size: int = 512,
+        nf: int = 64,
+        ch_mult: Sequence[int] = (1, 2, 2, 4, 4, 8),
+        res_blocks: int = 2,
+        attn_resolutions: Sequence[int] = (16,),
+        codebook_size: int = 1024,
+        emb_dim: int = 256,
+        alpha: float = 0.5,
+        norm_groups: int = 32,
+    ) -> None:
         super().__init__()
         self.img_size = img_size
         self.code_size = img_size // 2 ** (len(ch_mult) - 1)

@@ -17,10 +17,13 @@ from pathlib import Path
 
 from tfgnet_desk.train.config import STAGES
 
-LICENCE = ("derived from UTKFace and CelebA: non-commercial research only "
-           "(see MODEL_CARD.md; the training images' own terms apply)")
-SOURCE = ("trained by tfgnet-desk (python -m tfgnet_desk.train) on ../shared/data "
-          "(utkface, celeba10k train split)")
+LICENCE = (
+    "derived from UTKFace and CelebA: non-commercial research only "
+    "(see MODEL_CARD.md; the training images' own terms apply)"
+)
+SOURCE = (
+    "trained by tfgnet-desk (python -m tfgnet_desk.train) on ../shared/data (utkface, celeba10k train split)"
+)
 
 
 def stage_summary(run: Path) -> dict[str, dict]:
@@ -43,8 +46,11 @@ def stage_summary(run: Path) -> dict[str, dict]:
             if vals:
                 means[k] = round(sum(vals) / len(vals), 4)
         cfg_path = run / stage / "config.json"
-        out[stage] = {"steps": int(last["step"]), "wall_minutes": round(float(last["elapsed_s"]) / 60, 1),
-                      "final_losses_mean_last_10_logged": means}
+        out[stage] = {
+            "steps": int(last["step"]),
+            "wall_minutes": round(float(last["elapsed_s"]) / 60, 1),
+            "final_losses_mean_last_10_logged": means,
+        }
         if cfg_path.exists():
             out[stage]["config"] = json.loads(cfg_path.read_text())
     return out

@@ -55,18 +55,29 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def save_checkpoint(folder: Path, *, step: int, elapsed: float, model: torch.nn.Module,
-                    optimizer: torch.optim.Optimizer, scheduler: Any, config: dict[str, Any]) -> Path:
+def save_checkpoint(
+    folder: Path,
+    *,
+    step: int,
+    elapsed: float,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    config: dict[str, Any],
+) -> Path:
     path = Path(folder) / CHECKPOINT_NAME
-    atomic_torch_save({
-        "step": step,
-        "elapsed": elapsed,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "rng": rng_state(),
-        "config": config,
-    }, path)
+    atomic_torch_save(
+        {
+            "step": step,
+            "elapsed": elapsed,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng": rng_state(),
+            "config": config,
+        },
+        path,
+    )
     return path
 
 
@@ -83,8 +94,10 @@ def save_component(module: torch.nn.Module, path: Path, dtype: torch.dtype | Non
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    sd = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().contiguous().cpu()
-          for k, v in module.state_dict().items()}
+    sd = {
+        k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().contiguous().cpu()
+        for k, v in module.state_dict().items()
+    }
     tmp = path.with_name(path.name + ".tmp")
     save_file(sd, str(tmp))
     os.replace(tmp, path)

@@ -32,8 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--data", type=Path, default=None, help="face data folder (default: settings)")
     ap.add_argument("--cache", type=Path, default=Path(".cache/train"), help="training cache folder")
     ap.add_argument("--synthetic", action="store_true", help="synthetic faces (smoke tests, no data)")
-    ap.add_argument("--out", type=Path, default=Path("runs/tiny"),
-                    help="run folder (one sub-folder per stage)")
+    ap.add_argument(
+        "--out", type=Path, default=Path("runs/tiny"), help="run folder (one sub-folder per stage)"
+    )
     ap.add_argument("--resume", action="store_true", help="continue from <out>/<stage>/checkpoint.pt")
     ap.add_argument("--max-steps", type=int, default=None, help="stop after this step (schedule unchanged)")
     ap.add_argument("--time-budget", type=float, default=None, metavar="MIN", help="stop after MIN minutes")
@@ -67,8 +68,10 @@ def make_source(args: argparse.Namespace, cfg: TrainConfig):
     if args.synthetic:
         return SyntheticFaces(n=int(cfg.params.get("synthetic_n", 64)), size=cfg.image_size, seed=cfg.seed)
     if not (args.cache / f"faces-{cfg.image_size}.json").exists():
-        raise SystemExit(f"no training cache in {args.cache}: build it first with "
-                         "'python -m tfgnet_desk.train.facecache faces --data DIR' (and identity, lq)")
+        raise SystemExit(
+            f"no training cache in {args.cache}: build it first with "
+            "'python -m tfgnet_desk.train.facecache faces --data DIR' (and identity, lq)"
+        )
     from tfgnet_desk.data import resolve_data_root
 
     root = resolve_data_root(args.data)
@@ -81,9 +84,15 @@ def main(argv: list[str] | None = None) -> int:
     from tfgnet_desk.train.loop import RunOptions, run_training
 
     source = make_source(args, cfg)
-    opts = RunOptions(out_root=args.out, device=args.device, resume=args.resume,
-                      time_budget_min=args.time_budget, stop_step=args.max_steps, threads=args.threads,
-                      quiet=args.quiet)
+    opts = RunOptions(
+        out_root=args.out,
+        device=args.device,
+        resume=args.resume,
+        time_budget_min=args.time_budget,
+        stop_step=args.max_steps,
+        threads=args.threads,
+        quiet=args.quiet,
+    )
     run_training(cfg, source, opts)
     return 0
 

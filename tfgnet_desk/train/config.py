@@ -16,23 +16,23 @@ class TrainConfig:
 
     stage: str
     profile: str = "tiny"
-    batch_size: int = 32             # global batch (all processes, all accumulation steps together)
+    batch_size: int = 32  # global batch (all processes, all accumulation steps together)
     grad_accum: int = 1
     lr: float = 2e-4
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.99)
     warmup_steps: int = 50
-    schedule: str = "cosine"         # cosine | constant
+    schedule: str = "cosine"  # cosine | constant
     min_lr_ratio: float = 0.1
     max_steps: int = 1000
     grad_clip: float = 1.0
-    mixed_precision: str = "no"      # no | fp16 | bf16 (GPU only)
+    mixed_precision: str = "no"  # no | fp16 | bf16 (GPU only)
     checkpoint_minutes: float = 3.0
     sample_every: int = 200
     log_every: int = 10
     image_size: int = 128
     seed: int = 0
-    init: dict[str, str] = field(default_factory=dict)   # component -> exported folder of an earlier stage
+    init: dict[str, str] = field(default_factory=dict)  # component -> exported folder of an earlier stage
     params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

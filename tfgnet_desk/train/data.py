@@ -52,14 +52,14 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
 class Batch:
     """One global (or per-process) batch. Tensors are CPU; the loop moves them to the device."""
 
-    hq: torch.Tensor            # (B, 3, H, W) target faces in [-1, 1]
-    lq: torch.Tensor            # (B, 3, H, W) A.1-degraded versions in [-1, 1]
-    mask: torch.Tensor          # (B, H, W) identity-region mask in [0, 1]
-    desc: torch.Tensor          # (B, 128) centred, unit-norm dlib descriptors (zeros where missing)
-    has_desc: torch.Tensor      # (B,) bool
-    identity: torch.Tensor      # (B,) int64 CelebA identity, -1 for none
+    hq: torch.Tensor  # (B, 3, H, W) target faces in [-1, 1]
+    lq: torch.Tensor  # (B, 3, H, W) A.1-degraded versions in [-1, 1]
+    mask: torch.Tensor  # (B, H, W) identity-region mask in [0, 1]
+    desc: torch.Tensor  # (B, 128) centred, unit-norm dlib descriptors (zeros where missing)
+    has_desc: torch.Tensor  # (B,) bool
+    identity: torch.Tensor  # (B,) int64 CelebA identity, -1 for none
     captions: list[str]
-    index: torch.Tensor         # (B,) row in the data source
+    index: torch.Tensor  # (B,) row in the data source
 
     def __len__(self) -> int:
         return self.hq.shape[0]
@@ -72,8 +72,10 @@ class Batch:
         return Batch(**kw)
 
     def to(self, device: torch.device | str) -> Batch:
-        kw = {n: (v.to(device) if isinstance(v, torch.Tensor) else v)
-              for n, v in ((n, getattr(self, n)) for n in self.__dataclass_fields__)}
+        kw = {
+            n: (v.to(device) if isinstance(v, torch.Tensor) else v)
+            for n, v in ((n, getattr(self, n)) for n in self.__dataclass_fields__)
+        }
         return Batch(**kw)
 
 
@@ -128,8 +130,14 @@ class FaceSource:
 class CachedFaces(FaceSource):
     """The training cache built by ``python -m tfgnet_desk.train.facecache`` (faces, lq, identity)."""
 
-    def __init__(self, cache_dir: Path | str, data_root: Path | str | None = None,
-                 pools: tuple[str, ...] = ("train",), size: int = 128, flip: bool = True) -> None:
+    def __init__(
+        self,
+        cache_dir: Path | str,
+        data_root: Path | str | None = None,
+        pools: tuple[str, ...] = ("train",),
+        size: int = 128,
+        flip: bool = True,
+    ) -> None:
         cache_dir = Path(cache_dir)
         meta = json.loads((cache_dir / f"faces-{size}.json").read_text())
         keep = np.array([p in pools for p in meta["pools"]])
@@ -233,10 +241,16 @@ class CachedFaces(FaceSource):
         lq[flips] = lq[flips, :, ::-1]
         mask[flips] = mask[flips, :, ::-1]
         captions = [self.caption(int(i), rng) for i in idx]
-        return Batch(hq=to_tensor(hq), lq=to_tensor(lq), mask=torch.from_numpy(mask),
-                     desc=torch.from_numpy(self.desc[idx]), has_desc=torch.from_numpy(self.has_desc[idx]),
-                     identity=torch.from_numpy(self.identity[idx]), captions=captions,
-                     index=torch.from_numpy(np.asarray(idx, np.int64)))
+        return Batch(
+            hq=to_tensor(hq),
+            lq=to_tensor(lq),
+            mask=torch.from_numpy(mask),
+            desc=torch.from_numpy(self.desc[idx]),
+            has_desc=torch.from_numpy(self.has_desc[idx]),
+            identity=torch.from_numpy(self.identity[idx]),
+            captions=captions,
+            index=torch.from_numpy(np.asarray(idx, np.int64)),
+        )
 
 
 class SyntheticFaces(FaceSource):
@@ -266,9 +280,13 @@ class SyntheticFaces(FaceSource):
 
     def rows(self, idx: np.ndarray, rng: np.random.Generator) -> Batch:
         b = len(idx)
-        return Batch(hq=to_tensor(self.faces[idx]), lq=to_tensor(self.lq[idx]),
-                     mask=torch.from_numpy(np.broadcast_to(self.mask, (b, self.size, self.size)).copy()),
-                     desc=torch.from_numpy(self.desc[idx]), has_desc=torch.ones(b, dtype=torch.bool),
-                     identity=torch.from_numpy(self.identity[idx].astype(np.int64)),
-                     captions=[_fallback_caption(str(self.gender[i]), rng) for i in idx],
-                     index=torch.from_numpy(np.asarray(idx, np.int64)))
+        return Batch(
+            hq=to_tensor(self.faces[idx]),
+            lq=to_tensor(self.lq[idx]),
+            mask=torch.from_numpy(np.broadcast_to(self.mask, (b, self.size, self.size)).copy()),
+            desc=torch.from_numpy(self.desc[idx]),
+            has_desc=torch.ones(b, dtype=torch.bool),
+            identity=torch.from_numpy(self.identity[idx].astype(np.int64)),
+            captions=[_fallback_caption(str(self.gender[i]), rng) for i in idx],
+            index=torch.from_numpy(np.asarray(idx, np.int64)),
+        )

@@ -73,8 +73,14 @@ def _face_identity(img: np.ndarray, models: tuple) -> tuple[np.ndarray, np.ndarr
     return desc, lm, bool(dets)
 
 
-def build_identity(root: Path, out: Path, pools: tuple[str, ...] = ("train",), limit: int | None = None,
-                   seed: int = 0, save_every: int = 250) -> Path:
+def build_identity(
+    root: Path,
+    out: Path,
+    pools: tuple[str, ...] = ("train",),
+    limit: int | None = None,
+    seed: int = 0,
+    save_every: int = 250,
+) -> Path:
     """dlib descriptors + 68 landmarks of the split's ``pools`` faces, in a seeded random order.
 
     Writes ``identity.npz`` (keys, desc, lm68 in original image pixels, found) every ``save_every``
@@ -84,10 +90,12 @@ def build_identity(root: Path, out: Path, pools: tuple[str, ...] = ("train",), l
 
     from tfgnet_desk.data import Splits
 
-    models = (dlib.get_frontal_face_detector(),
-              dlib.shape_predictor(dlib_model_path("shape_predictor_5_face_landmarks.dat")),
-              dlib.shape_predictor(dlib_model_path("shape_predictor_68_face_landmarks.dat")),
-              dlib.face_recognition_model_v1(dlib_model_path("dlib_face_recognition_resnet_model_v1.dat")))
+    models = (
+        dlib.get_frontal_face_detector(),
+        dlib.shape_predictor(dlib_model_path("shape_predictor_5_face_landmarks.dat")),
+        dlib.shape_predictor(dlib_model_path("shape_predictor_68_face_landmarks.dat")),
+        dlib.face_recognition_model_v1(dlib_model_path("dlib_face_recognition_resnet_model_v1.dat")),
+    )
     splits = Splits.load()
     keys = sorted(k for p in pools for k in getattr(splits, p))
     keys = [keys[i] for i in np.random.default_rng(seed).permutation(len(keys))][:limit]
@@ -96,14 +104,21 @@ def build_identity(root: Path, out: Path, pools: tuple[str, ...] = ("train",), l
     done: dict[str, tuple[np.ndarray, np.ndarray, bool]] = {}
     if path.exists():
         z = np.load(path)
-        done = {str(k): (d, lm, bool(f)) for k, d, lm, f in zip(z["keys"], z["desc"], z["lm68"], z["found"],
-                                                                   strict=True)}
+        done = {
+            str(k): (d, lm, bool(f))
+            for k, d, lm, f in zip(z["keys"], z["desc"], z["lm68"], z["found"], strict=True)
+        }
 
     def save() -> None:
         ks = list(done)
         tmp = out / "identity.tmp.npz"
-        np.savez(tmp, keys=np.array(ks), desc=np.stack([done[k][0] for k in ks]),
-                 lm68=np.stack([done[k][1] for k in ks]), found=np.array([done[k][2] for k in ks]))
+        np.savez(
+            tmp,
+            keys=np.array(ks),
+            desc=np.stack([done[k][0] for k in ks]),
+            lm68=np.stack([done[k][1] for k in ks]),
+            found=np.array([done[k][2] for k in ks]),
+        )
         os.replace(tmp, path)
 
     t0 = time.time()
@@ -117,8 +132,13 @@ def build_identity(root: Path, out: Path, pools: tuple[str, ...] = ("train",), l
     return path
 
 
-def build_faces(root: Path, out: Path, size: int = 128, pools: tuple[str, ...] = ("train", "val"),
-                split_file: Path | None = None) -> Path:
+def build_faces(
+    root: Path,
+    out: Path,
+    size: int = 128,
+    pools: tuple[str, ...] = ("train", "val"),
+    split_file: Path | None = None,
+) -> Path:
     """Decode the face crops of the given split pools (H1's ``load_face`` framing) into one array.
 
     Writes ``faces-<size>.npy`` (N, size, size, 3) uint8 and ``faces-<size>.json`` (keys and pools).
@@ -144,8 +164,12 @@ def build_faces(root: Path, out: Path, size: int = 128, pools: tuple[str, ...] =
     arr.flush()
     del arr
     tmp.replace(npy)
-    meta = {"size": size, "keys": [r.key for r in records], "pools": [wanted[r.key] for r in records],
-            "split_seed": splits.seed}
+    meta = {
+        "size": size,
+        "keys": [r.key for r in records],
+        "pools": [wanted[r.key] for r in records],
+        "split_seed": splits.seed,
+    }
     (out / f"faces-{size}.json").write_text(json.dumps(meta))
     print(f"[faces] wrote {npy} ({n} faces, {time.time() - t0:.0f}s)")
     return npy

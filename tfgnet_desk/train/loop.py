@@ -71,6 +71,7 @@ def lr_lambda(cfg: TrainConfig):
             return 1.0
         t = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
         return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t))
+
     return f
 
 
@@ -80,7 +81,7 @@ class RunOptions:
     device: str = "cpu"
     resume: bool = False
     time_budget_min: float | None = None
-    stop_step: int | None = None      # --max-steps: stop here; the LR schedule keeps cfg.max_steps
+    stop_step: int | None = None  # --max-steps: stop here; the LR schedule keeps cfg.max_steps
     threads: int | None = None
     quiet: bool = False
 
@@ -139,19 +140,22 @@ def run_training(cfg: TrainConfig, source: FaceSource, opts: RunOptions) -> RunR
         torch.set_num_threads(opts.threads)
     cpu = opts.device == "cpu"
     accelerator = Accelerator(
-        cpu=cpu, mixed_precision="no" if cpu else cfg.mixed_precision,
+        cpu=cpu,
+        mixed_precision="no" if cpu else cfg.mixed_precision,
         gradient_accumulation_steps=cfg.grad_accum,
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
     )
     rank, world = accelerator.process_index, accelerator.num_processes
     if cfg.batch_size % (world * cfg.grad_accum):
-        raise ValueError(f"batch_size {cfg.batch_size} must divide by processes x grad_accum "
-                         f"({world} x {cfg.grad_accum})")
+        raise ValueError(
+            f"batch_size {cfg.batch_size} must divide by processes x grad_accum ({world} x {cfg.grad_accum})"
+        )
     folder = Path(opts.out_root) / cfg.stage
     torch.manual_seed(cfg.seed)  # identical initial weights in every process
     stage = build_stage(cfg, source, Path(opts.out_root))
-    optimizer = torch.optim.AdamW(stage.param_groups(), lr=cfg.lr, betas=cfg.betas,
-                                  weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(
+        stage.param_groups(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay
+    )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
     step, elapsed0 = 0, 0.0
     if opts.resume:
@@ -168,9 +172,11 @@ def run_training(cfg: TrainConfig, source: FaceSource, opts: RunOptions) -> RunR
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1) + "\n")
     if accelerator.is_main_process and not opts.quiet:
-        print(f"{cfg.stage}: {world} process(es) on {accelerator.device}, global batch {cfg.batch_size} = "
-              f"{world} x {cfg.grad_accum} x {cfg.batch_size // world // cfg.grad_accum}, from step {step}",
-              flush=True)
+        print(
+            f"{cfg.stage}: {world} process(es) on {accelerator.device}, global batch {cfg.batch_size} = "
+            f"{world} x {cfg.grad_accum} x {cfg.batch_size // world // cfg.grad_accum}, from step {step}",
+            flush=True,
+        )
     model, optimizer = accelerator.prepare(stage, optimizer)
     device = accelerator.device
 
@@ -188,9 +194,15 @@ def run_training(cfg: TrainConfig, source: FaceSource, opts: RunOptions) -> RunR
 
     def checkpoint() -> None:
         if main:
-            save_checkpoint(folder, step=step, elapsed=elapsed0 + time.time() - t_start,
-                            model=accelerator.unwrap_model(model), optimizer=optimizer, scheduler=scheduler,
-                            config=cfg.to_dict())
+            save_checkpoint(
+                folder,
+                step=step,
+                elapsed=elapsed0 + time.time() - t_start,
+                model=accelerator.unwrap_model(model),
+                optimizer=optimizer,
+                scheduler=scheduler,
+                config=cfg.to_dict(),
+            )
 
     def samples() -> None:
         if main and fixed is not None:
@@ -205,8 +217,7 @@ def run_training(cfg: TrainConfig, source: FaceSource, opts: RunOptions) -> RunR
     from tqdm.auto import tqdm
 
     last = min(cfg.max_steps, opts.stop_step) if opts.stop_step is not None else cfg.max_steps
-    bar = tqdm(total=last, initial=step, disable=not main or opts.quiet, desc=cfg.stage,
-               dynamic_ncols=True)
+    bar = tqdm(total=last, initial=step, disable=not main or opts.quiet, desc=cfg.stage, dynamic_ncols=True)
     with _Stop() as stop:
         model.train()
         while step < last:
@@ -222,8 +233,9 @@ def run_training(cfg: TrainConfig, source: FaceSource, opts: RunOptions) -> RunR
                     loss, parts = model(mb, rand)
                     accelerator.backward(loss)
                     if accelerator.sync_gradients and cfg.grad_clip:
-                        accelerator.clip_grad_norm_([p for p in model.parameters() if p.requires_grad],
-                                                    cfg.grad_clip)
+                        accelerator.clip_grad_norm_(
+                            [p for p in model.parameters() if p.requires_grad], cfg.grad_clip
+                        )
                     optimizer.step()
                     optimizer.zero_grad(set_to_none=True)
                 for name, v in {"loss": loss, **parts}.items():
@@ -245,9 +257,14 @@ def run_training(cfg: TrainConfig, source: FaceSource, opts: RunOptions) -> RunR
                     if new:
                         writer.writerow(["step", "elapsed_s", "lr", *columns])
                 if step % cfg.log_every == 0 or step == last:
-                    writer.writerow([step, round(elapsed0 + time.time() - t_start, 2),
-                                     f"{scheduler.get_last_lr()[0]:.3e}",
-                                     *(f"{logs[c]:.5f}" if c in logs else "" for c in columns)])
+                    writer.writerow(
+                        [
+                            step,
+                            round(elapsed0 + time.time() - t_start, 2),
+                            f"{scheduler.get_last_lr()[0]:.3e}",
+                            *(f"{logs[c]:.5f}" if c in logs else "" for c in columns),
+                        ]
+                    )
                     log_file.flush()
                 bar.set_postfix({k: f"{v:.4f}" for k, v in list(logs.items())[:4]}, refresh=False)
                 bar.update(1)
@@ -275,7 +292,9 @@ def run_training(cfg: TrainConfig, source: FaceSource, opts: RunOptions) -> RunR
     elapsed = elapsed0 + time.time() - t_start
     if main and not opts.quiet:
         status = "interrupted" if interrupted else "stopped"
-        print(f"{cfg.stage}: {status} at step {step} after {elapsed / 60:.1f} min; "
-              + ", ".join(f"{k} {v:.4f}" for k, v in logs.items()))
+        print(
+            f"{cfg.stage}: {status} at step {step} after {elapsed / 60:.1f} min; "
+            + ", ".join(f"{k} {v:.4f}" for k, v in logs.items())
+        )
     accelerator.end_training()
     return RunResult(step=step, elapsed=elapsed, last_logs=logs, interrupted=interrupted, folder=folder)

@@ -17,8 +17,16 @@ from pathlib import Path
 import numpy as np
 
 
-def build_grid(model: Path, data: Path, out: Path, faces: int = 4, n: int = 4, steps: int = 20,
-               guidance: float = 3.0, seed: int = 0) -> Path:
+def build_grid(
+    model: Path,
+    data: Path,
+    out: Path,
+    faces: int = 4,
+    n: int = 4,
+    steps: int = 20,
+    guidance: float = 3.0,
+    seed: int = 0,
+) -> Path:
     import torch
 
     from tfgnet_desk.data import Splits, caption_for, load_face
@@ -40,15 +48,28 @@ def build_grid(model: Path, data: Path, out: Path, faces: int = 4, n: int = 4, s
         prompt = caption_for(rec, np.random.default_rng([seed, k, 1]))
         row = []
         for strength in (0.6, 1.0):
-            req = GenerationRequest(images=[lq], prompt=prompt, n_candidates=n, seed=seed + 100 * k,
-                                    steps=steps, guidance=guidance, strength=strength)
+            req = GenerationRequest(
+                images=[lq],
+                prompt=prompt,
+                n_candidates=n,
+                seed=seed + 100 * k,
+                steps=steps,
+                guidance=guidance,
+                strength=strength,
+            )
             res = pipe(req)
             if not row:
                 row.append(res.restored[0])
             row.extend(c.image for c in res.candidates)
         rows.append(np.concatenate(row, axis=1))
-        meta.append({"row": k, "prompt": prompt, "degradation": params.to_dict(), "seeds": [
-            seed + 100 * k + i for i in range(n)]})
+        meta.append(
+            {
+                "row": k,
+                "prompt": prompt,
+                "degradation": params.to_dict(),
+                "seeds": [seed + 100 * k + i for i in range(n)],
+            }
+        )
     grid = np.concatenate(rows, axis=0)
     from PIL import Image, PngImagePlugin
 
@@ -56,10 +77,21 @@ def build_grid(model: Path, data: Path, out: Path, faces: int = 4, n: int = 4, s
     info = PngImagePlugin.PngInfo()
     info.add_text("Comment", "SYNTHETIC: tfgnet-desk generated candidates (not photographs of real people)")
     Image.fromarray(grid).save(out, pnginfo=info)
-    out.with_suffix(".json").write_text(json.dumps({
-        "model": str(model), "columns": ["restored"] + [f"strength 0.6, seed +{i}" for i in range(n)]
-        + [f"strength 1.0, seed +{i}" for i in range(n)], "steps": steps, "guidance": guidance,
-        "rows": meta}, indent=1) + "\n")
+    out.with_suffix(".json").write_text(
+        json.dumps(
+            {
+                "model": str(model),
+                "columns": ["restored"]
+                + [f"strength 0.6, seed +{i}" for i in range(n)]
+                + [f"strength 1.0, seed +{i}" for i in range(n)],
+                "steps": steps,
+                "guidance": guidance,
+                "rows": meta,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     return out
 
 
@@ -76,8 +108,16 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     from tfgnet_desk.data import resolve_data_root
 
-    path = build_grid(args.model, resolve_data_root(args.data), args.out, args.faces, args.n, args.steps,
-                      args.guidance, args.seed)
+    path = build_grid(
+        args.model,
+        resolve_data_root(args.data),
+        args.out,
+        args.faces,
+        args.n,
+        args.steps,
+        args.guidance,
+        args.seed,
+    )
     print(f"wrote {path}")
 
 

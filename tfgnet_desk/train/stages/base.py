@@ -38,8 +38,10 @@ class TrainStage(nn.Module):
         path = Path(rel)
         path = path if path.is_absolute() else self.out_root / path
         if not path.exists():
-            raise FileNotFoundError(f"{self.name}: init weights for {component} not found at {path}; "
-                                    f"train the earlier stage first or fix 'init' in the config")
+            raise FileNotFoundError(
+                f"{self.name}: init weights for {component} not found at {path}; "
+                f"train the earlier stage first or fix 'init' in the config"
+            )
         return path
 
     def param_groups(self) -> list[dict[str, Any]]:

@@ -28,8 +28,9 @@ from tfgnet_desk.train.loop import StepRandom
 from tfgnet_desk.train.stages.base import TrainStage
 
 
-def noise_background(x: torch.Tensor, mask: torch.Tensor, noise: torch.Tensor,
-                     use: torch.Tensor) -> torch.Tensor:
+def noise_background(
+    x: torch.Tensor, mask: torch.Tensor, noise: torch.Tensor, use: torch.Tensor
+) -> torch.Tensor:
     """Replace pixels outside ``mask`` (B, H, W) by ``noise`` (B, 3, H, W) where ``use`` (B,) is true."""
     m = mask[:, None].to(x.dtype)
     filled = x * m + noise * (1 - m)
@@ -70,32 +71,44 @@ class ClipStage(TrainStage):
         x = noise_background(x, batch.mask, noise, use_noise)
         img = E.encode_images(self.image_encoder, x)
         ids, _ = E.tokenize(batch.captions, self.max_length)
-        txt = E.encode_prompt_ids(list(self.text_encoders), ids.to(dev), None,
-                                  self.spec.text_hidden_state).pooled
+        txt = E.encode_prompt_ids(
+            list(self.text_encoders), ids.to(dev), None, self.spec.text_hidden_state
+        ).pooled
         return img, txt
 
     def forward(self, batch: Batch, rand: StepRandom) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         if self.identity_refresh and rand.step % self.identity_refresh == 0 and rand.start == 0:
             refresh = getattr(self.source, "refresh_identity", None)
             if refresh is not None and refresh():
-                print(f"\nclip: identity cache re-read at step {rand.step}: "
-                      f"{int(self.source.has_desc.sum())} faces with descriptors", flush=True)
+                print(
+                    f"\nclip: identity cache re-read at step {rand.step}: "
+                    f"{int(self.source.has_desc.sum())} faces with descriptors",
+                    flush=True,
+                )
         img, txt = self.embed(batch, rand)
         i_n, t_n = F.normalize(img, dim=-1), F.normalize(txt, dim=-1)
         scale = self.logit_scale.clamp(max=4.6052).exp()
         logits = scale * i_n @ t_n.T
-        same = torch.tensor([[a == b for b in batch.captions] for a in batch.captions],
-                            dtype=logits.dtype, device=logits.device)
+        same = torch.tensor(
+            [[a == b for b in batch.captions] for a in batch.captions],
+            dtype=logits.dtype,
+            device=logits.device,
+        )
         target = same / same.sum(1, keepdim=True)
-        loss_clip = 0.5 * (torch.sum(-target * F.log_softmax(logits, 1), 1).mean()
-                           + torch.sum(-target * F.log_softmax(logits.T, 1), 1).mean())
+        loss_clip = 0.5 * (
+            torch.sum(-target * F.log_softmax(logits, 1), 1).mean()
+            + torch.sum(-target * F.log_softmax(logits.T, 1), 1).mean()
+        )
         pred = F.normalize(self.id_head(img), dim=-1)
         cos = (pred * batch.desc).sum(-1)
         w = batch.has_desc.to(cos.dtype)
         loss_id = ((1 - cos) * w).sum() / w.sum().clamp(min=1)
         loss = loss_clip + self.id_weight * loss_id
-        return loss, {"clip": loss_clip.detach(), "id": loss_id.detach(),
-                      "id_cos": ((cos * w).sum() / w.sum().clamp(min=1)).detach()}
+        return loss, {
+            "clip": loss_clip.detach(),
+            "id": loss_id.detach(),
+            "id_cos": ((cos * w).sum() / w.sum().clamp(min=1)).detach(),
+        }
 
     def export(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)

@@ -46,17 +46,27 @@ class CodebookStage(TrainStage):
         super().__init__(cfg, source, out_root)
         self.rcfg = restorer_config(self.p, cfg.profile)
         self.vq = VQAutoEncoder.from_config(self.rcfg)
-        self.disc = PatchDiscriminator(ndf=int(self.p.get("disc_ndf", 32)),
-                                       n_layers=int(self.p.get("disc_layers", 3)))
+        self.disc = PatchDiscriminator(
+            ndf=int(self.p.get("disc_ndf", 32)), n_layers=int(self.p.get("disc_layers", 3))
+        )
         self.perceptual = PerceptualLoss(self.p.get("vgg_dir"), warn=False)
         self.disc_start = int(self.p.get("disc_start", 300))
-        self.w = {k: float(self.p.get(k, d)) for k, d in
-                  (("l1_weight", 1.0), ("perceptual_weight", 1.0), ("adversarial_weight", 0.1),
-                   ("code_weight", 1.0), ("disc_lr_mult", 1.0))}
+        self.w = {
+            k: float(self.p.get(k, d))
+            for k, d in (
+                ("l1_weight", 1.0),
+                ("perceptual_weight", 1.0),
+                ("adversarial_weight", 0.1),
+                ("code_weight", 1.0),
+                ("disc_lr_mult", 1.0),
+            )
+        }
 
     def param_groups(self):
-        return [{"params": [p for p in self.vq.parameters() if p.requires_grad]},
-                {"params": list(self.disc.parameters()), "lr": self.cfg.lr * self.w["disc_lr_mult"]}]
+        return [
+            {"params": [p for p in self.vq.parameters() if p.requires_grad]},
+            {"params": list(self.disc.parameters()), "lr": self.cfg.lr * self.w["disc_lr_mult"]},
+        ]
 
     def reconstruct(self, hq: torch.Tensor):
         if self.rcfg.use_codebook:
@@ -71,11 +81,17 @@ class CodebookStage(TrainStage):
         if gan:
             frozen = {k: v.detach() for k, v in self.disc.named_parameters()}
             fake_logits = functional_call(self.disc, frozen, (recon,))
-        loss, parts = codebook_loss(batch.hq, recon, code_loss, perceptual=self.perceptual,
-                                    fake_logits=fake_logits, l1_weight=self.w["l1_weight"],
-                                    perceptual_weight=self.w["perceptual_weight"],
-                                    adversarial_weight=self.w["adversarial_weight"],
-                                    code_weight=self.w["code_weight"])
+        loss, parts = codebook_loss(
+            batch.hq,
+            recon,
+            code_loss,
+            perceptual=self.perceptual,
+            fake_logits=fake_logits,
+            l1_weight=self.w["l1_weight"],
+            perceptual_weight=self.w["perceptual_weight"],
+            adversarial_weight=self.w["adversarial_weight"],
+            code_weight=self.w["code_weight"],
+        )
         logs = {k: torch.tensor(v) for k, v in parts.items() if k != "total"}
         logs.setdefault("adversarial", torch.tensor(0.0))
         logs.setdefault("perceptual", torch.tensor(0.0))

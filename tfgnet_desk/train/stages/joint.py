@@ -145,15 +145,18 @@ class JointStage(TrainStage):
             ids = noise_background(restored, batch.mask, noise, use)
         return ids, (restored, logits, z_l)
 
-    def condition(self, batch: Batch, rand: StepRandom,
-                  id_images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def condition(
+        self, batch: Batch, rand: StepRandom, id_images: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """t* per sample (B, L, D) and, for SDXL-style UNets, the pooled prompt embedding (B, P)."""
         dev = batch.hq.device
         use_caption = (rand.rand() < self.p_caption).tolist()
         female = ("woman", "girl", "female", "lady")
         words = ["woman" if any(f in c.split() for f in female) else "man" for c in batch.captions]
-        prompts = [c if u else f"a photo of a {w}" for c, u, w in zip(batch.captions, use_caption, words,
-                                                                        strict=True)]
+        prompts = [
+            c if u else f"a photo of a {w}"
+            for c, u, w in zip(batch.captions, use_caption, words, strict=True)
+        ]
         with torch.no_grad():
             text = self.net.encode_prompt(prompts)
         embeds = text.hidden.to(dev)
@@ -185,7 +188,7 @@ class JointStage(TrainStage):
         embeds, pooled = self.condition(batch, rand, id_images)
         with torch.no_grad():
             post = self.net.vae.encode(batch.hq).latent_dist
-            z0 = (post.mean + post.std * rand.randn(*post.mean.shape[1:], device=dev))
+            z0 = post.mean + post.std * rand.randn(*post.mean.shape[1:], device=dev)
             z0 = z0 * self.net.vae.config.scaling_factor
         eps = rand.randn(*z0.shape[1:], device=dev)
         t = rand.randint(int(self.noise_scheduler.config.num_train_timesteps), device=dev)
@@ -196,7 +199,8 @@ class JointStage(TrainStage):
 
             extra["added_cond_kwargs"] = {
                 "text_embeds": pooled.to(embeds.dtype),
-                "time_ids": sdxl_time_ids(self.model_config.image_size, len(batch), embeds.dtype, dev)}
+                "time_ids": sdxl_time_ids(self.model_config.image_size, len(batch), embeds.dtype, dev),
+            }
         eps_pred = self.net.unet(zt, t, encoder_hidden_states=embeds, **extra).sample
         l_masked = masked_diffusion_loss(eps_pred, eps, None if self.no_masked_loss else batch.mask)
         if self.bg_weight > 0:
@@ -218,8 +222,9 @@ class JointStage(TrainStage):
 
     # --------------------------------------------------------------------------------- samples
     @torch.no_grad()
-    def generate(self, batch: Batch, steps: int = 20, strength: float = 1.0, guidance: float = 3.0,
-                 seed: int = 0) -> torch.Tensor:
+    def generate(
+        self, batch: Batch, steps: int = 20, strength: float = 1.0, guidance: float = 3.0, seed: int = 0
+    ) -> torch.Tensor:
         """One candidate per face of ``batch`` (its caption, its restored LQ as the ID image)."""
         out = []
         gen = self.net.generator
@@ -227,8 +232,16 @@ class JointStage(TrainStage):
             one = batch.slice(i, i + 1)
             restored = self.net.restorer(one.lq)[0].clamp(-1, 1)
             cond, _ = self.net.condition(one.captions[0], None if self.no_stacked_id else restored)
-            out.append(gen.sample(cond, [seed + i], steps=steps, guidance=guidance, strength=strength,
-                                  init_image=restored if strength < 1 else None))
+            out.append(
+                gen.sample(
+                    cond,
+                    [seed + i],
+                    steps=steps,
+                    guidance=guidance,
+                    strength=strength,
+                    init_image=restored if strength < 1 else None,
+                )
+            )
         return torch.cat(out)
 
     def sample_grid(self, batch: Batch):
@@ -241,5 +254,8 @@ class JointStage(TrainStage):
 
     def export(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        self.net.save_pretrained(folder / "model", licence="see models/tiny/MODEL_CARD.md",
-                                 source="tfgnet-desk python -m tfgnet_desk.train joint")
+        self.net.save_pretrained(
+            folder / "model",
+            licence="see models/tiny/MODEL_CARD.md",
+            source="tfgnet-desk python -m tfgnet_desk.train joint",
+        )
