@@ -44,9 +44,21 @@ def _run(args: list[str]) -> int:
 
 def test_evaluate_reports_broken_cases_and_reruns_identically(tmp_path):
     bench = make_benchmark(tmp_path / "bench")
-    common = ["--benchmark", str(bench), "--methods", "bicubic", "--data", str(tmp_path / "no-data"),
-              "--model", str(tmp_path / "no-model"), "--identity", "dlib-resnet", "--no-progress",
-              "--threads", "1"]
+    common = [
+        "--benchmark",
+        str(bench),
+        "--methods",
+        "bicubic",
+        "--data",
+        str(tmp_path / "no-data"),
+        "--model",
+        str(tmp_path / "no-model"),
+        "--identity",
+        "dlib-resnet",
+        "--no-progress",
+        "--threads",
+        "1",
+    ]
     assert _run([*common, "--out", str(tmp_path / "a")]) == 0
     assert _run([*common, "--out", str(tmp_path / "b")]) == 0
     a, b = tmp_path / "a", tmp_path / "b"
@@ -94,16 +106,39 @@ def test_model_methods_on_a_random_tiny_model(tmp_path, random_model):
 
     torch.set_num_threads(1)
     bench = make_benchmark(tmp_path / "bench")
-    common = ["--benchmark", str(bench), "--model", str(random_model), "--methods",
-              "bicubic,restorer,text-only,tfgnet", "--strength", "1.0,0.6", "--steps", "2",
-              "--ablations", f"no-masked-loss={random_model}", "--identity", "dlib-resnet",
-              "--data", str(tmp_path / "no-data"), "--no-progress", "--limit", "3"]
+    common = [
+        "--benchmark",
+        str(bench),
+        "--model",
+        str(random_model),
+        "--methods",
+        "bicubic,restorer,text-only,tfgnet",
+        "--strength",
+        "1.0,0.6",
+        "--steps",
+        "2",
+        "--ablations",
+        f"no-masked-loss={random_model}",
+        "--identity",
+        "dlib-resnet",
+        "--data",
+        str(tmp_path / "no-data"),
+        "--no-progress",
+        "--limit",
+        "3",
+    ]
     assert _run([*common, "--out", str(tmp_path / "a")]) == 0
     assert _run([*common, "--out", str(tmp_path / "b")]) == 0
     a = tmp_path / "a"
     rows = [r.split(",") for r in (a / "results.csv").read_text().splitlines()]
-    assert [r[0] for r in rows[1:]] == ["bicubic", "restorer", "text-only", "tfgnet s=1", "tfgnet s=0.6",
-                                        "no-masked-loss"]
+    assert [r[0] for r in rows[1:]] == [
+        "bicubic",
+        "restorer",
+        "text-only",
+        "tfgnet s=1",
+        "tfgnet s=0.6",
+        "no-masked-loss",
+    ]
     assert all(r[1] == "2" for r in rows[1:])  # --limit 3: case_0003 is corrupt, so 2 scored
     assert (a / "results.csv").read_bytes() == (tmp_path / "b" / "results.csv").read_bytes()
     cols = {c["key"]: c for c in json.loads((a / "run.json").read_text())["columns"]}

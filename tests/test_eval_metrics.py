@@ -81,8 +81,10 @@ def test_ssim_matches_scikit_image_gaussian_variant():
     skm = pytest.importorskip("skimage.metrics")
     a = luminance(_rand_img(4, 40))
     b = luminance(_rand_img(5, 40)) * 0.3 + a * 0.7
-    ours = ssim(np.repeat(a[..., None], 3, 2).round().astype(np.uint8),
-                np.repeat(b[..., None], 3, 2).round().astype(np.uint8))
+    ours = ssim(
+        np.repeat(a[..., None], 3, 2).round().astype(np.uint8),
+        np.repeat(b[..., None], 3, 2).round().astype(np.uint8),
+    )
     ref = skm.structural_similarity(
         a.round(), b.round(), gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255
     )
@@ -224,9 +226,12 @@ def _suite():
         return np.stack([np.array([len(t), 1.0, 2.0]) for t in texts])
 
     clip = CLIPBackbone("fake-clip", img_fn, txt_fn)
-    return MetricSuite(identity={"fake-id": _FakeIdentity()}, clip=clip,
-                       dino=ImageFeatureBackbone("fake-dino", img_fn),
-                       fid=ImageFeatureBackbone("fake-fid", img_fn, normalise=False))
+    return MetricSuite(
+        identity={"fake-id": _FakeIdentity()},
+        clip=clip,
+        dino=ImageFeatureBackbone("fake-dino", img_fn),
+        fid=ImageFeatureBackbone("fake-fid", img_fn, normalise=False),
+    )
 
 
 def test_cosine_metrics_of_an_image_with_itself_are_100():

@@ -34,36 +34,70 @@ def _csv(value: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tfgnet_desk.evaluate", description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m tfgnet_desk.evaluate",
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--benchmark", type=Path, required=True, help="benchmark folder (build-benchmark output)")
     p.add_argument("--model", type=Path, default=None, help="model folder (default: the tiny model)")
-    p.add_argument("--methods", type=_csv, default=["bicubic", *MODEL_METHODS],
-                   help=f"comma-separated, from {', '.join(ALL_METHODS)} (default: bicubic + model methods)")
-    p.add_argument("--ablations", type=_csv, default=[],
-                   help="NAME=FOLDER,... checkpoints of Table 3 variants (no-codebook, no-transformer, "
-                        "no-stacked-id, no-masked-loss)")
+    p.add_argument(
+        "--methods",
+        type=_csv,
+        default=["bicubic", *MODEL_METHODS],
+        help=f"comma-separated, from {', '.join(ALL_METHODS)} (default: bicubic + model methods)",
+    )
+    p.add_argument(
+        "--ablations",
+        type=_csv,
+        default=[],
+        help="NAME=FOLDER,... checkpoints of Table 3 variants (no-codebook, no-transformer, "
+        "no-stacked-id, no-masked-loss)",
+    )
     p.add_argument("--out", type=Path, required=True, help="output folder for tables, figure and JSON")
     p.add_argument("--seed", type=int, default=0, help="base seed; case i uses seed*100003 + i")
-    p.add_argument("--strength", type=_csv, default=None,
-                   help="tfgnet fidelity values, e.g. 1.0,0.8,0.6 (default: the pipeline's default)")
+    p.add_argument(
+        "--strength",
+        type=_csv,
+        default=None,
+        help="tfgnet fidelity values, e.g. 1.0,0.8,0.6 (default: the pipeline's default)",
+    )
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N cases")
-    p.add_argument("--time-budget", type=float, default=None,
-                   help="minutes; start no new case after this and report the cases done (count stated)")
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        help="minutes; start no new case after this and report the cases done (count stated)",
+    )
     p.add_argument("--data", type=Path, default=None, help="face data folder for the reference rows")
-    p.add_argument("--metric-weights", type=Path, default=None,
-                   help="folder with clip-vit-base-patch32/, dino-vits16/, lpips-alex/, inception-fid/")
-    p.add_argument("--identity", type=_csv, default=None,
-                   help="identity backends (default: dlib-resnet, plus arcface when its pack is present)")
+    p.add_argument(
+        "--metric-weights",
+        type=Path,
+        default=None,
+        help="folder with clip-vit-base-patch32/, dino-vits16/, lpips-alex/, inception-fid/",
+    )
+    p.add_argument(
+        "--identity",
+        type=_csv,
+        default=None,
+        help="identity backends (default: dlib-resnet, plus arcface when its pack is present)",
+    )
     p.add_argument("--steps", type=int, default=None, help="diffusion steps (default: the pipeline's)")
     p.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the pipeline's)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--ssim-channel", choices=("luminance", "rgb"), default="luminance")
-    p.add_argument("--face-box", choices=("crop", "detect"), default="crop",
-                   help="identity embeddings from the benchmark's shared face box (crop, default) or from a "
-                        "face detector run on every image (detect; slow when HOG fails and CNN runs)")
-    p.add_argument("--no-reference", action="store_true",
-                   help="leave out the reference rows clean-source and random-same-gender")
+    p.add_argument(
+        "--face-box",
+        choices=("crop", "detect"),
+        default="crop",
+        help="identity embeddings from the benchmark's shared face box (crop, default) or from a "
+        "face detector run on every image (detect; slow when HOG fails and CNN runs)",
+    )
+    p.add_argument(
+        "--no-reference",
+        action="store_true",
+        help="leave out the reference rows clean-source and random-same-gender",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -141,8 +175,9 @@ def _tiny_clip_loader(runner, model: Path, settings):
     return load
 
 
-def _row_methods(args, wanted: list[str], model_rows: list[Any], strength_rows: list[str],
-                 ablations: list[str], settings) -> list[Any]:
+def _row_methods(
+    args, wanted: list[str], model_rows: list[Any], strength_rows: list[str], ablations: list[str], settings
+) -> list[Any]:
     """All methods in table order: as requested, then the ablations."""
     from tfgnet_desk.evaluate.methods import Bicubic, CleanSource, RandomSameGender, ReferenceData
 
@@ -173,12 +208,21 @@ def _run_meta(args, argv, model: Path, methods: list[Any], started: float) -> di
         index = json.loads((args.benchmark / "benchmark.json").read_text())
         bench_meta = {k: v for k, v in index.items() if k != "identities"}
     return {
-        "benchmark": str(args.benchmark), "benchmark_name": args.benchmark.name, "benchmark_meta": bench_meta,
-        "model": str(model), "manifest_hash": model_manifest_hash(model if model.is_dir() else None),
-        "seed": args.seed, "limit": args.limit, "time_budget_min": args.time_budget,
-        "strength": args.strength, "steps": args.steps,
-        "guidance": args.guidance, "commit": git_commit(REPO_ROOT), "machine": machine_info(),
-        "date": utc_now(), "argv": sys.argv if argv is None else ["-m", "tfgnet_desk.evaluate", *argv],
+        "benchmark": str(args.benchmark),
+        "benchmark_name": args.benchmark.name,
+        "benchmark_meta": bench_meta,
+        "model": str(model),
+        "manifest_hash": model_manifest_hash(model if model.is_dir() else None),
+        "seed": args.seed,
+        "limit": args.limit,
+        "time_budget_min": args.time_budget,
+        "strength": args.strength,
+        "steps": args.steps,
+        "guidance": args.guidance,
+        "commit": git_commit(REPO_ROOT),
+        "machine": machine_info(),
+        "date": utc_now(),
+        "argv": sys.argv if argv is None else ["-m", "tfgnet_desk.evaluate", *argv],
         "methods_described": [m.describe() for m in methods],
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
@@ -190,9 +234,15 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         raise SystemExit(f"unknown methods {unknown}; choose from {', '.join(ALL_METHODS)}")
     args.out.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", force=True,
-                        handlers=[logging.StreamHandler(sys.stderr),
-                                  logging.FileHandler(args.out / "evaluate.log", mode="w")])
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(levelname)s %(message)s",
+        force=True,
+        handlers=[
+            logging.StreamHandler(sys.stderr),
+            logging.FileHandler(args.out / "evaluate.log", mode="w"),
+        ],
+    )
     started = time.perf_counter()
     settings = _settings(args)
     if settings.threads:
@@ -213,18 +263,35 @@ def main(argv: list[str] | None = None) -> int:
     roots = metric_roots(args.metric_weights, settings.models_dir, model)
     from tfgnet_desk.evaluate.metrics.suite import BENCHMARK_FACE_BOX
 
-    suite = build_suite(roots, tiny_clip=tiny, identity=args.identity, models_dir=settings.models_dir,
-                        ssim_channel=args.ssim_channel,
-                        face_box=BENCHMARK_FACE_BOX if args.face_box == "crop" else None)
+    suite = build_suite(
+        roots,
+        tiny_clip=tiny,
+        identity=args.identity,
+        models_dir=settings.models_dir,
+        ssim_channel=args.ssim_channel,
+        face_box=BENCHMARK_FACE_BOX if args.face_box == "crop" else None,
+    )
     budget = args.time_budget * 60.0 if args.time_budget else None
-    result = run_evaluation(args.benchmark, methods, suite, out=args.out, limit=args.limit,
-                            progress=not args.no_progress, time_budget_s=budget)
+    result = run_evaluation(
+        args.benchmark,
+        methods,
+        suite,
+        out=args.out,
+        limit=args.limit,
+        progress=not args.no_progress,
+        time_budget_s=budget,
+    )
     result.unavailable = {**unavailable, **result.unavailable}
     meta = _run_meta(args, argv, model, methods, started)
-    paths = write_report(result, suite.columns(), args.out, meta, ablations=ablations,
-                         strengths=strength_rows)
-    log.info("%d cases scored, %d skipped; tables: %s", len(result.per_case), len(result.skipped_cases),
-             paths["markdown"])
+    paths = write_report(
+        result, suite.columns(), args.out, meta, ablations=ablations, strengths=strength_rows
+    )
+    log.info(
+        "%d cases scored, %d skipped; tables: %s",
+        len(result.per_case),
+        len(result.skipped_cases),
+        paths["markdown"],
+    )
     return 0
 
 

@@ -82,8 +82,9 @@ class ReferenceData:
             from tfgnet_desk.data import DEFAULT_SPLIT_FILE, Splits
 
             splits = Splits.load(self.split_file or DEFAULT_SPLIT_FILE)
-            recs = [r for r in splits.records("train", self.root)
-                    if r.dataset == dataset and r.gender == gender]
+            recs = [
+                r for r in splits.records("train", self.root) if r.dataset == dataset and r.gender == gender
+            ]
             self._train[key] = sorted(recs, key=lambda r: r.key)
         return self._train[key]
 
@@ -130,7 +131,8 @@ class RandomSameGender(Method):
     def run(self, case: BenchmarkCase) -> np.ndarray:
         if self.data is None:
             raise MethodUnavailable(
-                "random-same-gender needs the face data folder (--data DIR or TFGNET_DATA)")
+                "random-same-gender needs the face data folder (--data DIR or TFGNET_DATA)"
+            )
         gender, dataset = case.gender, case.meta.get("source", "celeba10k")
         if gender is None:
             raise ValueError(f"{case.case_id}: meta.json gives no gender")

@@ -74,10 +74,16 @@ class ModelRunner:
         from tfgnet_desk.pipeline import GenerationRequest
 
         box = self._box(case)
-        req = GenerationRequest(images=[case.lq], prompt=case.text, n_candidates=1,
-                                seed=case_seed(self.gen.seed, case), steps=self.steps, guidance=self.guidance,
-                                strength=self._strength(strength),
-                                face_boxes=[box] if box is not None else None)
+        req = GenerationRequest(
+            images=[case.lq],
+            prompt=case.text,
+            n_candidates=1,
+            seed=case_seed(self.gen.seed, case),
+            steps=self.steps,
+            guidance=self.guidance,
+            strength=self._strength(strength),
+            face_boxes=[box] if box is not None else None,
+        )
         result = self.pipe(req)
         self._restored = (case.case_id, np.asarray(result.restored[0]))
         return np.asarray(result.candidates[0].image)
@@ -92,8 +98,9 @@ class ModelRunner:
 
         cfg = self.model.config
         models_dir = self.settings.models_dir if self.settings is not None else None
-        face = prepare_face(np.asarray(case.lq), cfg.restorer.img_size, cfg.face_frame, self._box(case),
-                            models_dir)
+        face = prepare_face(
+            np.asarray(case.lq), cfg.restorer.img_size, cfg.face_frame, self._box(case), models_dir
+        )
         with torch.no_grad():
             out = self.model.restorer.restore(to_tensor(face.lq).to(self.model.device, self.model.dtype))
         self._restored = (case.case_id, to_uint8(out))
@@ -112,9 +119,15 @@ class ModelRunner:
             init = None
             if restored is not None:
                 init = to_tensor(restored).to(self.model.device, self.model.dtype)
-            images = self.model.generator.sample(cond, [case_seed(self.gen.seed, case)], steps=self.steps,
-                                                 guidance=self.guidance, strength=s,
-                                                 image_size=self.model.config.image_size, init_image=init)
+            images = self.model.generator.sample(
+                cond,
+                [case_seed(self.gen.seed, case)],
+                steps=self.steps,
+                guidance=self.guidance,
+                strength=s,
+                image_size=self.model.config.image_size,
+                init_image=init,
+            )
         return to_uint8(images[:1])
 
     def tiny_clip(self) -> tuple[Any, Any]:
@@ -131,8 +144,11 @@ class Restorer(Method):
         return self.runner.restore(case)
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "what": "codebook + transformer restorer alone (paper 3.1-3.2)",
-                "model": str(self.runner.folder)}
+        return {
+            "name": self.name,
+            "what": "codebook + transformer restorer alone (paper 3.1-3.2)",
+            "model": str(self.runner.folder),
+        }
 
 
 class TextOnly(Method):
@@ -145,9 +161,14 @@ class TextOnly(Method):
         return self.runner.generate_text_only(case, self.strength)
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "what": "generator on the prompt alone, no stacked ID embedding",
-                "strength": self.runner._strength(self.strength), "steps": self.runner.steps,
-                "guidance": self.runner.guidance, "model": str(self.runner.folder)}
+        return {
+            "name": self.name,
+            "what": "generator on the prompt alone, no stacked ID embedding",
+            "strength": self.runner._strength(self.strength),
+            "steps": self.runner.steps,
+            "guidance": self.runner.guidance,
+            "model": str(self.runner.folder),
+        }
 
 
 class TFGNetMethod(Method):
@@ -158,10 +179,16 @@ class TFGNetMethod(Method):
         return self.runner.generate(case, self.strength)
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "what": "the whole method (TFGNetPipeline)",
-                "strength": self.runner._strength(self.strength), "steps": self.runner.steps,
-                "guidance": self.runner.guidance, "model": str(self.runner.folder),
-                "manifest_hash": self.runner.manifest_hash, "seed_rule": "seed * 100003 + case number"}
+        return {
+            "name": self.name,
+            "what": "the whole method (TFGNetPipeline)",
+            "strength": self.runner._strength(self.strength),
+            "steps": self.runner.steps,
+            "guidance": self.runner.guidance,
+            "model": str(self.runner.folder),
+            "manifest_hash": self.runner.manifest_hash,
+            "seed_rule": "seed * 100003 + case number",
+        }
 
 
 def _clip_of(model: Any) -> tuple[Any, Any]:

@@ -40,10 +40,16 @@ TILE = 128
 def git_commit(repo: Path) -> str:
     """HEAD commit of ``repo`` with ``-dirty`` when tracked files differ; 'unknown' outside git."""
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
-                              timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return head + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -63,9 +69,13 @@ def model_manifest_hash(folder: Path | None) -> str | None:
 
 
 def machine_info() -> dict[str, Any]:
-    info: dict[str, Any] = {"host": platform.node(), "platform": platform.platform(),
-                            "processor": platform.processor() or platform.machine(),
-                            "cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    info: dict[str, Any] = {
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+    }
     try:
         import torch
 
@@ -99,8 +109,13 @@ def _best(rows: list[str], key: str, higher: bool, summary: dict[str, dict[str, 
     return (max if higher else min)(vals)[1]
 
 
-def _table(rows: list[str], cols: list[MetricColumn], result: RunResult, reference: set[str],
-           lead: list[tuple[str, dict[str, str]]] | None = None) -> list[str]:
+def _table(
+    rows: list[str],
+    cols: list[MetricColumn],
+    result: RunResult,
+    reference: set[str],
+    lead: list[tuple[str, dict[str, str]]] | None = None,
+) -> list[str]:
     """Markdown table; the best non-reference value of each column in bold, reference rows in italics."""
     heads = [h for h, _ in (lead or [])] + [c.label + (" ↑" if c.higher_is_better else " ↓") for c in cols]
     lines = ["| method | " + " | ".join(heads) + " |", "|---" * (len(heads) + 1) + "|"]
@@ -127,29 +142,48 @@ def _ordered_rows(result: RunResult) -> list[str]:
     return head + mid + tail
 
 
-def markdown_report(result: RunResult, columns: list[MetricColumn], meta: dict[str, Any],
-                    ablations: list[str], strengths: list[str]) -> str:
+def markdown_report(
+    result: RunResult,
+    columns: list[MetricColumn],
+    meta: dict[str, Any],
+    ablations: list[str],
+    strengths: list[str],
+) -> str:
     by_key = {c.key: c for c in columns}
     reference = {"clean-source", "random-same-gender"}
     rows = _ordered_rows(result)
     face = [c for c in columns if c.key.startswith("face_sim_")]
     paper_cols = face + [by_key[k] for k in ("dino", "clip_i", "clip_t", "lpips", "fid")]
-    extra_cols = [c for c in columns if c.key.startswith(("face_cal_", "fid_id_"))] + [by_key["psnr"],
-                                                                                       by_key["ssim"]]
-    found = {m: ", ".join(str(result.counts[m].get(f"fid_id_{c.key[9:]}", 0)) for c in face if c.available)
-             for m in rows}
+    extra_cols = [c for c in columns if c.key.startswith(("face_cal_", "fid_id_"))] + [
+        by_key["psnr"],
+        by_key["ssim"],
+    ]
+    found = {
+        m: ", ".join(str(result.counts[m].get(f"fid_id_{c.key[9:]}", 0)) for c in face if c.available)
+        for m in rows
+    }
     n_ok = len(result.per_case)
-    out = [f"# Evaluation: {meta.get('benchmark_name', 'benchmark')}", "",
-           f"{n_ok} cases scored of {result.cases_total} listed ({len(result.skipped_cases)} skipped); "
-           f"seed {meta.get('seed')}; model `{meta.get('model')}` "
-           f"(manifest {str(meta.get('manifest_hash'))[:12]}); "
-           f"commit {meta.get('commit')}; {meta.get('date')}.", "",
-           *([f"**Stopped early: {result.stopped_early}.**", ""] if result.stopped_early else []),
-           "## Table 1/2 shape: the paper's metrics", ""]
+    out = [
+        f"# Evaluation: {meta.get('benchmark_name', 'benchmark')}",
+        "",
+        f"{n_ok} cases scored of {result.cases_total} listed ({len(result.skipped_cases)} skipped); "
+        f"seed {meta.get('seed')}; model `{meta.get('model')}` "
+        f"(manifest {str(meta.get('manifest_hash'))[:12]}); "
+        f"commit {meta.get('commit')}; {meta.get('date')}.",
+        "",
+        *([f"**Stopped early: {result.stopped_early}.**", ""] if result.stopped_early else []),
+        "## Table 1/2 shape: the paper's metrics",
+        "",
+    ]
     out += _table(rows, paper_cols, result, reference)
-    out += ["", "*clean-source*: the undegraded source photo (ceiling); *random-same-gender*: a random "
-            "training face of the target's gender (floor). Bold: best non-reference row.", "",
-            "## Extended: calibrated identity, identity-space FID, pixel fidelity", ""]
+    out += [
+        "",
+        "*clean-source*: the undegraded source photo (ceiling); *random-same-gender*: a random "
+        "training face of the target's gender (floor). Bold: best non-reference row.",
+        "",
+        "## Extended: calibrated identity, identity-space FID, pixel fidelity",
+        "",
+    ]
     out += _table(rows, extra_cols, result, reference, lead=[("faces found", found)])
     if ablations:
         abl_rows = ablations + [m for m in result.methods if m.startswith("tfgnet")][:1]
@@ -158,8 +192,9 @@ def markdown_report(result: RunResult, columns: list[MetricColumn], meta: dict[s
             marks[module] = {m: _mark(ablation_flags(m)[j] if m in ablations else True) for m in abl_rows}
         t3_cols = face[:1] + [by_key["lpips"], by_key["fid"]]
         out += ["", "## Table 3 shape: ablations", ""]
-        out += _table([m for m in abl_rows if m in result.summary], t3_cols, result, set(),
-                      lead=list(marks.items()))
+        out += _table(
+            [m for m in abl_rows if m in result.summary], t3_cols, result, set(), lead=list(marks.items())
+        )
     if len(strengths) > 1:
         s_cols = face + [c for c in columns if c.key.startswith("face_cal_")]
         s_cols += [by_key["lpips"], by_key["fid"], by_key["psnr"], by_key["ssim"]]
@@ -181,8 +216,10 @@ def markdown_report(result: RunResult, columns: list[MetricColumn], meta: dict[s
     n_cases = max(1, len(result.per_case))
     for m in result.methods:
         n = max(1, result.counts[m].get("cases", 0))
-        out.append(f"- {m}: {result.seconds.get(m, 0.0) / n:.3f} s wall, "
-                   f"{result.cpu_seconds.get(m, 0.0) / n:.3f} s CPU")
+        out.append(
+            f"- {m}: {result.seconds.get(m, 0.0) / n:.3f} s wall, "
+            f"{result.cpu_seconds.get(m, 0.0) / n:.3f} s CPU"
+        )
     metrics_cpu = result.cpu_seconds.get("metrics", 0.0) / n_cases
     out.append(f"- metrics (all rows of a case): {metrics_cpu:.3f} s CPU")
     return "\n".join(out) + "\n"
@@ -199,8 +236,13 @@ def write_csv(result: RunResult, columns: list[MetricColumn], path: Path) -> Non
         w.writerow(["method", "cases", *keys])
         for m in _ordered_rows(result):
             vals = [result.summary[m].get(k) for k in keys]
-            w.writerow([m, result.counts[m].get("cases", 0),
-                        *("" if v is None else ("inf" if math.isinf(v) else repr(float(v))) for v in vals)])
+            w.writerow(
+                [
+                    m,
+                    result.counts[m].get("cases", 0),
+                    *("" if v is None else ("inf" if math.isinf(v) else repr(float(v))) for v in vals),
+                ]
+            )
 
 
 # --------------------------------------------------------------------------------------------- figure
@@ -242,22 +284,47 @@ def comparison_figure(result: RunResult, path: Path, tile: int = TILE) -> Path |
     return path
 
 
-def write_report(result: RunResult, columns: list[MetricColumn], out: Path, meta: dict[str, Any],
-                 ablations: list[str] | None = None, strengths: list[str] | None = None) -> dict[str, Path]:
+def write_report(
+    result: RunResult,
+    columns: list[MetricColumn],
+    out: Path,
+    meta: dict[str, Any],
+    ablations: list[str] | None = None,
+    strengths: list[str] | None = None,
+) -> dict[str, Path]:
     """Write every report file under ``out``; returns their paths by kind."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"csv": out / "results.csv", "markdown": out / "results.md", "figure": out / "comparison.png",
-             "run": out / "run.json", "skipped": out / "skipped.json"}
+    paths = {
+        "csv": out / "results.csv",
+        "markdown": out / "results.md",
+        "figure": out / "comparison.png",
+        "run": out / "run.json",
+        "skipped": out / "skipped.json",
+    }
     write_csv(result, columns, paths["csv"])
     paths["markdown"].write_text(markdown_report(result, columns, meta, ablations or [], strengths or []))
     comparison_figure(result, paths["figure"])
-    paths["skipped"].write_text(json.dumps({"skipped_cases": result.skipped_cases,
-                                            "method_errors": result.method_errors,
-                                            "unavailable_methods": result.unavailable}, indent=2) + "\n")
-    run = {**meta, "columns": [c.to_dict() for c in columns], "methods": result.methods,
-           "cases_listed": result.cases_total, "cases_scored": len(result.per_case),
-           "stopped_early": result.stopped_early,
-           "counts": result.counts, "seconds_per_method": result.seconds,
-           "cpu_seconds_per_method": result.cpu_seconds}
+    paths["skipped"].write_text(
+        json.dumps(
+            {
+                "skipped_cases": result.skipped_cases,
+                "method_errors": result.method_errors,
+                "unavailable_methods": result.unavailable,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    run = {
+        **meta,
+        "columns": [c.to_dict() for c in columns],
+        "methods": result.methods,
+        "cases_listed": result.cases_total,
+        "cases_scored": len(result.per_case),
+        "stopped_early": result.stopped_early,
+        "counts": result.counts,
+        "seconds_per_method": result.seconds,
+        "cpu_seconds_per_method": result.cpu_seconds,
+    }
     paths["run"].write_text(json.dumps(run, indent=2, default=str) + "\n")
     return paths

@@ -32,8 +32,8 @@ class RunResult:
     """What the report needs: aggregated and per-case scores, skips, timings, figure material."""
 
     methods: list[str]
-    summary: dict[str, dict[str, float | None]]       # method -> metric key -> mean (or set value)
-    counts: dict[str, dict[str, int]]                 # method -> metric key -> number of values
+    summary: dict[str, dict[str, float | None]]  # method -> metric key -> mean (or set value)
+    counts: dict[str, dict[str, int]]  # method -> metric key -> number of values
     per_case: list[dict[str, Any]]
     skipped_cases: list[dict[str, str]] = field(default_factory=list)
     method_errors: list[dict[str, str]] = field(default_factory=list)
@@ -120,8 +120,9 @@ def run_evaluation(
                 active.remove(m)
             except Exception as exc:  # a method failing on one case must not end the run
                 log.warning("method %s failed on %s: %s", m.name, case.case_id, exc)
-                errors.append({"case": case.case_id, "method": m.name,
-                               "error": f"{type(exc).__name__}: {exc}"})
+                errors.append(
+                    {"case": case.case_id, "method": m.name, "error": f"{type(exc).__name__}: {exc}"}
+                )
             seconds[m.name] += time.perf_counter() - t0
             cpu[m.name] += time.process_time() - c0
         c0 = time.process_time()
@@ -133,17 +134,35 @@ def run_evaluation(
                 json.dumps(record, indent=2, sort_keys=True, default=_json_value) + "\n"
             )
         if len(figure) < FIGURE_CASES:
-            figure.append({"case": case.case_id, "lq": case.lq, "text": case.text, "target": case.target,
-                           "outputs": outputs})
+            figure.append(
+                {
+                    "case": case.case_id,
+                    "lq": case.lq,
+                    "text": case.text,
+                    "target": case.target,
+                    "outputs": outputs,
+                }
+            )
         _tick(bar, on_case, i, len(folders))
     if bar is not None:
         bar.close()
 
     kept = [n for n in names if n not in unavailable]
     summary, counts = _aggregate(per_case, kept, suite)
-    return RunResult(methods=kept, summary=summary, counts=counts, per_case=per_case, skipped_cases=skipped,
-                     method_errors=errors, unavailable=unavailable, seconds=seconds, cpu_seconds=cpu,
-                     figure=figure, cases_total=len(folders), stopped_early=stopped)
+    return RunResult(
+        methods=kept,
+        summary=summary,
+        counts=counts,
+        per_case=per_case,
+        skipped_cases=skipped,
+        method_errors=errors,
+        unavailable=unavailable,
+        seconds=seconds,
+        cpu_seconds=cpu,
+        figure=figure,
+        cases_total=len(folders),
+        stopped_early=stopped,
+    )
 
 
 def _tick(bar: Any, on_case: Callable[[int, int], None] | None, i: int, n: int) -> None:
@@ -156,8 +175,13 @@ def _tick(bar: Any, on_case: Callable[[int, int], None] | None, i: int, n: int) 
 def _score_case(case: BenchmarkCase, outputs: dict[str, np.ndarray], suite: MetricSuite) -> dict[str, Any]:
     tfeats = suite.target_features(case.target)
     scores = suite.score_outputs(case.target, case.text, outputs, tfeats)
-    return {"case": case.case_id, "text": case.text, "identity": case.meta.get("identity"),
-            "gender": case.gender, "scores": scores}
+    return {
+        "case": case.case_id,
+        "text": case.text,
+        "identity": case.meta.get("identity"),
+        "gender": case.gender,
+        "scores": scores,
+    }
 
 
 def _aggregate(per_case: list[dict[str, Any]], methods: list[str], suite: MetricSuite):

@@ -181,5 +181,6 @@ def load_fid_inception(path: Path) -> FIDInceptionV3:
     missing = [k for k in missing if not k.endswith("num_batches_tracked")]
     if missing or unexpected:
         raise ValueError(
-            f"{path}: not FID Inception weights (missing {missing[:3]}, unexpected {unexpected[:3]})")
+            f"{path}: not FID Inception weights (missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
     return net.eval()

@@ -73,8 +73,10 @@ def build_suite(
     if folder is not None:
         suite.dino = bb.load_dino(folder)
     else:
-        suite.missing["dino"] = (f"DINO ViT-S/16 weights not found at {_where(roots, bb.DINO_DIR)}; "
-                                 "no stand-in (a tiny-CLIP DINO would repeat CLIP-I)")
+        suite.missing["dino"] = (
+            f"DINO ViT-S/16 weights not found at {_where(roots, bb.DINO_DIR)}; "
+            "no stand-in (a tiny-CLIP DINO would repeat CLIP-I)"
+        )
 
     folder = bb.find_metric_weights(roots, bb.LPIPS_DIR, bb.LPIPS_FILES)
     if folder is not None:

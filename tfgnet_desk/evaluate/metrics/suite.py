@@ -77,14 +77,29 @@ class MetricSuite:
     # ------------------------------------------------------------------------------ columns
     def columns(self) -> list[MetricColumn]:
         cols: list[MetricColumn] = []
-        how = ("landmarks fitted in the benchmark's shared face box" if self.face_box is not None
-               else "face detected in each image")
+        how = (
+            "landmarks fitted in the benchmark's shared face box"
+            if self.face_box is not None
+            else "face detected in each image"
+        )
         for name, enc in self.identity.items():
             cal = getattr(enc, "calibration", "centred cosine")
-            cols.append(MetricColumn(f"face_sim_{name}", f"Face Sim ({name}, raw) %", True,
-                                     note=f"raw cosine of {name} embeddings; {how}"))
-            cols.append(MetricColumn(f"face_cal_{name}", f"Face Sim ({name}, centred) %", True,
-                                     note=f"{cal} of {name} embeddings; {how}"))
+            cols.append(
+                MetricColumn(
+                    f"face_sim_{name}",
+                    f"Face Sim ({name}, raw) %",
+                    True,
+                    note=f"raw cosine of {name} embeddings; {how}",
+                )
+            )
+            cols.append(
+                MetricColumn(
+                    f"face_cal_{name}",
+                    f"Face Sim ({name}, centred) %",
+                    True,
+                    note=f"{cal} of {name} embeddings; {how}",
+                )
+            )
         for key, why in self.missing.items():
             enc = key.removeprefix("face_sim_")
             if key.startswith("face_sim_") and enc not in self.identity:
@@ -95,30 +110,47 @@ class MetricSuite:
         cols.append(self._col("lpips", "LPIPS", self.lpips, False, percent=False))
         cols.append(self._col("fid", "FID", self.fid, False, percent=False, kind="set"))
         for name in self.identity:
-            cols.append(MetricColumn(f"fid_id_{name}", f"FID-id ({name})", False, kind="set",
-                                     note=f"Fréchet distance of {name} embeddings, outputs vs targets"))
+            cols.append(
+                MetricColumn(
+                    f"fid_id_{name}",
+                    f"FID-id ({name})",
+                    False,
+                    kind="set",
+                    note=f"Fréchet distance of {name} embeddings, outputs vs targets",
+                )
+            )
         cols.append(MetricColumn("psnr", "PSNR (dB)", True, note="RGB uint8, to the target"))
         ssim_label = "SSIM (Y)" if self.ssim_channel == "luminance" else "SSIM (RGB)"
-        cols.append(MetricColumn("ssim", ssim_label, True,
-                                 note=f"Wang et al. 2004, Gaussian 11/1.5, on {self.ssim_channel}"))
+        cols.append(
+            MetricColumn(
+                "ssim", ssim_label, True, note=f"Wang et al. 2004, Gaussian 11/1.5, on {self.ssim_channel}"
+            )
+        )
         return cols
 
-    def _col(self, key: str, name: str, backbone: Any, higher: bool, percent: bool = True,
-             kind: str = "pair") -> MetricColumn:
+    def _col(
+        self, key: str, name: str, backbone: Any, higher: bool, percent: bool = True, kind: str = "pair"
+    ) -> MetricColumn:
         unit = " %" if percent else ""
         if backbone is None:
             why = self.missing.get(key, "no backbone")
             return MetricColumn(key, f"{name}{unit}", higher, False, why, kind)
-        reference = {"dino": "DINO ViT-S/16", "clip_i": "CLIP ViT-B/32", "clip_t": "CLIP ViT-B/32",
-                     "lpips": "AlexNet", "fid": "Inception-v3 pool3"}[key]
+        reference = {
+            "dino": "DINO ViT-S/16",
+            "clip_i": "CLIP ViT-B/32",
+            "clip_t": "CLIP ViT-B/32",
+            "lpips": "AlexNet",
+            "fid": "Inception-v3 pool3",
+        }[key]
         label = f"{name}{unit}" if backbone.label == reference else f"{name} ({backbone.label}){unit}"
         return MetricColumn(key, label, higher, True, backbone.label, kind)
 
     # ------------------------------------------------------------------------------ per case
     def target_features(self, target: np.ndarray) -> dict[str, Any]:
         """Features of a case's target, computed once and reused for every method."""
-        feats: dict[str, Any] = {"identity": {n: _safe_embed(e, target, self.face_box)
-                                               for n, e in self.identity.items()}}
+        feats: dict[str, Any] = {
+            "identity": {n: _safe_embed(e, target, self.face_box) for n, e in self.identity.items()}
+        }
         if self.clip is not None:
             feats["clip"] = self.clip.image_embeds([target])[0]
         if self.dino is not None:
@@ -130,8 +162,9 @@ class MetricSuite:
                 self._add_set(f"fid_id_{n}", "__target__", e)
         return feats
 
-    def score_outputs(self, target: np.ndarray, text: str, outputs: dict[str, np.ndarray],
-                      tfeats: dict[str, Any]) -> dict[str, dict[str, float | None]]:
+    def score_outputs(
+        self, target: np.ndarray, text: str, outputs: dict[str, np.ndarray], tfeats: dict[str, Any]
+    ) -> dict[str, dict[str, float | None]]:
         """Pairwise metrics of every method's output against the target (and text), and set features."""
         names = list(outputs)
         images = [outputs[m] for m in names]
@@ -187,8 +220,9 @@ class MetricSuite:
         return {m: {k: len(v.get(m, [])) for k, v in self._set_feats.items()} for m in methods}
 
 
-def _safe_embed(encoder: Any, img: np.ndarray, box_frac: tuple[float, ...] | None = None
-                ) -> np.ndarray | None:
+def _safe_embed(
+    encoder: Any, img: np.ndarray, box_frac: tuple[float, ...] | None = None
+) -> np.ndarray | None:
     """Identity embedding, or None when no face is found (counted as a failure, not a zero).
 
     With ``box_frac`` the landmarks are fitted inside that box (fractions of the image size) instead of
