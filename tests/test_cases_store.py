@@ -46,6 +46,34 @@ def fake_result(n: int = 3, seed: int = 7, prompt: str = "a man in his forties w
     return SimpleNamespace(candidates=cands, provenance=prov)
 
 
+def write_old_evidence(store: CaseStore, case_id: int, path: Path) -> int:
+    """An evidence row as versions 1 and 2 wrote it (no ``kind``), with its audit entry, through SQL."""
+    from tfgnet_desk.cases import audit, states
+    from tfgnet_desk.cases.evidence import store_evidence_bytes
+
+    data = path.read_bytes()
+    stored = store_evidence_bytes(store.home, data)
+    with Image.open(path) as im:
+        w, h = im.size
+    with store._write() as c:
+        cur = c.execute(
+            "INSERT INTO evidence (case_id, sha256, original_path, original_name, stored_path, size, width, "
+            "height, face_box, note, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, '', 'then')",
+            (case_id, stored.sha256, str(path), path.name, stored.relpath, stored.size, w, h),
+        )
+        row = c.execute("SELECT * FROM evidence WHERE id = ?", (cur.lastrowid,)).fetchone()
+        uid = c.execute("SELECT uid FROM cases WHERE id = ?", (case_id,)).fetchone()[0]
+        audit.append(
+            c,
+            uid,
+            "old",
+            "evidence.import",
+            states.evidence_key(stored.sha256),
+            {"state": audit.state_hash(states.evidence_state(row))},
+        )
+    return int(cur.lastrowid)
+
+
 @pytest.fixture()
 def store(settings):
     with CaseStore(settings, actor="tester") as s:
@@ -211,7 +239,7 @@ def test_migration_from_version_1_keeps_data_and_verifies(settings, tmp_path, mo
         assert old.schema_version == 1
         assert "pixel_sha256" not in {r[1] for r in old.conn.execute("PRAGMA table_info(candidates)")}
         cid = old.create_case("written by version 1")
-        eid = old.import_evidence(cid, make_image(tmp_path / "e.png"))
+        eid = write_old_evidence(old, cid, make_image(tmp_path / "e.png"))
         uid = old.get_case(cid)["uid"]
         with old._write() as c:  # a version-1 run and candidate, as version 1 wrote them
             c.execute(
@@ -242,7 +270,7 @@ def test_migration_from_version_1_keeps_data_and_verifies(settings, tmp_path, mo
         migrations = [
             e for e in audit.read_chain(new.conn, audit.STORE_CHAIN) if e.action == "schema.migrate"
         ]
-        assert [(e.details["from"], e.details["to"]) for e in migrations] == [(0, 1), (1, 2)]
+        assert [(e.details["from"], e.details["to"]) for e in migrations] == [(0, 1), (1, 2), (2, 3)]
         rid = new.record_run(cid, [eid], fake_result(n=1))  # the new columns work after the migration
         assert new.list_candidates(rid)[0]["pixel_sha256"]
 

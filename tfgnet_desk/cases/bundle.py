@@ -1,6 +1,7 @@
 """Case bundles: one case as a zip file, to hand over to a colleague or archive, that round-trips.
 
-The zip holds ``manifest.json`` (the case, its evidence, runs, candidates and its whole audit chain, plus
+The zip holds ``manifest.json`` (the case, its evidence (crops and reference photos, by ``kind``), runs
+(each naming its evidence and reference photo by SHA-256), candidates and its whole audit chain, plus
 the SHA-256 and size of every file), ``manifest.sha256`` and the files themselves at their store paths
 (``evidence/<sha256>``, ``candidates/<sha256>.png``). Nothing in it depends on local row ids, so the
 audit chain of the case still verifies after import. Import checks everything before it writes: the
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from tfgnet_desk.cases.store import CaseStore
 
 FORMAT = "tfgnet-desk case bundle"
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2  # 2: evidence ``kind`` and run ``reference`` (a bundle of version 1 still imports)
 _FILE_RE = re.compile(r"^(evidence/[0-9a-f]{64}|candidates/[0-9a-f]{64}\.png)$")
 _CASE_COLS = ("uid", "title", "reference", "analyst", "status", "notes", "created_at", "updated_at")
 _EV_COLS = (
@@ -39,6 +40,7 @@ _EV_COLS = (
     "face_box",
     "note",
     "imported_at",
+    "kind",
 )
 _RUN_COLS = (
     "uid",
@@ -73,6 +75,7 @@ def build_manifest(store: CaseStore, case_id: int) -> dict[str, Any]:
     for r in store.list_runs(case_id):
         run = {k: r[k] for k in _RUN_COLS}
         run["evidence"] = [sha_of[i] for i in r["evidence_ids"]]
+        run["reference"] = sha_of[r["reference_id"]] if r.get("reference_id") is not None else None
         run["candidates"] = [{k: c[k] for k in _CAND_COLS} for c in store.list_candidates(r["id"])]
         for c in run["candidates"]:
             files[c["file"]] = {"sha256": c["sha256"], "size": (store.home / c["file"]).stat().st_size}
@@ -169,6 +172,7 @@ def import_case(store: CaseStore, path: Path | str) -> int:
         cid = _insert(c, "cases", _CASE_COLS, [case[k] for k in _CASE_COLS])
         ev_id: dict[str, int] = {}
         for e in manifest["evidence"]:
+            e = {"kind": "crop", **e}  # a version-1 bundle has no kind: its evidence are crops
             vals = [canonical_json(e[k]) if k == "face_box" and e[k] is not None else e[k] for k in _EV_COLS]
             ev_id[e["sha256"]] = _insert(c, "evidence", ("case_id", *_EV_COLS), [cid, *vals])
         for r in manifest["runs"]:
@@ -176,8 +180,14 @@ def import_case(store: CaseStore, path: Path | str) -> int:
                 canonical_json(r[k]) if k in ("parameters", "library_versions", "provenance") else r[k]
                 for k in _RUN_COLS
             ]
+            if any(
+                s not in ev_id for s in [*r["evidence"], *([r["reference"]] if r.get("reference") else [])]
+            ):
+                raise BundleError(f"run {r['uid']} names evidence that the bundle does not hold")
             ids = canonical_json([ev_id[s] for s in r["evidence"]])
-            rid = _insert(c, "runs", ("case_id", "evidence_ids", *_RUN_COLS), [cid, ids, *vals])
+            ref = ev_id[r["reference"]] if r.get("reference") else None
+            cols = ("case_id", "evidence_ids", "reference_id", *_RUN_COLS)
+            rid = _insert(c, "runs", cols, [cid, ids, ref, *vals])
             for k in r["candidates"]:
                 cv = [
                     canonical_json(k[f]) if f == "scores" else int(k[f]) if f == "picked" else k[f]

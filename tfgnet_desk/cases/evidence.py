@@ -52,8 +52,6 @@ def read_evidence(src: Path) -> tuple[bytes, np.ndarray]:
     The bytes are read once and the image is decoded from those same bytes, so that what is hashed and
     stored is exactly what was checked.
     """
-    from tfgnet_desk.imaging import ImageLoadError, load_image
-
     src = Path(src)
     try:
         with open(src, "rb") as fh:  # read-only: the original is never written
@@ -64,12 +62,23 @@ def read_evidence(src: Path) -> tuple[bytes, np.ndarray]:
         raise EvidenceError(f"'{src.name}' is a folder, not an image file.") from exc
     except OSError as exc:
         raise EvidenceError(f"'{src.name}' could not be read: {exc.strerror or exc}.") from exc
+    return data, decode_evidence(data, src.name)
+
+
+def decode_evidence(data: bytes, name: str) -> np.ndarray:
+    """The decoded image of evidence bytes (a file's or pasted data); :class:`EvidenceError` if unusable.
+
+    ``name`` only words the message. Pasted or dragged data goes through the same check as a file.
+    """
+    from tfgnet_desk.imaging import ImageLoadError, load_image
+
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise EvidenceError(f"not imported: '{name}' is not image data ({type(data).__name__}).")
     try:
-        img = load_image(data)
+        return load_image(bytes(data))
     except ImageLoadError as exc:
-        msg = str(exc).replace("the image data", f"'{src.name}'")
+        msg = str(exc).replace("the image data", f"'{name}'")
         raise EvidenceError(f"not imported: {msg}") from exc
-    return data, img
 
 
 def _write_atomic(path: Path, data: bytes, mode: int) -> None:

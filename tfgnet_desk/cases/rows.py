@@ -55,4 +55,6 @@ def decode_row(row: sqlite3.Row | None) -> dict[str, Any] | None:
             out[k] = json.loads(out[k])
     if "picked" in out:
         out["picked"] = bool(out["picked"])
+    if "kind" in out and out["kind"] is None:  # evidence imported before schema version 3: a crop
+        out["kind"] = "crop"
     return out

@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _V1 = [
     """CREATE TABLE cases (
@@ -101,7 +101,15 @@ _V2 = [
     "ALTER TABLE runs ADD COLUMN error TEXT",
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2}
+_V3 = [
+    # What an evidence image is: a 'crop' of the person to generate from, or a 'reference' photo of a known
+    # person that candidates are scored against. NULL (rows written before version 3) means 'crop'.
+    "ALTER TABLE evidence ADD COLUMN kind TEXT CHECK (kind IN ('crop', 'reference'))",
+    # The reference photo a run's 'reference' identity scores were computed against (NULL: none).
+    "ALTER TABLE runs ADD COLUMN reference_id INTEGER REFERENCES evidence(id)",
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3}
 
 
 class SchemaError(RuntimeError):

@@ -66,10 +66,14 @@ def evidence_state(r: sqlite3.Row) -> dict[str, Any]:
         )
     }
     s["face_box"] = _json(r["face_box"], None)
+    kind = _late(r, "kind")
+    if kind not in (None, "crop"):  # NULL (before version 3) and 'crop' mean the same: left out alike
+        s["kind"] = kind
     return s
 
 
-def run_state(r: sqlite3.Row, evidence_shas: list[str]) -> dict[str, Any]:
+def run_state(r: sqlite3.Row, evidence_shas: list[str], reference_sha: str | None = None) -> dict[str, Any]:
+    """``reference_sha``: SHA-256 of the run's reference photo (``runs.reference_id``), when it has one."""
     s = {
         k: r[k]
         for k in ("uid", "prompt", "profile", "device", "model_hash", "status", "started_at", "finished_at")
@@ -80,6 +84,8 @@ def run_state(r: sqlite3.Row, evidence_shas: list[str]) -> dict[str, Any]:
     s["provenance"] = _json(r["provenance"], {})
     if _late(r, "error") is not None:
         s["error"] = r["error"]
+    if _late(r, "reference_id") is not None:
+        s["reference"] = reference_sha or f"missing-evidence-row-{r['reference_id']}"
     return s
 
 
@@ -107,7 +113,9 @@ def case_row_states(conn: sqlite3.Connection, case_id: int) -> dict[str, str]:
     for r in conn.execute("SELECT * FROM runs WHERE case_id = ?", (case_id,)):
         ids = _json(r["evidence_ids"], [])
         shas = [ev_sha.get(i, f"missing-evidence-row-{i}") for i in ids] if isinstance(ids, list) else []
-        out[run_key(r["uid"])] = state_hash(run_state(r, shas))
+        ref = _late(r, "reference_id")
+        ref_sha = ev_sha.get(ref) if ref is not None else None
+        out[run_key(r["uid"])] = state_hash(run_state(r, shas, ref_sha))
         for k in conn.execute("SELECT * FROM candidates WHERE run_id = ?", (r["id"],)):
             out[candidate_key(r["uid"], k["idx"])] = state_hash(candidate_state(k, r["uid"]))
     return out

@@ -10,9 +10,10 @@ Rows come back as plain dicts with JSON columns decoded:
 
 - case: ``id, uid, title, reference, analyst, status ('open'|'closed'), notes, created_at, updated_at``
 - evidence: ``id, case_id, sha256, original_path, original_name, stored_path, size, width, height,
-  face_box ([x0, y0, x1, y1] or None), note, imported_at``
+  face_box ([x0, y0, x1, y1] or None), note, imported_at, kind ('crop'|'reference')``
 - run: ``id, uid, case_id, evidence_ids, prompt, parameters, profile, device, model_hash,
-  library_versions, provenance, status, started_at, finished_at, error``
+  library_versions, provenance, status ('running'|'done'|'failed'|'cancelled'|'interrupted'),
+  started_at, finished_at, error, reference_id (evidence id of the reference photo, or None)``
 - candidate: ``id, run_id, idx, seed, file, sha256, pixel_sha256, scores ({name: {raw, calibrated,
   backend}}), picked (bool), note``
 """
@@ -33,11 +34,12 @@ import numpy as np
 
 from tfgnet_desk.cases import audit, schema, states
 from tfgnet_desk.cases.audit import AuditEntry, canonical_json, state_hash, utc_now
-from tfgnet_desk.cases.evidence import EvidenceError, read_evidence, store_evidence_bytes
+from tfgnet_desk.cases.evidence import EvidenceError, decode_evidence, read_evidence, store_evidence_bytes
 from tfgnet_desk.cases.rows import NotFound, decode_row, jsonable
 from tfgnet_desk.cases.runs import RunsMixin
 
 CASE_FIELDS = ("title", "reference", "analyst", "notes", "status")
+EVIDENCE_KINDS = ("crop", "reference")
 
 
 def _box(box: Sequence[int] | None) -> str | None:
@@ -241,16 +243,61 @@ class CaseStore(RunsMixin):
 
     # Evidence --------------------------------------------------------------------------------------------
     def import_evidence(
-        self, case_id: int, path: Path | str, face_box: Sequence[int] | None = None, note: str = ""
+        self,
+        case_id: int,
+        path: Path | str,
+        face_box: Sequence[int] | None = None,
+        note: str = "",
+        kind: str = "crop",
     ) -> int:
         """Validate, hash and copy ``path`` into the store (read-only); returns the evidence id.
 
-        Raises :class:`EvidenceError` (a sentence for the analyst) for a file that is not a usable image;
-        nothing is stored then. The same file imported twice into a case returns the existing id.
+        ``kind`` is 'crop' (an image of the person to generate from) or 'reference' (a photo of a known
+        person that candidates are scored against). Raises :class:`EvidenceError` (a sentence for the
+        analyst) for a file that is not a usable image; nothing is stored then. The same bytes imported
+        twice into a case return the existing id, whatever ``kind`` the second import names: the row
+        keeps the kind it was first imported as (see :meth:`start_run`, which accepts either kind).
         """
         src = Path(path)
         data, img = read_evidence(src)
+        return self._add_evidence(case_id, data, img, str(src.resolve()), src.name, face_box, note, kind)
+
+    def import_evidence_bytes(
+        self,
+        case_id: int,
+        data: bytes,
+        name: str,
+        *,
+        face_box: Sequence[int] | None = None,
+        note: str = "",
+        kind: str = "crop",
+    ) -> int:
+        """Import pasted or dragged image data as :meth:`import_evidence` imports a file.
+
+        The bytes are validated as an image before anything is written (:class:`EvidenceError`
+        otherwise) and stored content-addressed; ``original_path`` is ``pasted:<name>`` and
+        ``original_name`` is ``name``.
+        """
+        img = decode_evidence(data, name or "pasted image")
+        data = bytes(data)
+        return self._add_evidence(case_id, data, img, f"pasted:{name}", name, face_box, note, kind)
+
+    def _add_evidence(
+        self,
+        case_id: int,
+        data: bytes,
+        img: np.ndarray,
+        original_path: str,
+        original_name: str,
+        face_box: Sequence[int] | None,
+        note: str,
+        kind: str,
+    ) -> int:
+        if kind not in EVIDENCE_KINDS:
+            raise ValueError(f"evidence kind is one of {EVIDENCE_KINDS}, not {kind!r}")
         box = _box(face_box)
+        with self._lock:  # a missing case is refused before a file is written
+            self._case_row(case_id)
         stored = store_evidence_bytes(self.home, data)
         h, w = img.shape[:2]
         with self._write() as c:
@@ -262,12 +309,13 @@ class CaseStore(RunsMixin):
                 return int(dup[0])
             cur = c.execute(
                 "INSERT INTO evidence (case_id, sha256, original_path, original_name, stored_path, size, "
-                "width, height, face_box, note, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "width, height, face_box, note, imported_at, kind) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     case_id,
                     stored.sha256,
-                    str(src.resolve()),
-                    src.name,
+                    original_path,
+                    original_name,
                     stored.relpath,
                     stored.size,
                     w,
@@ -275,6 +323,7 @@ class CaseStore(RunsMixin):
                     box,
                     note,
                     utc_now(),
+                    kind,
                 ),
             )
             ev_id = int(cur.lastrowid)
@@ -284,8 +333,9 @@ class CaseStore(RunsMixin):
                 "evidence.import",
                 states.evidence_key(stored.sha256),
                 states.evidence_state(row),
-                original_path=str(src.resolve()),
+                original_path=original_path,
                 size=stored.size,
+                kind=kind,
             )
         return ev_id
 
@@ -316,8 +366,14 @@ class CaseStore(RunsMixin):
     def get_evidence(self, evidence_id: int) -> dict[str, Any]:
         return self._one("SELECT * FROM evidence WHERE id = ?", (evidence_id,), f"no evidence {evidence_id}")
 
-    def list_evidence(self, case_id: int) -> list[dict[str, Any]]:
-        return self._all("SELECT * FROM evidence WHERE case_id = ? ORDER BY id", (case_id,))
+    def list_evidence(self, case_id: int, kind: str | None = None) -> list[dict[str, Any]]:
+        """The case's evidence in import order; ``kind`` ('crop' or 'reference') filters, None: all."""
+        if kind is None:
+            return self._all("SELECT * FROM evidence WHERE case_id = ? ORDER BY id", (case_id,))
+        return self._all(
+            "SELECT * FROM evidence WHERE case_id = ? AND COALESCE(kind, 'crop') = ? ORDER BY id",
+            (case_id, kind),
+        )
 
     def evidence_path(self, evidence_id: int) -> Path:
         """The read-only stored copy (never the analyst's original)."""
