@@ -96,3 +96,29 @@ def test_unknown_case_and_missing_model_are_errors(capsys, home, tmp_path):
         rid = store.record_run(cid, [eid], fake_result(n=1))
     rc, out, _ = run(capsys, home, "verify-run", str(rid), "--model", str(tmp_path / "no-such-model"))
     assert rc == 1 and "cannot be checked" in out
+
+
+def test_show_lists_evidence_kind_run_status_and_reference(capsys, home, tmp_path):
+    run(capsys, home, "new", "With a reference", "--reference", "WR-1")
+    crop = make_image(tmp_path / "cctv.png", seed=1)
+    ref = make_image(tmp_path / "passport.png", seed=2)
+    assert run(capsys, home, "import-evidence", "WR-1", str(crop))[0] == 0
+    rc, out, _ = run(capsys, home, "import-evidence", "WR-1", str(ref), "--kind", "reference")
+    assert rc == 0 and "(reference)" in out
+    with CaseStore(Settings(home=home)) as store:
+        cid = store.find_case("WR-1")
+        e_crop = store.list_evidence(cid, kind="crop")[0]["id"]
+        e_ref = store.list_evidence(cid, kind="reference")[0]["id"]
+        store.record_run(cid, [e_crop], fake_result(n=2), reference_id=e_ref)
+        rid = store.start_run(cid, [e_crop], prompt="a tall man", parameters={"n_candidates": 4})
+        store.add_candidate(rid, 0, 1, fake_result(n=1).candidates[0].image)
+        store.add_candidate(rid, 1, 2, fake_result(n=1).candidates[0].image[::-1].copy())
+        store.finish_run(rid, "cancelled", error="cancelled by the analyst")
+    rc, out, _ = run(capsys, home, "show", "WR-1")
+    assert rc == 0
+    assert (
+        f"evidence {e_crop} (crop): cctv.png" in out and f"evidence {e_ref} (reference): passport.png" in out
+    )
+    assert f"reference photo evidence {e_ref} (passport.png)" in out
+    assert "cancelled: 2 of 4 candidates" in out and "error: cancelled by the analyst" in out
+    assert "reference photo none" in out and " done " in out

@@ -119,3 +119,34 @@ def test_verify_run_repeats_a_real_pipeline_run_bit_for_bit(tmp_path, capsys):
     text = " ".join(" ".join(doc[i].get_textpage().get_text_range().split()) for i in range(len(doc)))
     doc.close()
     assert run["model_hash"] in text and "run.verify" in text and "ddim" in text
+
+
+def test_a_run_with_a_reference_photo_is_repeated_with_it(recorded, tmp_path):
+    store, cid, eid, plain = recorded
+    ref = store.import_evidence(cid, make_image(tmp_path / "known.png", seed=5), kind="reference")
+    result = fake_result(n=2, seed=7)
+    for c in result.candidates:
+        c.scores["reference"] = {"raw": 0.4 + c.index / 10, "calibrated": 0.6, "backend": "dlib-resnet"}
+    rid = store.record_run(cid, [eid], result, reference_id=ref)
+    seen: list[RunSpec] = []
+
+    def regen(spec: RunSpec):
+        seen.append(spec)
+        out = fake_result(n=2, seed=7)
+        if spec.reference is not None:  # a pipeline that scores against the reference it was given
+            for c in out.candidates:
+                c.scores["reference"] = {"raw": 0.4 + c.index / 10 + (0.05 if c.index else 0.0)}
+        return out
+
+    check = verify_run(store, rid, regenerate=regen)
+    assert np.array_equal(seen[0].reference, store.load_evidence_image(ref))
+    assert check.ok  # pixels decide; the scores are reported beside them
+    assert [c.reference_recorded for c in check.candidates] == pytest.approx([0.4, 0.5])
+    assert [c.reference_regenerated for c in check.candidates] == pytest.approx([0.4, 0.55])
+    assert [c.reference_match for c in check.candidates] == [True, False]
+    text = "\n".join(check.lines())
+    assert "reference score recorded 0.4000 now 0.4000 same" in text and "DIFFERENT" in text
+    assert store.audit_trail(cid)[-1].details["reference_scores_same"] == 1
+    verify_run(store, plain, regenerate=regen)
+    assert seen[1].reference is None  # a run without a reference photo is repeated without one
+    assert "reference_scores_same" not in store.audit_trail(cid)[-1].details

@@ -57,6 +57,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     s.add_argument("files", nargs="+", type=Path)
     s.add_argument("--box", help="face box x0,y0,x1,y1 (pixels), for a single file")
     s.add_argument("--note", default="")
+    s.add_argument(
+        "--kind",
+        choices=("crop", "reference"),
+        default="crop",
+        help="'crop': an image to generate from (default); 'reference': a photo of a known person that "
+        "candidates are scored against",
+    )
     s.set_defaults(func=_import_evidence)
 
     s = sub.add_parser("pick", help="mark a candidate (by id) as picked; --undo to unmark")
@@ -126,6 +133,15 @@ def _case_line(c: dict[str, Any]) -> str:
     return f"{c['id']:>4}  {c['uid'][:8]}  {c['status']:<6}  {c['updated_at'][:19]}  {c['title']}{ref}"
 
 
+def _run_status(run: dict[str, Any], n_candidates: int) -> str:
+    """'done', or e.g. 'cancelled: 2 of 4 candidates' for a run that did not finish its work."""
+    if run["status"] == "done":
+        return "done"
+    want = run["parameters"].get("n_candidates") if isinstance(run["parameters"], dict) else None
+    of = f" of {want}" if isinstance(want, int) else ""
+    return f"{run['status']}: {n_candidates}{of} candidates"
+
+
 def _scores(scores: dict[str, Any]) -> str:
     parts = []
     for name, s in scores.items():
@@ -169,20 +185,31 @@ def _show(args) -> int:
         )
         if c["notes"]:
             print(f"  notes: {c['notes']}")
-        for e in store.list_evidence(cid):
+        evidence = store.list_evidence(cid)
+        for e in evidence:
             box = e["face_box"] or "none"
             print(
-                f"evidence {e['id']}: {e['original_name']}  {e['width']}x{e['height']}  sha256 {e['sha256']}"
-                f"  face box {box}"
+                f"evidence {e['id']} ({e['kind']}): {e['original_name']}  {e['width']}x{e['height']}  "
+                f"sha256 {e['sha256']}  face box {box}"
             )
+        names = {e["id"]: e["original_name"] for e in evidence}
         for r in store.list_runs(cid):
+            cands = store.list_candidates(r["id"])
+            ref = (
+                f"evidence {r['reference_id']} ({names.get(r['reference_id'], '?')})"
+                if r["reference_id"] is not None
+                else "none"
+            )
             print(
-                f"run {r['id']} ({r['uid'][:8]}) {r['status']} {r['started_at'][:19]}"
+                f"run {r['id']} ({r['uid'][:8]}) {_run_status(r, len(cands))} {r['started_at'][:19]}"
                 f"  prompt: {r['prompt']!r}\n"
+                f"  reference photo {ref}  evidence {r['evidence_ids']}\n"
                 f"  parameters {r['parameters']}  profile {r['profile']}  device {r['device']}  model "
                 f"{r['model_hash'][:16]}"
             )
-            for k in store.list_candidates(r["id"]):
+            if r["error"]:
+                print(f"  error: {r['error']}")
+            for k in cands:
                 pick = "  PICKED" if k["picked"] else ""
                 note = f"  note: {k['note']!r}" if k["note"] else ""
                 print(
@@ -207,8 +234,13 @@ def _import_evidence(args) -> int:
     def body(store) -> None:
         cid = store.find_case(args.case)
         for f in args.files:
-            e = store.get_evidence(store.import_evidence(cid, f, face_box=box, note=args.note))
-            print(f"evidence {e['id']}: {f.name}  sha256 {e['sha256']}  {e['width']}x{e['height']}")
+            e = store.get_evidence(
+                store.import_evidence(cid, f, face_box=box, note=args.note, kind=args.kind)
+            )
+            print(
+                f"evidence {e['id']} ({e['kind']}): {f.name}  sha256 {e['sha256']}  "
+                f"{e['width']}x{e['height']}"
+            )
 
     return _run(args, body)
 

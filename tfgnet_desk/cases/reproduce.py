@@ -4,7 +4,9 @@ DESIGN.md: re-running a recorded run on the same device reproduces the same outp
 run's evidence comes from the store's read-only copies, its prompt, parameters and per-candidate seeds
 from the run row, and the model from the folder whose manifest hash the run recorded (a different model
 is refused before anything runs). Candidates are compared by the hash of their decoded pixels, so the
-PNG metadata (which names the run) plays no part. The regenerating function is injectable for tests.
+PNG metadata (which names the run) plays no part. A run with a reference photo is repeated with it (the
+stored copy), so that its 'reference' identity scores are computed again and shown next to the recorded
+ones; they are reported, not part of the bit-for-bit verdict. The regenerating function is injectable.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class RunSpec:
     model_folder: Path
     device: str
     settings: Any
+    reference: np.ndarray | None = None  # the run's reference photo (stored copy), when it has one
 
 
 @dataclass
@@ -42,10 +45,18 @@ class CandidateCheck:
     seed: int
     recorded: str
     regenerated: str | None
+    reference_recorded: float | None = None  # raw 'reference' identity score, as recorded
+    reference_regenerated: float | None = None  # and as computed again
 
     @property
     def match(self) -> bool:
         return self.recorded == self.regenerated
+
+    @property
+    def reference_match(self) -> bool:
+        """The reference scores agree (to 1e-5), or neither run has one."""
+        a, b = self.reference_recorded, self.reference_regenerated
+        return (a is None and b is None) or (a is not None and b is not None and abs(a - b) <= 1e-5)
 
 
 @dataclass
@@ -63,10 +74,27 @@ class RunCheck:
         for c in self.candidates:
             mark = "same" if c.match else "DIFFERENT"
             got = c.regenerated[:16] if c.regenerated else "missing"
-            out.append(
-                f"  candidate {c.index} (seed {c.seed}): recorded {c.recorded[:16]}  now {got}  {mark}"
-            )
+            line = f"  candidate {c.index} (seed {c.seed}): recorded {c.recorded[:16]}  now {got}  {mark}"
+            if c.reference_recorded is not None or c.reference_regenerated is not None:
+                line += (
+                    f"; reference score recorded {_fmt(c.reference_recorded)} now "
+                    f"{_fmt(c.reference_regenerated)} {'same' if c.reference_match else 'DIFFERENT'}"
+                )
+            out.append(line)
         return out
+
+
+def _fmt(v: float | None) -> str:
+    return "none" if v is None else f"{v:.4f}"
+
+
+def _reference_raw(scores: Any) -> float | None:
+    """The raw 'reference' score of a candidate's scores (a dict or an ``IdentityScore``), if any."""
+    from tfgnet_desk.cases.rows import jsonable
+
+    s = jsonable(scores or {}).get("reference") if scores else None
+    raw = s.get("raw") if isinstance(s, dict) else s
+    return float(raw) if isinstance(raw, (int, float)) else None
 
 
 Regenerate = Callable[[RunSpec], Any]
@@ -79,26 +107,34 @@ def pipeline_regenerate(spec: RunSpec) -> Any:
     device = spec.device.split(":")[0]  # a recorded "cuda:0" is the settings' "cuda"
     settings = spec.settings.with_(device=device) if hasattr(spec.settings, "with_") else spec.settings
     loaded = pl.TFGNetPipeline.from_pretrained(spec.model_folder, settings, device=spec.device)
-    # Scores are not compared (only pixels are), so the identity model is not loaded again.
-    pipe = pl.TFGNetPipeline(loaded.model, settings, identity_encoder=None)
+    # Pixels are what is compared; the identity model is loaded again only to recompute the reference
+    # scores of a run that had a reference photo.
+    encoder = "auto" if spec.reference is not None else None
+    pipe = pl.TFGNetPipeline(loaded.model, settings, identity_encoder=encoder)
     names = {f.name for f in dataclasses.fields(pl.GenerationRequest)}
     kwargs = {k: v for k, v in spec.parameters.items() if k in names and k not in ("images", "prompt")}
     if kwargs.get("face_boxes"):
         kwargs["face_boxes"] = [tuple(b) if b is not None else None for b in kwargs["face_boxes"]]
     else:
         kwargs["face_boxes"] = None  # recorded as [] or null: no boxes were given
-    kwargs.pop("reference", None)  # scores only; not part of the pixels compared
-    return pipe(pl.GenerationRequest(images=spec.images, prompt=spec.prompt, **kwargs))
+    kwargs.pop("reference", None)
+    return pipe(
+        pl.GenerationRequest(images=spec.images, prompt=spec.prompt, reference=spec.reference, **kwargs)
+    )
 
 
-def _candidates_of(output: Any) -> list[tuple[int, np.ndarray]]:
+def _candidates_of(output: Any) -> dict[int, tuple[np.ndarray, float | None]]:
+    """Index -> (image, raw reference score) of what the regenerating function produced."""
     cands = getattr(output, "candidates", output)
-    out = []
+    out = {}
     for i, c in enumerate(cands):
         if isinstance(c, tuple):
-            out.append((int(c[0]), np.asarray(c[1])))
+            out[int(c[0])] = (np.asarray(c[1]), _reference_raw(c[2]) if len(c) > 2 else None)
         else:
-            out.append((int(getattr(c, "index", i)), np.asarray(c.image)))
+            out[int(getattr(c, "index", i))] = (
+                np.asarray(c.image),
+                _reference_raw(getattr(c, "scores", None)),
+            )
     return out
 
 
@@ -112,7 +148,8 @@ def verify_run(
     """Repeat run ``run_id`` and compare pixel hashes; records a ``run.verify`` audit entry.
 
     ``regenerate(spec)`` returns a GenerationResult-like object (``.candidates`` with ``.index`` and
-    ``.image``) or a list of ``(index, image)``; by default the real pipeline. ``model_folder`` defaults
+    ``.image``, ``.scores``) or a list of ``(index, image[, scores])``; by default the real pipeline. A
+    run with a reference photo gets it as ``spec.reference``. ``model_folder`` defaults
     to the settings' folder of the run's profile; it must have the recorded manifest hash.
     """
     run = store.get_run(run_id)
@@ -146,14 +183,17 @@ def verify_run(
         model_folder=folder,
         device=device or run["device"] or "cpu",
         settings=store.settings,
+        reference=store.load_evidence_image(run["reference_id"]) if run.get("reference_id") else None,
     )
-    produced = dict(_candidates_of((regenerate or pipeline_regenerate)(spec)))
+    produced = _candidates_of((regenerate or pipeline_regenerate)(spec))
     checks = [
         CandidateCheck(
             c["idx"],
             c["seed"],
             c["pixel_sha256"],
-            pixel_sha256(produced[c["idx"]]) if c["idx"] in produced else None,
+            pixel_sha256(produced[c["idx"]][0]) if c["idx"] in produced else None,
+            _reference_raw(c["scores"]),
+            produced[c["idx"]][1] if c["idx"] in produced else None,
         )
         for c in recorded
     ]
@@ -170,5 +210,10 @@ def verify_run(
         candidates=len(checks),
         ok=ok,
         device=spec.device,
+        **(
+            {"reference_scores_same": sum(c.reference_match for c in checks)}
+            if spec.reference is not None
+            else {}
+        ),
     )
     return RunCheck(run_id, ok, msg, checks, have)
