@@ -156,3 +156,37 @@ def test_tables_with_pictures_are_not_split_across_pages():
         pytest.fail("could not lay out a table across a page boundary")
     assert keep_tables_on_one_page(doc, 400) == 1
     assert not straddles(doc, table)
+
+
+def test_report_shows_the_reference_photo_and_an_unfinished_run(tmp_path):
+    from tfgnet_desk.report import write_case_report
+    from tfgnet_desk.report.content import REFERENCE_LABEL, build_content
+    from tfgnet_desk.settings import Settings
+
+    settings = Settings(home=tmp_path / "home", models_dir=tmp_path / "models")
+    with CaseStore(settings, actor="analyst-8") as store:
+        cid = store.create_case("Reference case", reference="R-REF-1")
+        eid = store.import_evidence(cid, make_image(tmp_path / "cctv.png", size=(120, 90)))
+        ref = store.import_evidence_bytes(
+            cid, make_image(tmp_path / "known.png", seed=3).read_bytes(), "known.png", kind="reference"
+        )
+        done = store.record_run(cid, [eid], fake_result(n=2, seed=5), reference_id=ref)
+        rid = store.start_run(cid, [eid], prompt="a tall woman", parameters={"n_candidates": 4})
+        for c in fake_result(n=2, seed=11).candidates:
+            store.add_candidate(rid, c.index, c.seed, c.image, c.scores)
+        store.finish_run(rid, "cancelled", error="cancelled by the analyst")
+
+        content = build_content(store, cid, "now")
+        run_html = content.html.split("<h2>Run 1")[1].split("<h2>Run 2")[0]
+        assert f'img://evidence/{eid}"' in run_html and f'img://evidence/{ref}"' in run_html
+        assert f'img://evidence/{ref}"' not in content.html.split("<h2>Run 2")[1]  # run 2 had no reference
+
+        out = write_case_report(store, cid, tmp_path / "ref.pdf")
+        pdf, texts = _pages(out)
+        pdf.close()
+        text = " ".join(texts)
+        ref_row = store.get_evidence(ref)
+        assert REFERENCE_LABEL in text and ref_row["sha256"] in text and "known.png" in text
+        assert "cancelled: 2 of 4 candidates" in text and "cancelled by the analyst" in text
+        assert store.get_run(done)["uid"] in text and store.get_run(rid)["uid"] in text
+        assert text.count("SYNTHETIC") >= 4

@@ -133,15 +133,6 @@ def _case_line(c: dict[str, Any]) -> str:
     return f"{c['id']:>4}  {c['uid'][:8]}  {c['status']:<6}  {c['updated_at'][:19]}  {c['title']}{ref}"
 
 
-def _run_status(run: dict[str, Any], n_candidates: int) -> str:
-    """'done', or e.g. 'cancelled: 2 of 4 candidates' for a run that did not finish its work."""
-    if run["status"] == "done":
-        return "done"
-    want = run["parameters"].get("n_candidates") if isinstance(run["parameters"], dict) else None
-    of = f" of {want}" if isinstance(want, int) else ""
-    return f"{run['status']}: {n_candidates}{of} candidates"
-
-
 def _scores(scores: dict[str, Any]) -> str:
     parts = []
     for name, s in scores.items():
@@ -176,6 +167,8 @@ def _update(args, **fields) -> int:
 
 def _show(args) -> int:
     def body(store) -> None:
+        from tfgnet_desk.cases.runs import run_status_text
+
         cid = store.find_case(args.case)
         c = store.get_case(cid)
         print(
@@ -201,7 +194,7 @@ def _show(args) -> int:
                 else "none"
             )
             print(
-                f"run {r['id']} ({r['uid'][:8]}) {_run_status(r, len(cands))} {r['started_at'][:19]}"
+                f"run {r['id']} ({r['uid'][:8]}) {run_status_text(r, len(cands))} {r['started_at'][:19]}"
                 f"  prompt: {r['prompt']!r}\n"
                 f"  reference photo {ref}  evidence {r['evidence_ids']}\n"
                 f"  parameters {r['parameters']}  profile {r['profile']}  device {r['device']}  model "

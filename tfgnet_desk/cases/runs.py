@@ -364,6 +364,16 @@ class RunsMixin(CandidatesMixin):
         )
 
 
+def run_status_text(run: dict[str, Any], n_candidates: int) -> str:
+    """'done', or e.g. 'cancelled: 2 of 4 candidates' for a run that did not (yet) do all its work."""
+    if run["status"] == "done":
+        return "done"
+    params = run.get("parameters")
+    want = params.get("n_candidates") if isinstance(params, dict) else None
+    of = f" of {want}" if isinstance(want, int) and not isinstance(want, bool) else ""
+    return f"{run['status']}: {n_candidates}{of} candidate{'' if n_candidates == 1 and not of else 's'}"
+
+
 def _rgb(image: Any) -> np.ndarray:
     img = np.asarray(image)
     if img.ndim != 3 or img.shape[2] != 3 or img.shape[0] < 1 or img.shape[1] < 1:

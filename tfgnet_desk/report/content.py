@@ -1,8 +1,10 @@
 """The case report's content: HTML for ``QTextDocument`` plus the pictures it refers to.
 
 Sections: case header; the statements (leads, not identifications; demographic bias); evidence with
-thumbnail, hash and face box; case notes; per run the description (prompt), every parameter, seeds,
-model hash, library versions, a candidate grid with scores and their backends, and the output hashes;
+thumbnail, hash and face box (reference photos labelled as supplied by the analyst); case notes; per run
+its status (with how many candidates a run that did not finish produced), the description (prompt), the
+evidence beside the reference photo its scores were computed against, every parameter, seeds, model
+hash, library versions, a candidate grid with scores and their backends, and the output hashes;
 picked candidates with the analyst's notes; the audit trail with the chain head and the verification
 result at the time of writing. All user text is escaped.
 """
@@ -29,6 +31,12 @@ BIAS_STATEMENT = (
     "demographic bias: they learn from data sets that under-represent some groups by age, sex and skin "
     "tone, and may generate less faithful candidates and less reliable scores for people of those groups. "
     "Scores are model similarities, not probabilities of identity."
+)
+REFERENCE_LABEL = "reference photo supplied by the analyst"
+REFERENCE_NOTE = (
+    "The reference photo is a picture of a known person supplied by the analyst; the 'reference' scores "
+    "of this run compare each candidate with it. It is not part of the evidence the candidates were "
+    "generated from."
 )
 EVIDENCE_NOTE = (
     "The evidence is reproduced unaltered from the read-only stored copy; the red rectangle is the "
@@ -139,10 +147,14 @@ def build_content(store: Any, case_id: int, generated_at: str, grid_columns: int
             '<table cellspacing="0" cellpadding="4"><tr>'
             f'<td><img src="{url}" width="{min(220, images[url].width())}"></td><td>'
         )
+        is_ref = e.get("kind") == "reference"
         h.append(
             _kv_table(
                 [
-                    ("Evidence", f"{e['id']}: {e['original_name']}"),
+                    (
+                        "Reference photo" if is_ref else "Evidence",
+                        f"{e['id']}: {e['original_name']}" + (f" ({REFERENCE_LABEL})" if is_ref else ""),
+                    ),
                     ("Size", f"{e['size']} bytes, {e['width']} x {e['height']} pixels"),
                     ("Face box (x0, y0, x1, y1)", box),
                     ("Original path", e["original_path"]),
@@ -158,9 +170,10 @@ def build_content(store: Any, case_id: int, generated_at: str, grid_columns: int
         h.append(f"<h2>Case notes</h2><p>{esc(case['notes'])}</p>")
 
     ev_names = {e["id"]: e["original_name"] for e in evidence}
+    ev_sha = {e["id"]: e["sha256"] for e in evidence}
     runs = store.list_runs(case_id)
     for n, r in enumerate(runs, start=1):
-        h.append(_run_section(store, r, n, ev_names, images, grid_columns))
+        h.append(_run_section(store, r, n, ev_names, ev_sha, images, grid_columns))
     if not runs:
         h.append("<h2>Runs</h2><p>No generation runs recorded.</p>")
 
@@ -204,15 +217,39 @@ def _load_png(store: Any, cand: dict[str, Any]):
 
 
 def _run_section(
-    store: Any, r: dict[str, Any], n: int, ev_names: dict[int, str], images: dict[str, QImage], cols: int
+    store: Any,
+    r: dict[str, Any],
+    n: int,
+    ev_names: dict[int, str],
+    ev_sha: dict[int, str],
+    images: dict[str, QImage],
+    cols: int,
 ) -> str:
-    h = [f"<h2>Run {n}: {esc(r['status'])}, {esc(r['started_at'][:19].replace('T', ' '))} UTC</h2>"]
-    h.append(f'<p><b>Description (prompt):</b> "{esc(r["prompt"])}"</p>')
+    from tfgnet_desk.cases.runs import run_status_text
+
     cands = store.list_candidates(r["id"])
+    status = run_status_text(r, len(cands))
+    cls = "" if r["status"] == "done" else ' class="warn"'
+    h = [f"<h2>Run {n}: {esc(status)}, {esc(r['started_at'][:19].replace('T', ' '))} UTC</h2>"]
+    if r["status"] != "done":
+        h.append(f"<p{cls}>Run status: {esc(status)}.</p>")
+    h.append(f'<p><b>Description (prompt):</b> "{esc(r["prompt"])}"</p>')
+    ref_id = r.get("reference_id")
+    if ref_id is not None:
+        h.append(_reference_block(r, ev_names, images))
     rows: list[tuple[str, Any]] = [
         ("Run uid", r["uid"]),
+        ("Run status", status),
         ("Evidence used", ", ".join(f"{i}: {ev_names.get(i, '?')}" for i in r["evidence_ids"]) or "-"),
     ]
+    if ref_id is not None:
+        rows.append(
+            (
+                "Reference photo",
+                f"{ref_id}: {ev_names.get(ref_id, '?')} ({REFERENCE_LABEL}), "
+                f"SHA-256 {ev_sha.get(ref_id, '?')}",
+            )
+        )
     rows += [(f"parameter: {k}", _param_value(v)) for k, v in sorted(r["parameters"].items())]
     rows += [
         ("Seeds (per candidate)", ", ".join(str(k["seed"]) for k in cands) or "-"),
@@ -269,6 +306,30 @@ def _run_section(
             )
         h.append("</table>")
     return "".join(h)
+
+
+def _reference_block(r: dict[str, Any], ev_names: dict[int, str], images: dict[str, QImage]) -> str:
+    """The run's evidence next to its reference photo (thumbnails registered by the evidence section)."""
+    cells = []
+    for i in r["evidence_ids"]:
+        url = f"img://evidence/{i}"
+        if url in images:
+            cells.append(
+                f'<td align="center"><img src="{url}" width="{min(150, images[url].width())}"><br>'
+                f'<span class="small">evidence {i}: {esc(ev_names.get(i, "?"))}</span></td>'
+            )
+    ref = r["reference_id"]
+    url = f"img://evidence/{ref}"
+    pic = f'<img src="{url}" width="{min(150, images[url].width())}"><br>' if url in images else ""
+    cells.append(
+        f'<td align="center">{pic}<span class="small"><b>{esc(REFERENCE_LABEL)}</b><br>'
+        f"evidence {ref}: {esc(ev_names.get(ref, '?'))}</span></td>"
+    )
+    return (
+        '<table cellspacing="0" cellpadding="4"><tr>'
+        + "".join(cells)
+        + f'</tr><tr><td colspan="{len(cells)}" class="small">{esc(REFERENCE_NOTE)}</td></tr></table>'
+    )
 
 
 def _audit_section(store: Any, case_id: int) -> str:
