@@ -2,8 +2,9 @@
 case store, progress arrives, cancel and close-during-run stop cleanly, errors show in the window, and
 the GUI thread keeps answering (heartbeat stall measurement).
 
-The random model is written once per session (``model/testing.save_random_model``) and its pipeline is
-loaded once and shared, so each test costs only its own run (2 diffusion steps, 2 candidates).
+The random model is written once per module (``model/testing.save_random_model``) and one engine child
+process (:class:`tfgnet_desk.engine.EngineProcess`) is shared by the windows of this module, so the model
+loads once and each test costs only its own run (2 diffusion steps, 2 candidates).
 """
 
 from __future__ import annotations
@@ -41,25 +42,19 @@ def models_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def shared_factory():
-    """Load each model folder once for the whole module (the real pipeline, cached)."""
-    cache: dict = {}
+def engine():
+    """One engine child for the module: the real pipeline, loaded at the first run and kept."""
+    from tfgnet_desk.engine import EngineProcess
 
-    def factory(folder, settings):
-        from tfgnet_desk.pipeline import TFGNetPipeline
-
-        key = (str(folder), settings.device, settings.identity_backend)
-        if key not in cache:
-            cache[key] = TFGNetPipeline.from_pretrained(folder, settings)
-        return cache[key]
-
-    return factory
+    eng = EngineProcess("tfgnet-test-engine").start()
+    yield eng
+    assert eng.stop()
 
 
 @pytest.fixture()
-def win(qtbot, settings, models_dir, shared_factory, tmp_path):
-    s = settings.with_(models_dir=models_dir)
-    w = open_window(s, pipeline_factory=shared_factory, detector=fixed_box_detector)
+def win(qtbot, settings, models_dir, engine, tmp_path):
+    s = settings.with_(models_dir=models_dir, threads=1)
+    w = open_window(s, engine=engine, detector=fixed_box_detector)
     qtbot.addWidget(w)
     w.create_case("Case run")
     w.add_evidence_files([write_synthetic_face(tmp_path / "crop.png", 128, seed=11)])
@@ -94,6 +89,8 @@ def _run(qtbot, w, timeout=240_000):
 
 def test_full_generate_run_fills_grid_and_store(qtbot, win, tmp_path):
     w = win
+    w.add_reference(write_synthetic_face(tmp_path / "reference.png", 128, seed=21))
+    qtbot.waitUntil(lambda: w.evidence.reference is not None, timeout=5000)
     assert w.controls.generate.isEnabled(), w.controls.blocker.text()
     progress = SignalRecorder(w.backend.progress)
     ready = SignalRecorder(w.backend.candidate_ready)
@@ -111,12 +108,18 @@ def test_full_generate_run_fills_grid_and_store(qtbot, win, tmp_path):
     )
     run = w.store.get_run(outcome.run_id)
     assert run["status"] == "done" and run["prompt"] == PROMPT
+    # the reference photo is stored with the case and named by the run
+    assert run["reference_id"] == w.reference_id is not None
+    assert w.store.get_evidence(w.reference_id)["kind"] == "reference"
+    assert [e["kind"] for e in w.store.list_evidence(w.case_id)] == ["crop", "reference"]
     assert run["parameters"]["steps"] == 2 and run["parameters"]["seed"] == 7
     rows = w.store.list_candidates(outcome.run_id)
     assert [r["idx"] for r in rows] == [0, 1]
     assert all(w.store.candidate_path(r["id"]).is_file() for r in rows)
     assert w.history.run_ids() == [outcome.run_id]
     assert not (w.settings.home / "pending").exists() or not any((w.settings.home / "pending").iterdir())
+    # each candidate became a store row as it arrived: the cards carry their ids from the signal on
+    assert sorted(ev.candidate_id for (ev,) in ready.calls) == sorted(r["id"] for r in rows)
     # pick and annotate go to the store
     key = w.candidates.ordered_keys()[0]
     w.candidates.select_keys([key])
@@ -223,27 +226,18 @@ def test_missing_model_is_reported_not_raised(qtbot, settings, tmp_path):
     assert w.message_bar.message.kind == messages.MISSING_WEIGHTS
 
 
-def test_out_of_memory_is_shown_with_what_to_do(qtbot, win, shared_factory):
-    w = win
-
-    class OutOfMemoryError(RuntimeError):  # the name torch.OutOfMemoryError carries
-        pass
-
-    class OomPipeline:
-        """The real pipeline, except that the run runs out of memory as a big GPU job would."""
-
-        def __init__(self, real):
-            self.real = real
-
-        def __call__(self, request, **kwargs):
-            raise OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-
-    def failing_factory(folder, settings):
-        return OomPipeline(shared_factory(folder, settings))
-
-    w.backend._pipeline_factory = failing_factory
-    w.backend._pipeline = None
-    w.backend._pipeline_key = None
+def test_out_of_memory_is_shown_with_what_to_do(qtbot, settings, models_dir, tmp_path):
+    """The engine child's pipeline runs out of memory: the window says what to do, keeps the inputs
+    and records the failed run."""
+    s = settings.with_(models_dir=models_dir)
+    w = open_window(
+        s, pipeline_factory="tfgnet_desk.gui.testing:out_of_memory_pipeline", detector=fixed_box_detector
+    )
+    qtbot.addWidget(w)
+    w.create_case("Case oom")
+    w.add_evidence_files([write_synthetic_face(tmp_path / "crop.png", 128, seed=12)])
+    qtbot.waitUntil(lambda: len(w.evidence.items) == 1, timeout=5000)
+    w.description.edit.setPlainText(PROMPT)
     text = w.description.text()
     _wait_for(qtbot, w, w.backend.failed, lambda: _generate(w), 120_000)
     msg = w.message_bar.message
@@ -251,3 +245,35 @@ def test_out_of_memory_is_shown_with_what_to_do(qtbot, win, shared_factory):
     assert w.description.text() == text
     run = w.store.list_runs(w.case_id)[-1]
     assert run["status"] == "failed" and "out of memory" in run["error"].lower()
+    w.close()
+    qtbot.waitUntil(lambda: w._closed, timeout=30_000)
+
+
+def test_engine_killed_mid_run_is_reported_and_the_next_run_works(qtbot, win):
+    """The engine child is killed (as the system's out-of-memory killer would): the window reports it,
+    keeps what arrived, records the run as failed, and the next Generate starts a fresh engine."""
+    import os
+    import signal
+
+    w = win
+    w.controls.steps.setValue(60)
+    killed = []
+
+    def on_progress(_t, stage, step, total):
+        if stage == "generate" and step >= 1 and not killed:
+            killed.append(w.backend.engine.pid)
+            os.kill(w.backend.engine.pid, signal.SIGKILL)
+
+    rec = SignalRecorder(w.backend.progress, on_progress)
+    outcome = _wait_for(qtbot, w, w.backend.failed, lambda: _generate(w))
+    w.backend.progress.disconnect(rec.record)
+    assert killed and outcome.message.kind == messages.ENGINE_STOPPED
+    assert "-9" in outcome.message.text and w.message_bar.message.kind == messages.ENGINE_STOPPED
+    assert w.description.text() == PROMPT
+    run = w.store.get_run(outcome.run_id)
+    assert run["status"] == "failed" and "killed" in run["error"]
+    w.controls.steps.setValue(1)
+    w.controls.n_candidates.setValue(1)
+    outcome2 = _run(qtbot, w)
+    assert w.backend.engine.pid != killed[0]
+    assert w.store.get_run(outcome2.run_id)["status"] == "done" and len(w.candidates.cards) == 1

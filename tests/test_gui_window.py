@@ -309,19 +309,40 @@ def test_no_window_or_thread_leaks(qtbot, settings):
     w.actions["about"].trigger()
     backend, analysis = w.backend, w.analysis
     assert backend.is_alive() and analysis.is_alive()
+    import multiprocessing
+
+    qtbot.waitUntil(lambda: backend.engine is not None and backend.engine.is_alive(), timeout=10_000)
+    engine = backend.engine
+    assert engine.pid in {p.pid for p in multiprocessing.active_children()}
     w.close()
     assert w._closed and not backend.is_alive() and not analysis.is_alive()
+    # the engine child process went with the window
+    assert not engine.is_alive()
+    assert not [p for p in multiprocessing.active_children() if p.name.startswith("tfgnet-")]
     after = [x for x in QApplication.topLevelWidgets() if x.isVisible() and id(x) not in before]
     assert after == []
 
 
-def test_candidates_left_by_an_interrupted_run_are_reported(qtbot, settings):
+def test_candidates_left_by_an_interrupted_run_are_reported(qtbot, settings, tmp_path):
+    """An application killed mid-run leaves a 'running' run with the candidates that had arrived (and,
+    if the store refused one, a labelled file under pending/): the next start keeps both and says so."""
+    from tfgnet_desk.cases import CaseStore
+    from tfgnet_desk.gui.testing import synthetic_face
+
     write_synthetic_face(settings.home / "pending" / "run-5" / "candidate-00-seed-1.png", 64, seed=9)
+    with CaseStore(settings) as store:
+        case = store.create_case("Killed mid-run")
+        ev = store.import_evidence(case, write_synthetic_face(tmp_path / "crop.png", 64, seed=3))
+        run = store.start_run(case, [ev], prompt="a man", parameters={"n_candidates": 4})
+        kept = store.add_candidate(run, 0, 7, synthetic_face(64, 4), {})
     w = open_window(settings, detector=fixed_box_detector)
     qtbot.addWidget(w)
     msg = w.message_bar.message
     assert msg is not None and msg.kind == "recovered"
     assert "1 candidate image" in msg.text and str(settings.home / "pending") in msg.text
+    assert "1 run(s) stopped" in msg.text
+    assert w.store.get_run(run)["status"] == "interrupted"
+    assert w.store.candidate_path(kept).is_file()
 
 
 def test_generate_shortcut_from_the_description_validates_before_running(qtbot, window):

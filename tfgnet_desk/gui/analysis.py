@@ -1,15 +1,16 @@
 """Evidence import and face detection, off the GUI thread.
 
-Decoding a large photo, hashing it into the case store and running the dlib detectors (the CNN fallback
-takes about a second) would freeze the window, so they run here, on a second long-lived worker thread, while
-the backend worker may be busy generating. Results come back as typed signals.
+Decoding a large photo and hashing it into the case store run here, on a long-lived worker thread, while
+the backend worker may be busy generating. The face detectors (dlib's HOG, with a CNN fallback that
+takes about a second) run in a small child process of their own (:class:`ProcessDetector`): dlib keeps
+Python's GIL for the whole detection, which would freeze the window if it ran in the window's process.
+Results come back as typed signals.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,14 +44,31 @@ class EvidenceRequest:
     purpose: str = "evidence"
 
 
-def detect_box(image: np.ndarray) -> tuple[tuple[int, int, int, int] | None, str]:
-    """Largest face box and the method that found it, or (None, '') when there is none."""
-    from tfgnet_desk.faces.detect import detect_faces
+class ProcessDetector:
+    """``detector(image) -> (box | None, method)`` answered by a detector child process.
 
-    faces = detect_faces(image)
-    if not faces:
-        return None, ""
-    return tuple(int(v) for v in faces[0].box), faces[0].method  # type: ignore[return-value]
+    The child starts with the analysis thread (:meth:`start`) and is replaced if it dies; call it only
+    from that one thread.
+    """
+
+    def __init__(self) -> None:
+        from tfgnet_desk.engine import EngineProcess
+
+        self.engine = EngineProcess("tfgnet-detector")
+
+    def start(self) -> None:
+        self.engine.start()
+
+    def __call__(self, image: np.ndarray) -> tuple[tuple[int, int, int, int] | None, str]:
+        from tfgnet_desk.engine import EngineDied
+
+        try:
+            return self.engine.start().detect(image)
+        except EngineDied:  # one retry in a fresh child (the first may have been killed for memory)
+            return self.engine.start().detect(image)
+
+    def close(self) -> None:
+        self.engine.stop()
 
 
 class AnalysisWorker(QObject):
@@ -59,16 +77,16 @@ class AnalysisWorker(QObject):
     loaded = Signal(object)  # LoadedEvidence
     load_failed = Signal(object, object)  # token, UserMessage
 
-    def __init__(self, store: Any = None, detector=detect_box) -> None:
+    def __init__(self, store: Any = None, detector=None) -> None:
         super().__init__()
         self.store = store
-        self.detector = detector
+        self.detector = detector if detector is not None else ProcessDetector()
         self._queue: queue.Queue = queue.Queue()
         self.thread: threading.Thread | None = None
 
     def start(self) -> threading.Thread:
-        """Start the worker thread (a Python thread serving a queue, like the backend worker: dlib calls
-        made from PySide-dispatched QThread slots deadlocked on the GIL)."""
+        """Start the worker thread (a plain Python thread serving a queue: it only decodes, hashes and
+        waits on the detector process)."""
         thread = threading.Thread(target=self._serve, name="tfgnet-analysis", daemon=True)
         thread.start()
         self.thread = thread
@@ -90,8 +108,19 @@ class AnalysisWorker(QObject):
         return ok
 
     def _serve(self) -> None:
-        while (req := self._queue.get()) is not None:
-            self._handle(req)
+        starter = getattr(self.detector, "start", None)
+        if starter is not None:
+            try:
+                starter()  # spawn the detector child now, not at the first drop
+            except Exception:  # noqa: BLE001 - the first detection retries and reports
+                pass
+        try:
+            while (req := self._queue.get()) is not None:
+                self._handle(req)
+        finally:
+            closer = getattr(self.detector, "close", None)
+            if closer is not None:
+                closer()
 
     def _handle(self, req: EvidenceRequest) -> None:
         try:
@@ -110,40 +139,32 @@ class AnalysisWorker(QObject):
         return explain(exc, req.name or (req.path.name if req.path else "the image"))
 
     def _load(self, req: EvidenceRequest) -> LoadedEvidence:
+        """Import (or re-open) the image in the case store, decode it and find the face.
+
+        A reference photo is stored with the case too (kind 'reference'), so that runs scored against it
+        can name it; it gets no face box (the identity scorer finds the face itself).
+        """
         from tfgnet_desk.imaging import load_image
 
         stored_box = None
         evidence_id = req.evidence_id
         name = req.name or (req.path.name if req.path else "pasted image")
-        if req.purpose == "reference" or self.store is None or req.case_id is None:
+        kind = "reference" if req.purpose == "reference" else "crop"
+        if self.store is None or req.case_id is None:
             image = load_image(req.data if req.data is not None else req.path)
-        elif evidence_id is not None:
-            row = self.store.get_evidence(evidence_id)
-            name = row.get("original_name") or name
-            stored_box = tuple(row["face_box"]) if row.get("face_box") else None
-            image = self.store.load_evidence_image(evidence_id)
         else:
-            path = req.path
-            if req.data is not None:
-                load_image(req.data)  # refuse bad data before anything is written
-                path = self._incoming_file(req.data, name)
-            evidence_id = self.store.import_evidence(req.case_id, path)
-            image = self.store.load_evidence_image(evidence_id)
+            if evidence_id is None and req.data is not None:
+                evidence_id = self.store.import_evidence_bytes(req.case_id, req.data, name, kind=kind)
+            elif evidence_id is None:
+                evidence_id = self.store.import_evidence(req.case_id, req.path, kind=kind)
             row = self.store.get_evidence(evidence_id)
+            name = req.name or row.get("original_name") or name
             stored_box = tuple(row["face_box"]) if row.get("face_box") else None
+            image = self.store.load_evidence_image(evidence_id)
         if req.purpose == "reference":
-            return LoadedEvidence(req.token, name, image, None, None, "", None, "reference")
+            return LoadedEvidence(req.token, name, image, evidence_id, None, "", None, "reference")
         try:
             box, method = self.detector(image)
         except Exception:  # noqa: BLE001 - a detector failure is the "no face found" state, not an error
             box, method = None, ""
         return LoadedEvidence(req.token, name, image, evidence_id, box, method, stored_box)
-
-    def _incoming_file(self, data: bytes, name: str) -> Path:
-        """Pasted/dropped image data gets a file of its own so that the store can import (and name) it."""
-        folder = Path(self.store.home) / "incoming"
-        folder.mkdir(parents=True, exist_ok=True)
-        stem = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in Path(name).stem)[:40] or "pasted"
-        path = folder / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}-{time.perf_counter_ns() % 10**6}.png"
-        path.write_bytes(data)
-        return path

@@ -52,19 +52,22 @@ class MainWindow(QMainWindow):
         self,
         settings: Settings,
         store: Any = None,
-        pipeline_factory=None,
+        pipeline_factory: str | None = None,
         detector=None,
         preload: bool = True,
+        engine: Any = None,
     ) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle("tfgnet-desk")
         self.settings = settings
         self.store = store
-        self._pipeline_factory = pipeline_factory
+        self._pipeline_factory = pipeline_factory  # "package.module:function", built in the engine
+        self._engine = engine  # a running EngineProcess to share (tests); None: the window starts its own
         self._detector = detector
         self._preload = preload
         self.case_id: int | None = None
+        self.reference_id: int | None = None  # the current reference photo's evidence id
         self.case_uid: str | None = None
         self._tokens = 0
         self._close_pending = False
@@ -133,6 +136,7 @@ class MainWindow(QMainWindow):
         self.evidence.open_requested.connect(self.open_evidence_dialog)
         self.evidence.reference_requested.connect(self.open_reference_dialog)
         self.evidence.box_changed.connect(self._box_changed)
+        self.evidence.reference_cleared.connect(lambda: setattr(self, "reference_id", None))
         self.evidence.selection_changed.connect(self._update_blocker)
         self.description.autosave.connect(self._save_description)
         self.description.validity_changed.connect(lambda _v: self._update_blocker())
@@ -152,7 +156,7 @@ class MainWindow(QMainWindow):
                 self.store = CaseStore(self.settings)
             except Exception as exc:  # noqa: BLE001 - the window still opens; the message says what to do
                 self.show_message(messages.explain(exc, "opening the case store"))
-        self.backend = BackendWorker(self.store, self._pipeline_factory)
+        self.backend = BackendWorker(self.store, self._pipeline_factory, engine=self._engine)
         self.runs.connect_backend(self.backend)
         self.backend.model_state.connect(self._model_state)
         self.backend.start()
@@ -168,16 +172,31 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(200, lambda: self.backend and self.backend.preload(self.settings))
 
     def _report_interrupted_runs(self) -> None:
-        """Candidates written by a run that never got recorded (the app was killed) are kept; say where."""
+        """Runs left 'running' by an application that was killed keep their stored candidates and become
+        'interrupted'; candidates that the store could not take wait under ``home/pending``. Say so."""
+        lines = []
+        if self.store is not None:
+            try:
+                runs = self.store.close_interrupted_runs()
+            except Exception as exc:  # noqa: BLE001
+                self.show_message(messages.explain(exc, "checking for interrupted runs"))
+                runs = []
+            if runs:
+                lines.append(
+                    f"{len(runs)} run(s) stopped when the application did; their candidates are kept in "
+                    "the case and the runs are marked 'interrupted'."
+                )
         pending = self.settings.home / "pending"
         found = sorted(pending.glob("run-*/*.png")) if pending.is_dir() else []
         if found:
+            lines.append(f"{len(found)} candidate image(s) the store could not take are kept in {pending}.")
+        if lines:
             self.show_message(
                 messages.UserMessage(
                     "recovered",
                     "Candidates from an interrupted run",
-                    f"{len(found)} candidate image(s) from a run that did not finish are kept in {pending}.",
-                    "They are labelled synthetic; open the folder to review them, then delete it.",
+                    " ".join(lines),
+                    "They are labelled synthetic; review them in the run history (or that folder).",
                     "info",
                 )
             )
@@ -299,10 +318,16 @@ class MainWindow(QMainWindow):
         self.case_id, self.case_uid = case_id, case["uid"]
         self.setWindowTitle(f"{case['title']} — tfgnet-desk")
         self.description.set_text(load_draft(self.settings.home, case["uid"], self.runs.last_prompt(case_id)))
-        for row in self.store.list_evidence(case_id):
+        rows = self.store.list_evidence(case_id)
+        references = [r for r in rows if r.get("kind") == "reference"]
+        for row in [r for r in rows if r.get("kind") != "reference"] + references[-1:]:
             self.analysis.request(
                 EvidenceRequest(
-                    self.next_token(), case_id, evidence_id=row["id"], name=row.get("original_name", "")
+                    self.next_token(),
+                    case_id,
+                    evidence_id=row["id"],
+                    name=row.get("original_name", ""),
+                    purpose="reference" if row.get("kind") == "reference" else "evidence",
                 )
             )
         self.refresh_cases()
@@ -343,7 +368,8 @@ class MainWindow(QMainWindow):
             self.add_reference(Path(file))
 
     def add_reference(self, path: Path) -> None:
-        self.analysis.request(EvidenceRequest(self.next_token(), None, path=path, purpose="reference"))
+        case_id = self._ensure_case()
+        self.analysis.request(EvidenceRequest(self.next_token(), case_id, path=path, purpose="reference"))
 
     def paste(self) -> None:
         mime = QGuiApplication.clipboard().mimeData()
@@ -365,11 +391,13 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _evidence_loaded(self, ev: LoadedEvidence) -> None:
         if ev.purpose == "reference":
+            if self._other_case(ev):
+                return
             self.evidence.set_reference(ev.image)
+            self.reference_id = ev.evidence_id
             return
-        if self.store is not None and ev.evidence_id is not None:
-            if self.store.get_evidence(ev.evidence_id)["case_id"] != self.case_id:
-                return  # the analyst switched case while it loaded
+        if self._other_case(ev):
+            return
         key = f"e{ev.evidence_id}" if ev.evidence_id is not None else f"t{ev.token}"
         if key in self.evidence.items:
             self.evidence.strip.setCurrentRow(list(self.evidence.items).index(key))
@@ -385,6 +413,12 @@ class MainWindow(QMainWindow):
         ):
             self.message_bar.clear()
         self._update_blocker()
+
+    def _other_case(self, ev: LoadedEvidence) -> bool:
+        """True when ``ev`` belongs to a case the analyst has left while it loaded."""
+        if self.store is None or ev.evidence_id is None:
+            return False
+        return self.store.get_evidence(ev.evidence_id)["case_id"] != self.case_id
 
     def _box_changed(self, key: str, box) -> None:
         item = self.evidence.items.get(key)

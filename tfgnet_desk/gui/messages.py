@@ -15,6 +15,7 @@ OUT_OF_MEMORY = "out-of-memory"
 INVALID_INPUT = "invalid-input"
 STORE = "case-store"
 UNEXPECTED = "unexpected"
+ENGINE_STOPPED = "engine-stopped"
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,18 @@ def missing_model_message(folder: str, detail: str = "") -> UserMessage:
         f"No usable model in {folder}. {detail}".strip(),
         "Open Settings (Ctrl+,) to choose a model folder, or place the embedded model in models/tiny "
         "(it ships with the application); cases, evidence and descriptions still work meanwhile.",
+    )
+
+
+def engine_stopped_message(exitcode: int | None) -> UserMessage:
+    """The engine child process died during a run (crash, or killed by the system for memory)."""
+    memory = " The system probably ran out of memory." if exitcode == -9 else ""
+    return UserMessage(
+        ENGINE_STOPPED,
+        "The generation engine stopped",
+        f"The process that runs the model ended during the run (exit code {exitcode}).{memory}",
+        "Your description, evidence and the candidates that had arrived are kept. Press Generate again "
+        "(the engine restarts); if it repeats, ask for fewer candidates or switch the device to CPU.",
     )
 
 

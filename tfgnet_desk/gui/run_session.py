@@ -90,6 +90,7 @@ class RunSession(QObject):
             reference=w.evidence.reference,
             case_id=w.case_id,
             evidence_ids=[it.store_id for it in items if it.store_id is not None],
+            reference_id=w.reference_id if w.evidence.reference is not None else None,
         )
         w.candidates.clear()
         self.shown_run = None
@@ -118,9 +119,9 @@ class RunSession(QObject):
             return
         c = ev.candidate
         key = f"t{ev.token}-{int(c.index)}"
-        self.w.candidates.add_card(
-            CandidateCard(key, int(c.index), int(c.seed), c.image, dict(c.scores or {}))
-        )
+        card = CandidateCard(key, int(c.index), int(c.seed), c.image, dict(c.scores or {}))
+        card.store_id = ev.candidate_id  # stored as it arrived: picks and notes go straight to the store
+        self.w.candidates.add_card(card)
 
     def _end(self, outcome: RunOutcome, text: str) -> bool:
         if outcome.token != self.token:

@@ -94,7 +94,8 @@ class SignalRecorder:
 
 
 def open_window(settings: Settings, **kwargs):
-    """Create, show and start a MainWindow (caller owns closing it)."""
+    """Create, show and start a MainWindow (caller owns closing it); ``engine=`` shares a running
+    :class:`~tfgnet_desk.engine.EngineProcess` between windows (its model stays loaded)."""
     from tfgnet_desk.gui.app import ensure_application
     from tfgnet_desk.gui.main_window import MainWindow
 
@@ -104,3 +105,18 @@ def open_window(settings: Settings, **kwargs):
     window.show()
     window.start_backend()
     return window
+
+
+class OutOfMemoryError(RuntimeError):
+    """Named like ``torch.OutOfMemoryError`` (the window classifies errors by name)."""
+
+
+class _OutOfMemoryPipeline:
+    def __call__(self, request, **kwargs):
+        raise OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+
+def out_of_memory_pipeline(folder: Path, settings: Settings):
+    """A pipeline factory for the engine child (``"tfgnet_desk.gui.testing:out_of_memory_pipeline"``)
+    whose runs fail as a big GPU job that runs out of memory would."""
+    return _OutOfMemoryPipeline()

@@ -1,20 +1,21 @@
-"""The backend worker: one long-lived QObject whose thread owns the TFGNet pipeline.
+"""The backend worker: one long-lived QThread that owns the generation engine and the run's records.
 
-The GUI thread never waits on model work. It puts a :class:`GenerationJob` on the worker's queue;
-the worker loads the models lazily (on its own thread, the first time they are needed or when asked to
-preload), runs the pipeline, stores every candidate in the case store as it arrives and reports through
-typed signals: ``progress``, ``candidate_ready``, ``finished``, ``failed``, ``cancelled``.
+The GUI thread never waits on model work. It puts a :class:`GenerationJob` on the worker's queue; the
+worker (its ``run()`` serves the queue on the QThread) forwards the job to the engine child process
+(:mod:`tfgnet_desk.engine`), which loads the models once and runs the pipeline, and relays the child's
+events as typed signals: ``progress``, ``candidate_ready``, ``finished``, ``failed``, ``cancelled``
+(plus ``model_state``). Model work never runs in the window's process, so neither dlib (which keeps the
+GIL for the length of a descriptor) nor the UNet's Python can stall the window, and a crash of the model
+cannot take the window with it.
 
-Cancel is a ``threading.Event`` set from the GUI thread (no queued call: the worker's thread is busy);
-the pipeline checks it between diffusion steps and the progress callback checks it between stages, so a
-cancel takes effect within one step. Failed and cancelled runs are recorded too (with the candidates
-that had arrived), so nothing generated is lost.
+The run is written to the case store as it happens: ``start_run`` before the engine starts, one
+``add_candidate`` per candidate as it arrives (a crash loses nothing that arrived), ``finish_run`` with
+the outcome. Cancel is a shared event that the pipeline checks between diffusion steps.
 """
 
 from __future__ import annotations
 
 import queue
-import shutil
 import threading
 import time
 import traceback
@@ -23,10 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QThread, Signal
 
-from tfgnet_desk.gui.messages import UserMessage, explain, missing_model_message
+from tfgnet_desk.engine import EngineDied, EngineProcess
+from tfgnet_desk.engine import protocol as P
+from tfgnet_desk.gui.messages import UserMessage, engine_stopped_message, explain, missing_model_message
 from tfgnet_desk.settings import Settings
+
+ENGINE_NICE = 2  # the engine child runs at a slightly lower CPU priority than the window
 
 
 @dataclass
@@ -46,6 +51,7 @@ class GenerationJob:
     reference: np.ndarray | None = None
     case_id: int | None = None  # when set, the run and its candidates go into the case store
     evidence_ids: list[int] = field(default_factory=list)
+    reference_id: int | None = None  # the reference photo's evidence id in the store
 
     def parameters(self) -> dict[str, Any]:
         return {
@@ -58,14 +64,30 @@ class GenerationJob:
             "reference": self.reference is not None,
         }
 
+    def request(self):
+        from tfgnet_desk.pipeline import GenerationRequest
+
+        return GenerationRequest(
+            images=self.images,
+            prompt=self.prompt,
+            n_candidates=self.n_candidates,
+            seed=self.seed,
+            steps=self.steps,
+            guidance=self.guidance,
+            strength=self.strength,
+            face_boxes=self.face_boxes,
+            reference=self.reference,
+        )
+
 
 @dataclass
 class CandidateEvent:
-    """A candidate as it arrives: the pipeline's Candidate plus where the store put it (if anywhere)."""
+    """A candidate as it arrives: the pipeline's Candidate and where the store put it (if anywhere)."""
 
     token: int
     candidate: Any  # pipeline.Candidate: index, seed, image, scores
     stored_file: Path | None = None
+    candidate_id: int | None = None  # its row in the case store
 
 
 @dataclass
@@ -80,49 +102,32 @@ class RunOutcome:
     message: UserMessage | None = None
 
 
-class _PartialResult:
-    """What record_run needs from a run that did not finish (cancelled or failed)."""
-
-    def __init__(self, candidates: list[Any], provenance: dict[str, Any]) -> None:
-        self.candidates = candidates
-        self.provenance = provenance
-
-
-class BackendWorker(QObject):
-    """Owns the pipeline; its work runs on ``self.thread`` after :meth:`start`; signals go to the GUI."""
+class BackendWorker(QThread):
+    """Serves generation jobs on its own QThread; the models live in an engine child process."""
 
     progress = Signal(object, str, int, int)  # token (a large int), stage, step, total
+    run_started = Signal(object, object)  # token, store run id (None without a case)
     candidate_ready = Signal(object)  # CandidateEvent
     finished = Signal(object)  # RunOutcome
     failed = Signal(object)  # RunOutcome with .message
     cancelled = Signal(object)  # RunOutcome
     model_state = Signal(str, str)  # state (loading | ready | missing | error), text for the status bar
 
-    def __init__(self, store: Any = None, pipeline_factory=None) -> None:
+    def __init__(
+        self, store: Any = None, pipeline_factory: str | None = None, engine: EngineProcess | None = None
+    ) -> None:
         super().__init__()
+        self.setObjectName("tfgnet-backend")
         self.store = store
-        self._pipeline_factory = pipeline_factory or _default_pipeline_factory
-        self._pipeline = None
-        self._pipeline_key: tuple | None = None
+        self.engine = engine
+        self._owns_engine = engine is None
+        self._factory = pipeline_factory
         self._cancel = threading.Event()
         self._busy = threading.Event()
+        self._stopping = threading.Event()
         self._queue: queue.Queue = queue.Queue()
-        self.thread: threading.Thread | None = None
 
     # GUI-thread API --------------------------------------------------------------------------------
-    def start(self) -> threading.Thread:
-        """Start the long-lived worker thread (call once, from the GUI thread).
-
-        It is a Python thread serving a job queue, not a QThread event loop: dlib's pybind11 calls that
-        release and re-take the GIL deadlocked (reproducibly, within a few runs) when made from a slot
-        that PySide dispatched on a QThread. Signals emitted here reach QObjects on the GUI thread queued,
-        exactly as from a QThread.
-        """
-        thread = threading.Thread(target=self._serve, name="tfgnet-backend", daemon=True)
-        thread.start()
-        self.thread = thread
-        return thread
-
     def submit(self, job: GenerationJob) -> None:
         self._cancel.clear()
         self._busy.set()
@@ -135,206 +140,229 @@ class BackendWorker(QObject):
     def cancel(self) -> None:
         """Thread-safe: the running job stops at its next diffusion step."""
         self._cancel.set()
+        if self.engine is not None:
+            self.engine.cancel()
 
     def is_busy(self) -> bool:
         return self._busy.is_set()
 
     def is_alive(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
+        return self.isRunning()
 
-    def stop(self, timeout_ms: int = 10_000) -> bool:
-        """Cancel any run, end the worker thread and wait for it (the window calls this only after the
-        run has ended, so the wait is for an idle thread)."""
+    def stop(self, timeout_ms: int = 15_000) -> bool:
+        """Cancel any run, end the worker thread (and the engine it owns) and wait for both."""
+        self._stopping.set()
         self.cancel()
-        if self.thread is None:
+        if not self.isRunning():
             return True
         self._queue.put(("stop", None))
-        self.thread.join(timeout_ms / 1000)
-        ok = not self.thread.is_alive()
-        self.thread = None
-        return ok
+        return bool(self.wait(timeout_ms))
 
-    def _serve(self) -> None:
-        while True:
-            kind, payload = self._queue.get()
-            if kind == "stop":
-                return
-            if kind == "run":
-                self._run(payload)
-            elif kind == "preload":
-                self._preload(payload)
+    # The QThread ------------------------------------------------------------------------------------
+    def run(self) -> None:  # noqa: D102 - QThread entry point
+        if self.engine is None:
+            self.engine = EngineProcess("tfgnet-engine", factory=self._factory, nice=ENGINE_NICE)
+        try:
+            self.engine.start()
+            while True:
+                kind, payload = self._queue.get()
+                if kind == "stop":
+                    return
+                if kind == "run":
+                    self._run(payload)
+                elif kind == "preload" and not self._stopping.is_set():
+                    self._preload(payload)
+        finally:
+            if self._owns_engine:
+                self.engine.stop()
 
-    # Worker-thread slots ---------------------------------------------------------------------------
-    def _ensure_pipeline(self, settings: Settings):
-        folder = settings.model_path()
-        key = (str(folder), settings.profile, settings.device, settings.identity_backend)
-        if self._pipeline is not None and self._pipeline_key == key:
-            return self._pipeline
-        self._pipeline = None
-        if not folder.is_dir() or not (folder / "MANIFEST.json").is_file():
-            raise _MissingModel(str(folder))
-        self.model_state.emit("loading", f"loading {settings.profile} model…")
-        t0 = time.perf_counter()
-        self._pipeline = self._pipeline_factory(folder, settings)
-        self._pipeline_key = key
-        self.model_state.emit("ready", f"model ready ({time.perf_counter() - t0:.1f} s)")
-        return self._pipeline
+    # Worker thread ---------------------------------------------------------------------------------
+    def _ensure_engine(self) -> EngineProcess:
+        if not self.engine.is_alive():
+            self.engine.start()  # the previous one died; the next load happens in the new child
+        return self.engine
 
     def _preload(self, settings: Settings) -> None:
+        if not _model_present(settings):
+            self.model_state.emit("missing", str(settings.model_path()))
+            return
         try:
-            self._ensure_pipeline(settings)
-        except _MissingModel as exc:
-            self.model_state.emit("missing", str(exc))
-        except Exception as exc:  # noqa: BLE001 - reported in the window
-            self.model_state.emit("error", explain(exc, "loading the model").as_text())
+            engine = self._ensure_engine()
+            engine.preload(settings)
+            while not self._stopping.is_set():
+                event = engine.receive(0.2)
+                if event is not None and event[0] == P.MODEL_STATE:
+                    self.model_state.emit(event[1], event[2])
+                    if event[1] in ("ready", "error"):
+                        return
+        except EngineDied as exc:
+            self.model_state.emit("error", str(exc))
 
     def _run(self, job: GenerationJob) -> None:
-        t0 = time.perf_counter()
-        started = _utc_now()
-        arrived: list[Any] = []
-        cancel = self._cancel
+        run = _RunRecord(self, job)
         try:
-            pipe = self._ensure_pipeline(job.settings)
-            from tfgnet_desk.pipeline import Cancelled, GenerationRequest
-
-            def on_progress(event: Any) -> None:
-                if cancel.is_set():
-                    raise Cancelled("cancelled by the analyst")
-                self.progress.emit(job.token, str(event.stage), int(event.step), int(event.total))
-
-            def on_candidate(cand: Any) -> None:
-                arrived.append(cand)
-                self.candidate_ready.emit(
-                    CandidateEvent(job.token, cand, self._store_candidate_file(job.token, cand))
-                )
-
-            request = GenerationRequest(
-                images=job.images,
-                prompt=job.prompt,
-                n_candidates=job.n_candidates,
-                seed=job.seed,
-                steps=job.steps,
-                guidance=job.guidance,
-                strength=job.strength,
-                face_boxes=job.face_boxes,
-                reference=job.reference,
-            )
-            try:
-                result = pipe(request, progress=on_progress, cancel=cancel, on_candidate=on_candidate)
-            except Exception as exc:
-                if not _is_cancel(exc):
-                    raise
-                run_id = self._record(job, None, arrived, started, "cancelled", "cancelled by the analyst")
-                self._end(
-                    self.cancelled, RunOutcome(job.token, None, run_id, arrived, time.perf_counter() - t0)
-                )
+            if not _model_present(job.settings):
+                self.model_state.emit("missing", str(job.settings.model_path()))
+                run.start()
+                self._end_failed(run, missing_model_message(str(job.settings.model_path())), "model missing")
                 return
-            candidates = list(result.candidates)
-            for cand in candidates:  # a pipeline that does not call on_candidate still fills the grid
-                if not any(c is cand for c in arrived):
-                    arrived.append(cand)
-                    self.candidate_ready.emit(CandidateEvent(job.token, cand, None))
-            run_id = self._record(job, result, candidates, started, "done", None)
-            self._end(
-                self.finished, RunOutcome(job.token, result, run_id, candidates, time.perf_counter() - t0)
-            )
-        except _MissingModel as exc:
-            self.model_state.emit("missing", str(exc))
-            self._fail(job, arrived, started, t0, missing_model_message(str(exc)), exc)
+            run.start()
+            self.run_started.emit(job.token, run.run_id)
+            engine = self._ensure_engine()
+            engine.run(job.token, job.settings, job.request())
+            if self._cancel.is_set():  # pressed between submit and the engine's start
+                engine.cancel()
+            self._follow(engine, run)
+        except EngineDied as exc:
+            self.model_state.emit("error", "the generation engine stopped; it restarts on the next run")
+            self._end_failed(run, engine_stopped_message(exc.exitcode), str(exc))
         except BaseException as exc:  # noqa: BLE001 - every failure becomes a message in the window
-            message = explain(exc, "generation")
-            self._fail(job, arrived, started, t0, message, exc)
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            self._end_failed(run, explain(exc, "generation"), detail)
         finally:
             self._busy.clear()
 
-    # Helpers (worker thread) -----------------------------------------------------------------------
+    def _follow(self, engine: EngineProcess, run: _RunRecord) -> None:
+        """Relay the engine's events for ``run`` until the run ends."""
+        token = run.job.token
+        while True:
+            event = engine.receive(0.2)
+            if event is None:
+                if self._stopping.is_set():
+                    engine.cancel()
+                continue
+            kind = event[0]
+            if kind == P.MODEL_STATE:
+                self.model_state.emit(event[1], event[2])
+                continue
+            if event[1] != token:
+                continue  # a late event of an earlier run
+            if kind == P.PROGRESS:
+                self.progress.emit(token, *event[2:])
+            elif kind == P.CANDIDATE:
+                self.candidate_ready.emit(run.add(event[2]))
+            elif kind == P.FINISHED:
+                result = event[2]
+                for cand in result.candidates:  # a pipeline that does not announce each one
+                    if all(c.index != cand.index for c in run.arrived):
+                        self.candidate_ready.emit(run.add(cand))
+                run.finish("done", provenance=result.provenance)
+                self._end(self.finished, run.outcome(result, run.store_problem))
+                return
+            elif kind == P.CANCELLED:
+                run.finish("cancelled", error="cancelled by the analyst")
+                self._end(self.cancelled, run.outcome(None))
+                return
+            elif kind == P.FAILED:
+                exc = P.rebuild_exception(event[2])
+                if not _model_present(run.job.settings):
+                    message = missing_model_message(str(run.job.settings.model_path()))
+                else:
+                    message = explain(exc, "generation")
+                self._end_failed(run, message, P.describe(event[2]))
+                return
+
     def _end(self, signal, outcome: RunOutcome) -> None:
         """Mark the worker idle *before* announcing the end, so the GUI never sees a finished run on a
         worker that still says busy."""
         self._busy.clear()
         signal.emit(outcome)
 
-    def _fail(self, job, arrived, started, t0, message: UserMessage, exc: BaseException) -> None:
-        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    def _end_failed(self, run: _RunRecord, message: UserMessage, detail: str) -> None:
         try:
-            run_id = self._record(job, None, arrived, started, "failed", detail)
+            run.finish("failed", error=detail)
         except Exception:  # noqa: BLE001 - the store problem must not hide the original one
-            run_id = None
-        self._end(
-            self.failed, RunOutcome(job.token, None, run_id, arrived, time.perf_counter() - t0, message)
-        )
+            pass
+        self._end(self.failed, run.outcome(None, message))
 
-    def _store_candidate_file(self, token: int, cand: Any) -> Path | None:
-        """Write the candidate at once to ``home/pending/run-<token>/`` (labelled synthetic), so that a
-        crash mid-run loses nothing; the case store's own copy and rows follow when the run is recorded,
-        and the pending copy is then removed."""
-        if self.store is None:
-            return None
-        try:
-            from tfgnet_desk.cases.evidence import encode_png, provenance_text
 
-            folder = pending_folder(Path(self.store.home), token)
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"candidate-{int(cand.index):02d}-seed-{int(cand.seed)}.png"
-            text = provenance_text(f"pending-{token}", int(cand.index), int(cand.seed), "")
-            path.write_bytes(encode_png(np.asarray(cand.image, dtype=np.uint8), text))
-            return path
-        except Exception:  # noqa: BLE001 - record_run still stores it; this copy is only a safety net
-            return None
+class _RunRecord:
+    """One run as the store sees it: started, a row per candidate as it arrives, finished once."""
 
-    def _record(
-        self, job: GenerationJob, result, candidates, started: str, status: str, error: str | None
-    ) -> int | None:
-        if self.store is None or job.case_id is None:
-            return None
-        params = job.parameters()
-        if result is None:
-            result = _PartialResult(candidates, {"prompt": job.prompt, "parameters": params})
-        model_hash = None
+    def __init__(self, worker: BackendWorker, job: GenerationJob) -> None:
+        self.worker, self.job = worker, job
+        self.store = worker.store if job.case_id is not None else None
+        self.run_id: int | None = None
+        self.arrived: list[Any] = []
+        self.store_problem: UserMessage | None = None
+        self.finished = False
+        self.t0 = time.perf_counter()
+
+    def start(self) -> None:
+        if self.store is None or self.run_id is not None:
+            return
+        job = self.job
+        model_hash = ""
         try:
             from tfgnet_desk.weights import manifest_hash
 
-            model_hash = manifest_hash(job.settings.model_path())
+            model_hash = manifest_hash(job.settings.model_path()) or ""
         except Exception:  # noqa: BLE001 - a missing model has no hash; the run is still recorded
-            model_hash = None
-        run_id = self.store.record_run(
+            model_hash = ""
+        self.run_id = self.store.start_run(
             job.case_id,
             job.evidence_ids,
-            result,
             prompt=job.prompt,
-            parameters=params,
+            parameters=job.parameters(),
             profile=job.settings.profile,
             device=job.settings.device,
-            model_hash=model_hash or None,
-            started_at=started,
-            status=status,
-            error=error,
+            model_hash=model_hash,
+            reference_id=job.reference_id,
         )
-        shutil.rmtree(pending_folder(Path(self.store.home), job.token), ignore_errors=True)
-        return run_id
+
+    def add(self, cand: Any) -> CandidateEvent:
+        """Store ``cand`` at once (a crash later loses nothing); on a store problem keep a labelled copy
+        under ``home/pending/`` and say so at the end of the run."""
+        self.arrived.append(cand)
+        event = CandidateEvent(self.job.token, cand)
+        if self.store is None:
+            return event
+        try:
+            if self.run_id is None:
+                raise RuntimeError("the run was not recorded")
+            cid = self.store.add_candidate(
+                self.run_id, int(cand.index), int(cand.seed), cand.image, dict(cand.scores or {})
+            )
+            event.candidate_id, event.stored_file = cid, self.store.candidate_path(cid)
+        except Exception as exc:  # noqa: BLE001 - the candidate must not be lost
+            event.stored_file = _pending_copy(Path(self.store.home), self.job.token, cand)
+            self.store_problem = explain(exc, "storing a candidate")
+        return event
+
+    def finish(self, status: str, provenance: dict | None = None, error: str | None = None) -> None:
+        if self.store is None or self.run_id is None or self.finished:
+            return
+        self.finished = True
+        libraries = (provenance or {}).get("libraries")
+        self.store.finish_run(
+            self.run_id, status, provenance=provenance, library_versions=libraries, error=error
+        )
+
+    def outcome(self, result: Any, message: UserMessage | None = None) -> RunOutcome:
+        candidates = list(result.candidates) if result is not None else list(self.arrived)
+        seconds = time.perf_counter() - self.t0
+        return RunOutcome(self.job.token, result, self.run_id, candidates, seconds, message)
 
 
-class _MissingModel(Exception):
-    pass
-
-
-def _is_cancel(exc: BaseException) -> bool:
-    """The pipeline's ``Cancelled`` (or the generator's, which it may re-raise) ends a run as cancelled."""
-    return type(exc).__name__ == "Cancelled"
-
-
-def _utc_now() -> str:
-    from tfgnet_desk.cases.audit import utc_now
-
-    return utc_now()
+def _model_present(settings: Settings) -> bool:
+    folder = settings.model_path()
+    return folder.is_dir() and (folder / "MANIFEST.json").is_file()
 
 
 def pending_folder(home: Path, token: int) -> Path:
-    """Where a run's candidates wait until the run is recorded (left behind only by a crash)."""
+    """Where candidates go when the store cannot take them (left for the analyst, reported at start)."""
     return home / "pending" / f"run-{int(token)}"
 
 
-def _default_pipeline_factory(folder: Path, settings: Settings):
-    from tfgnet_desk.pipeline import TFGNetPipeline
+def _pending_copy(home: Path, token: int, cand: Any) -> Path | None:
+    try:
+        from tfgnet_desk.cases.evidence import encode_png, provenance_text
 
-    return TFGNetPipeline.from_pretrained(folder, settings)
+        folder = pending_folder(home, token)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"candidate-{int(cand.index):02d}-seed-{int(cand.seed)}.png"
+        text = provenance_text(f"pending-{token}", int(cand.index), int(cand.seed), "")
+        path.write_bytes(encode_png(np.asarray(cand.image, dtype=np.uint8), text))
+        return path
+    except Exception:  # noqa: BLE001 - nothing more can be done; the card still shows it
+        return None
