@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import settings as hsettings
@@ -64,6 +65,9 @@ def test_intact_store_verifies(filled):
         ("UPDATE evidence SET face_box = '[0,0,5,5]'", "was edited"),
         ("UPDATE runs SET prompt = 'a woman'", "was edited"),
         ("UPDATE runs SET parameters = '{\"seed\":1}'", "was edited"),
+        ("UPDATE runs SET status = 'running', finished_at = NULL", "was edited"),
+        ("UPDATE evidence SET kind = 'reference'", "was edited"),
+        ("UPDATE runs SET reference_id = (SELECT MIN(id) FROM evidence)", "was edited"),
     ],
 )
 def test_edited_row_is_detected(filled, sql, expected):
@@ -76,6 +80,23 @@ def test_deleted_candidate_row_is_detected(filled):
     store, *_, k = filled
     tamper(store, "DELETE FROM candidates WHERE id = ?", k)
     assert "was deleted" in problems(store)
+
+
+def test_a_running_run_is_covered_by_the_chain(filled, tmp_path):
+    """start/add/finish each record a state: a candidate added or removed behind a running run is found."""
+    store, cid, eid, *_ = filled
+    rid = store.start_run(cid, [eid], prompt="p", parameters={"n_candidates": 3})
+    store.add_candidate(rid, 0, 1, np.zeros((8, 8, 3), np.uint8))
+    assert store.verify().ok
+    tamper(store, "DELETE FROM candidates WHERE run_id = ?", rid)
+    assert "was deleted" in problems(store)
+    tamper(
+        store,
+        "INSERT INTO candidates (run_id, idx, seed, file, sha256) VALUES (?, 0, 1, 'candidates/x.png', 'x')",
+        rid,
+    )
+    tamper(store, "UPDATE runs SET status = 'done' WHERE id = ?", rid)
+    assert "was edited" in problems(store)
 
 
 def test_deleted_case_is_detected(filled):
