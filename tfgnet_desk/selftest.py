@@ -121,12 +121,42 @@ def self_test(settings=None, out: Callable[[str], None] = print) -> None:
     _check(
         again == hashes, "the same request gave different output hashes on a second run (not reproducible)"
     )
+    t0 = time.perf_counter()
+    child = check_result(engine_round_trip(settings.with_(profile="tiny"), req), size, N_CANDIDATES)
+    t_child = time.perf_counter() - t0
+    _check(child == hashes, "the engine child process gave different output hashes than this process")
     out(
         f"OK: self-test passed: model {folder} (profile {model.config.profile}, "
         f"manifest {expect_hash[:12]}), "
         f"{N_CANDIDATES} candidates {size}x{size}, {STEPS} steps, reproducible; load {t_load:.1f} s, "
-        f"generation {t_gen:.1f} s"
+        f"generation {t_gen:.1f} s; engine child process identical ({t_child:.1f} s with its start)"
     )
+
+
+def engine_round_trip(settings, request, timeout: float = 300.0):
+    """Run ``request`` in an engine child process, as the desktop app does; returns its result.
+
+    Proves that the child starts in this installation (a frozen bundle needs ``freeze_support``) and
+    that it computes what this process computes.
+    """
+    from tfgnet_desk.engine import EngineProcess
+    from tfgnet_desk.engine import protocol as P
+
+    engine = EngineProcess("tfgnet-selftest-engine").start()
+    try:
+        engine.run(1, settings, request)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            event = engine.receive(1.0)
+            if event is None or event[0] not in P.END_OF_RUN:
+                continue
+            if event[0] == P.FINISHED:
+                return event[2]
+            detail = P.describe(event[2]) if event[0] == P.FAILED else "cancelled"
+            raise SelfTestFailure(f"the engine child process failed the run: {detail}")
+        raise SelfTestFailure(f"the engine child process gave no result within {timeout:.0f} s")
+    finally:
+        engine.stop()
 
 
 def run_self_test(settings=None, out: Callable[[str], None] = print) -> int:
