@@ -19,6 +19,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from tfgnet_desk.gui.messages import UserMessage, explain
+from tfgnet_desk.gui.relay import EventRelay
 
 
 @dataclass
@@ -81,6 +82,7 @@ class AnalysisWorker(QObject):
         super().__init__()
         self.store = store
         self.detector = detector if detector is not None else ProcessDetector()
+        self._relay = EventRelay(self)  # signals are emitted on the GUI thread (gui/relay.py)
         self._queue: queue.Queue = queue.Queue()
         self.thread: threading.Thread | None = None
 
@@ -124,9 +126,9 @@ class AnalysisWorker(QObject):
 
     def _handle(self, req: EvidenceRequest) -> None:
         try:
-            self.loaded.emit(self._load(req))
+            self._relay.post("loaded", self._load(req))
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message in the window
-            self.load_failed.emit(req.token, self._message(exc, req))
+            self._relay.post("load_failed", req.token, self._message(exc, req))
 
     def _message(self, exc: Exception, req: EvidenceRequest) -> UserMessage:
         if type(exc).__name__ == "EvidenceError":

@@ -68,10 +68,10 @@ def no_face_detector(image: np.ndarray):
 
 
 class SignalRecorder:
-    """Records a cross-thread signal's arguments on the GUI thread (optionally calling ``then(*args)``).
+    """Records a signal's arguments (optionally calling ``then(*args)``) in a QObject on the GUI thread.
 
-    Connecting a worker's signal to a lambda would run the lambda on the worker thread; the recorder is a
-    QObject living on the GUI thread, so Qt queues each emission to it.
+    The workers emit their signals on the GUI thread (gui/relay.py); the recorder would still receive
+    them there, queued, if a signal were emitted from another thread.
     """
 
     def __new__(cls, signal, then=None):

@@ -3,7 +3,8 @@
 The GUI thread never waits on model work. It puts a :class:`GenerationJob` on the worker's queue; the
 worker (its ``run()`` serves the queue on the QThread) forwards the job to the engine child process
 (:mod:`tfgnet_desk.engine`), which loads the models once and runs the pipeline, and relays the child's
-events as typed signals: ``progress``, ``candidate_ready``, ``finished``, ``failed``, ``cancelled``
+events as typed signals, emitted on the GUI thread through :class:`~tfgnet_desk.gui.relay.EventRelay`:
+``progress``, ``candidate_ready``, ``finished``, ``failed``, ``cancelled``
 (plus ``model_state``). Model work never runs in the window's process, so neither dlib (which keeps the
 GIL for the length of a descriptor) nor the UNet's Python can stall the window, and a crash of the model
 cannot take the window with it.
@@ -29,6 +30,7 @@ from PySide6.QtCore import QThread, Signal
 from tfgnet_desk.engine import EngineDied, EngineProcess
 from tfgnet_desk.engine import protocol as P
 from tfgnet_desk.gui.messages import UserMessage, engine_stopped_message, explain, missing_model_message
+from tfgnet_desk.gui.relay import EventRelay
 from tfgnet_desk.settings import Settings
 
 ENGINE_NICE = 2  # the engine child runs at a slightly lower CPU priority than the window
@@ -126,6 +128,7 @@ class BackendWorker(QThread):
         self._busy = threading.Event()
         self._stopping = threading.Event()
         self._queue: queue.Queue = queue.Queue()
+        self._relay = EventRelay(self)  # created here, on the GUI thread, where it emits the signals
 
     # GUI-thread API --------------------------------------------------------------------------------
     def submit(self, job: GenerationJob) -> None:
@@ -184,7 +187,7 @@ class BackendWorker(QThread):
 
     def _preload(self, settings: Settings) -> None:
         if not _model_present(settings):
-            self.model_state.emit("missing", str(settings.model_path()))
+            self._post("model_state", "missing", str(settings.model_path()))
             return
         try:
             engine = self._ensure_engine()
@@ -192,29 +195,29 @@ class BackendWorker(QThread):
             while not self._stopping.is_set():
                 event = engine.receive(0.2)
                 if event is not None and event[0] == P.MODEL_STATE:
-                    self.model_state.emit(event[1], event[2])
+                    self._post("model_state", event[1], event[2])
                     if event[1] in ("ready", "error"):
                         return
         except EngineDied as exc:
-            self.model_state.emit("error", str(exc))
+            self._post("model_state", "error", str(exc))
 
     def _run(self, job: GenerationJob) -> None:
         run = _RunRecord(self, job)
         try:
             if not _model_present(job.settings):
-                self.model_state.emit("missing", str(job.settings.model_path()))
+                self._post("model_state", "missing", str(job.settings.model_path()))
                 run.start()
                 self._end_failed(run, missing_model_message(str(job.settings.model_path())), "model missing")
                 return
             run.start()
-            self.run_started.emit(job.token, run.run_id)
+            self._post("run_started", job.token, run.run_id)
             engine = self._ensure_engine()
             engine.run(job.token, job.settings, job.request())
             if self._cancel.is_set():  # pressed between submit and the engine's start
                 engine.cancel()
             self._follow(engine, run)
         except EngineDied as exc:
-            self.model_state.emit("error", "the generation engine stopped; it restarts on the next run")
+            self._post("model_state", "error", "the generation engine stopped; it restarts on the next run")
             self._end_failed(run, engine_stopped_message(exc.exitcode), str(exc))
         except BaseException as exc:  # noqa: BLE001 - every failure becomes a message in the window
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
@@ -233,25 +236,25 @@ class BackendWorker(QThread):
                 continue
             kind = event[0]
             if kind == P.MODEL_STATE:
-                self.model_state.emit(event[1], event[2])
+                self._post("model_state", event[1], event[2])
                 continue
             if event[1] != token:
                 continue  # a late event of an earlier run
             if kind == P.PROGRESS:
-                self.progress.emit(token, *event[2:])
+                self._post("progress", token, *event[2:])
             elif kind == P.CANDIDATE:
-                self.candidate_ready.emit(run.add(event[2]))
+                self._post("candidate_ready", run.add(event[2]))
             elif kind == P.FINISHED:
                 result = event[2]
                 for cand in result.candidates:  # a pipeline that does not announce each one
                     if all(c.index != cand.index for c in run.arrived):
-                        self.candidate_ready.emit(run.add(cand))
+                        self._post("candidate_ready", run.add(cand))
                 run.finish("done", provenance=result.provenance)
-                self._end(self.finished, run.outcome(result, run.store_problem))
+                self._end("finished", run.outcome(result, run.store_problem))
                 return
             elif kind == P.CANCELLED:
                 run.finish("cancelled", error="cancelled by the analyst")
-                self._end(self.cancelled, run.outcome(None))
+                self._end("cancelled", run.outcome(None))
                 return
             elif kind == P.FAILED:
                 exc = P.rebuild_exception(event[2])
@@ -262,18 +265,22 @@ class BackendWorker(QThread):
                 self._end_failed(run, message, P.describe(event[2]))
                 return
 
-    def _end(self, signal, outcome: RunOutcome) -> None:
+    def _post(self, signal_name: str, *args: Any) -> None:
+        """Emit a typed signal on the GUI thread (see :mod:`tfgnet_desk.gui.relay`)."""
+        self._relay.post(signal_name, *args)
+
+    def _end(self, signal_name: str, outcome: RunOutcome) -> None:
         """Mark the worker idle *before* announcing the end, so the GUI never sees a finished run on a
         worker that still says busy."""
         self._busy.clear()
-        signal.emit(outcome)
+        self._post(signal_name, outcome)
 
     def _end_failed(self, run: _RunRecord, message: UserMessage, detail: str) -> None:
         try:
             run.finish("failed", error=detail)
         except Exception:  # noqa: BLE001 - the store problem must not hide the original one
             pass
-        self._end(self.failed, run.outcome(None, message))
+        self._end("failed", run.outcome(None, message))
 
 
 class _RunRecord:
