@@ -93,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     crops = [write_synthetic_face(tmp / "in" / f"frame{i}.png", 128, seed=40 + i) for i in range(2)]
     w.add_evidence_files(crops)
     _wait(app, lambda: len(w.evidence.items) == 2)
+    # a reference photo (also drawn): stored with the case, candidates get a second score against it
+    w.add_reference(write_synthetic_face(tmp / "in" / "reference.png", 160, seed=41))
+    _wait(app, lambda: w.evidence.reference is not None)
     w.description.edit.setPlainText("a man, thick eyebrows, wears glasses, short black hair")
     w.controls.n_candidates.setValue(args.candidates)
     w.controls.steps.setValue(args.steps)
