@@ -356,3 +356,23 @@ def test_generate_shortcut_from_the_description_validates_before_running(qtbot, 
     assert w.description.text() == "short hair"  # the shortcut ran; no newline typed
     msg = w.message_bar.message
     assert msg.title == "Cannot generate yet" and not w.runs.is_running()
+
+
+def test_a_second_window_on_the_same_data_folder_leaves_running_runs_alone(qtbot, settings, tmp_path):
+    """Only the window holding the data folder's lock marks 'running' runs as interrupted: the runs of
+    another live window are really running."""
+    first = open_window(settings, detector=fixed_box_detector)
+    qtbot.addWidget(first)
+    case = first.store.create_case("Busy elsewhere")
+    ev = first.store.import_evidence(case, write_synthetic_face(tmp_path / "c.png", 64, seed=5))
+    run = first.store.start_run(case, [ev], prompt="a woman", parameters={})
+    second = open_window(settings, detector=fixed_box_detector)
+    qtbot.addWidget(second)
+    assert "Another tfgnet-desk window" in second.message_bar.message.text
+    assert second.store.get_run(run)["status"] == "running"
+    second.close()
+    first.close()
+    third = open_window(settings, detector=fixed_box_detector)  # both gone: the run was orphaned
+    qtbot.addWidget(third)
+    assert third.store.get_run(run)["status"] == "interrupted"
+    third.close()

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtCore import QLockFile, Qt, QTimer, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
@@ -175,7 +175,12 @@ class MainWindow(QMainWindow):
         """Runs left 'running' by an application that was killed keep their stored candidates and become
         'interrupted'; candidates that the store could not take wait under ``home/pending``. Say so."""
         lines = []
-        if self.store is not None:
+        if self.store is not None and not self._claim_data_folder():
+            lines.append(
+                "Another tfgnet-desk window is using this data folder; runs it has in progress are left "
+                "alone (close it before starting runs here)."
+            )
+        elif self.store is not None:
             try:
                 runs = self.store.close_interrupted_runs()
             except Exception as exc:  # noqa: BLE001
@@ -200,6 +205,16 @@ class MainWindow(QMainWindow):
                     "info",
                 )
             )
+
+    def _claim_data_folder(self) -> bool:
+        """Hold ``home/app.lock`` while the window is open; False when another live window holds it (its
+        'running' runs are really running, so they must not be marked interrupted). A lock left by a
+        killed application is stale and taken over."""
+        if getattr(self, "_lock", None) is None:
+            self.settings.home.mkdir(parents=True, exist_ok=True)
+            self._lock = QLockFile(str(self.settings.home / "app.lock"))
+            self._lock.setStaleLockTime(0)  # stale only when its process is gone
+        return bool(self._lock.isLocked() or self._lock.tryLock(0))
 
     def next_token(self) -> int:
         self._tokens += 1
@@ -450,6 +465,10 @@ class MainWindow(QMainWindow):
             old, self.store = self.store, CaseStore(new)
             self.backend.store = self.analysis.store = self.store
             old.close()
+            if getattr(self, "_lock", None) is not None and self._lock.isLocked():
+                self._lock.unlock()
+            self._lock = None
+            self._report_interrupted_runs()  # claims the new folder's lock
             self.case_id = self.case_uid = None
             self.evidence.clear()
             self.candidates.clear()
@@ -533,3 +552,5 @@ class MainWindow(QMainWindow):
                 worker.stop()
         if self.store is not None:
             self.store.close()
+        if getattr(self, "_lock", None) is not None and self._lock.isLocked():
+            self._lock.unlock()
