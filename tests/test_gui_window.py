@@ -376,3 +376,14 @@ def test_a_second_window_on_the_same_data_folder_leaves_running_runs_alone(qtbot
     qtbot.addWidget(third)
     assert third.store.get_run(run)["status"] == "interrupted"
     third.close()
+
+
+def test_tfgnet_desk_command_passes_app_options_to_the_window(monkeypatch, tmp_path):
+    import tfgnet_desk.gui.app as app_module
+    from tfgnet_desk import cli
+
+    seen = []
+    monkeypatch.setattr(app_module, "run_app", lambda argv=None: seen.append(argv) or 0)
+    assert cli.main(["--home", str(tmp_path), "--print-ready", "--quit-after", "5"]) == 0
+    assert cli.main([]) == 0
+    assert seen == [["--home", str(tmp_path), "--print-ready", "--quit-after", "5"], []]

@@ -32,6 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="load the embedded model, run one headless generation, verify the result and print OK",
     )
+    app = parser.add_argument_group("desktop app (no COMMAND)")
+    app.add_argument("--home", dest="app_home", default=None, help="user data folder (default: platform's)")
+    app.add_argument(
+        "--print-ready",
+        action="store_true",
+        help="print the wall-clock time when the window first answers events (launch benchmark)",
+    )
+    app.add_argument(
+        "--quit-after", type=int, default=0, metavar="MS", help="close the window after MS ms (smoke tests)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS.values():
         try:
@@ -54,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         from tfgnet_desk.gui.app import run_app
 
-        return run_app()
+        app_argv = ["--home", args.app_home] if args.app_home else []
+        app_argv += ["--print-ready"] if args.print_ready else []
+        app_argv += ["--quit-after", str(args.quit_after)] if args.quit_after else []
+        return run_app(app_argv)
     return int(args.func(args) or 0)
 
 
