@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tfgnet_desk.weights import MANIFEST_NAME, VerifyReport, read_manifest, verify_folder
+from tfgnet_desk.weights import MANIFEST_NAME, VerifyReport, WeightsError, read_manifest, verify_folder
 
 MB = 1_000_000
 GB = 1_000_000_000
@@ -41,6 +41,7 @@ VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 ALEXNET_URL = "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"
 LPIPS_LIN_URL = "https://github.com/richzhang/PerceptualSimilarity/raw/v0.1/lpips/weights/v0.1/alex.pth"
 INCEPTION_URL = "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
+SDXL_LICENCE = "CreativeML Open RAIL++-M"
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,16 @@ def _f(path: str, size: int = 0, required: bool = True) -> FileSpec:
     return FileSpec(path, size, required)
 
 
+def _hf(repo: str, path: str, size: int = 0) -> Download:
+    """A file of a Hugging Face repository (main branch), staged under its path in the repository."""
+    return Download(f"{repo}/resolve/main/{path}", path, size)
+
+
+def _hf_model(repo: str, size: int) -> tuple[Download, ...]:
+    """A transformers model repository: its ``config.json`` and ``model.safetensors`` (``size`` bytes)."""
+    return (_hf(repo, "config.json"), _hf(repo, "model.safetensors", size))
+
+
 SDXL_PARTS = ("unet", "vae", "text_encoder", "text_encoder_2", "tokenizer", "scheduler")
 FULL_PARTS = (*SDXL_PARTS, "image_encoder", "fusion", "restorer")
 
@@ -107,7 +118,7 @@ _SDXL_FILES = (
     _f("scheduler/scheduler_config.json"),
 )
 _SDXL_DOWNLOADS = tuple(
-    Download(f"{SDXL_REPO}/resolve/main/{p}", p, s)
+    _hf(SDXL_REPO, p, s)
     for p, s in (
         ("model_index.json", 0),
         ("unet/config.json", 0),
@@ -160,7 +171,7 @@ COMPONENTS: tuple[Component, ...] = (
         group="full",
         folder="full",
         files=_SDXL_FILES,
-        licence="CreativeML Open RAIL++-M",
+        licence=SDXL_LICENCE,
         source=SDXL_REPO,
         accepts="a diffusers folder or a Hugging Face cache snapshot "
         "(models--stabilityai--stable-diffusion-xl-base-1.0); fp16 or fp32 variant",
@@ -209,10 +220,7 @@ COMPONENTS: tuple[Component, ...] = (
         source=CLIP_L_REPO,
         accepts="a Hugging Face folder or cache snapshot of openai/clip-vit-large-patch14 (vision tower "
         "and visual projection are extracted)",
-        downloads=(
-            Download(f"{CLIP_L_REPO}/resolve/main/config.json", "config.json"),
-            Download(f"{CLIP_L_REPO}/resolve/main/model.safetensors", "model.safetensors", 1_710 * MB),
-        ),
+        downloads=_hf_model(CLIP_L_REPO, 1_710 * MB),
         provides=("image_encoder",),
         note="not needed with fusion-full, which brings PhotoMaker's fine-tuned ViT-L/14",
     ),
@@ -272,10 +280,7 @@ COMPONENTS: tuple[Component, ...] = (
         licence="MIT (OpenAI CLIP)",
         source=CLIP_B_REPO,
         accepts="a Hugging Face folder or cache snapshot of openai/clip-vit-base-patch32",
-        downloads=(
-            Download(f"{CLIP_B_REPO}/resolve/main/config.json", "config.json"),
-            Download(f"{CLIP_B_REPO}/resolve/main/model.safetensors", "model.safetensors", 605 * MB),
-        ),
+        downloads=_hf_model(CLIP_B_REPO, 605 * MB),
     ),
     Component(
         name="dino-vits16",
@@ -286,10 +291,7 @@ COMPONENTS: tuple[Component, ...] = (
         licence="Apache-2.0 (facebook/dino-vits16)",
         source=DINO_REPO,
         accepts="a Hugging Face folder or cache snapshot of facebook/dino-vits16",
-        downloads=(
-            Download(f"{DINO_REPO}/resolve/main/config.json", "config.json"),
-            Download(f"{DINO_REPO}/resolve/main/model.safetensors", "model.safetensors", 87 * MB),
-        ),
+        downloads=_hf_model(DINO_REPO, 87 * MB),
     ),
     Component(
         name="lpips-alex",
@@ -355,12 +357,28 @@ def instructions(comp: Component, models_dir: Path) -> str:
     return "; ".join(parts)
 
 
-def _manifest_source(folder: Path) -> str:
+def manifest_source(folder: Path) -> str:
+    """The ``source`` of the first file in ``folder``'s MANIFEST.json; "" without a readable manifest."""
     try:
         files = read_manifest(folder)["files"]
-    except Exception:  # noqa: BLE001 - no manifest: no source to show
+    except WeightsError:  # no manifest: no source to show
         return ""
     return str(files[0].get("source", "")) if files else ""
+
+
+def full_parts_missing(full_dir: Path) -> list[str]:
+    """The components still needed in ``full_dir`` before it can be assembled into a TFGNet folder."""
+    missing = []
+    for name in ("restorer-full", "sdxl-base-1.0"):
+        comp = get(name)
+        if any(f.required and not (full_dir / f.path).is_file() for f in comp.files):
+            missing.append(name)
+    if (
+        not (full_dir / "image_encoder" / "model.safetensors").is_file()
+        or not (full_dir / "fusion" / "model.safetensors").is_file()
+    ):
+        missing.append("fusion-full")
+    return missing
 
 
 def _verify_parts(folder: Path, parts: tuple[str, ...], check_hashes: bool) -> list[VerifyReport]:
@@ -386,8 +404,6 @@ def component_status(
     if comp.name in ("tiny", "full"):
         if not (folder / "config.json").is_file() and not (folder / MANIFEST_NAME).is_file():
             if comp.name == "full" and folder.is_dir():
-                from tfgnet_desk.importer import full_parts_missing
-
                 needs = full_parts_missing(folder)
                 return Status(
                     comp, folder, "incomplete", f"not assembled yet: needs {', '.join(needs)}", needs
@@ -420,7 +436,7 @@ def component_status(
         return Status(
             comp, folder, "present", "files present but no MANIFEST.json (import it to record hashes)"
         )
-    source = _manifest_source(folder / parts[0])
+    source = manifest_source(folder / parts[0])
     how = "sha256 checked" if check_hashes else "sizes checked; `models verify` checks hashes"
     return Status(
         comp,
