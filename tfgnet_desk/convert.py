@@ -261,7 +261,7 @@ def convert_photomaker(
     """``photomaker-v1.bin`` -> ``full_dir/image_encoder``, ``full_dir/fusion``, ``full_dir/photomaker_lora``.
 
     The LoRA is stored with normalised names (``<unet weight>.lora_down`` / ``.lora_up``); it changes
-    nothing until :func:`fuse_lora` merges it into the UNet (done by the importer once SDXL is there).
+    nothing until :func:`fuse_lora` merges it into the UNet (``assemble.assemble_full``, once SDXL is in).
     """
     from tfgnet_desk.model.config import TFGNetConfig
 
