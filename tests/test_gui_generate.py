@@ -94,6 +94,10 @@ def test_full_generate_run_fills_grid_and_store(qtbot, win, tmp_path):
     assert w.controls.generate.isEnabled(), w.controls.blocker.text()
     progress = SignalRecorder(w.backend.progress)
     ready = SignalRecorder(w.backend.candidate_ready)
+    listed_while_running = []
+    _listing = SignalRecorder(  # noqa: F841 - kept alive for the run
+        w.backend.candidate_ready, lambda ev: listed_while_running.append(w.history.run_ids())
+    )
     outcome = _run(qtbot, w)
     stages = [args[1:] for args in progress.calls]
     assert sorted(ev.candidate.index for (ev,) in ready.calls) == [0, 1]
@@ -117,6 +121,7 @@ def test_full_generate_run_fills_grid_and_store(qtbot, win, tmp_path):
     assert [r["idx"] for r in rows] == [0, 1]
     assert all(w.store.candidate_path(r["id"]).is_file() for r in rows)
     assert w.history.run_ids() == [outcome.run_id]
+    assert listed_while_running and listed_while_running[0] == [outcome.run_id]  # listed from its start
     assert not (w.settings.home / "pending").exists() or not any((w.settings.home / "pending").iterdir())
     # each candidate became a store row as it arrived: the cards carry their ids from the signal on
     assert sorted(ev.candidate_id for (ev,) in ready.calls) == sorted(r["id"] for r in rows)

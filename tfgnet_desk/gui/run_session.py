@@ -42,6 +42,7 @@ class RunSession(QObject):
 
     def connect_backend(self, backend: BackendWorker) -> None:
         backend.progress.connect(self._progress)
+        backend.run_started.connect(self._started)
         backend.candidate_ready.connect(self._candidate)
         backend.finished.connect(self._finished)
         backend.failed.connect(self._failed)
@@ -112,6 +113,12 @@ class RunSession(QObject):
     def _progress(self, token: int, stage: str, step: int, total: int) -> None:
         if token == self.token:
             self.w.controls.show_progress(stage, step, total)
+
+    @Slot(object, object)
+    def _started(self, token: int, run_id: Any) -> None:
+        """The run is in the case store from its start: list it (status 'running') in the history."""
+        if token == self.token and run_id is not None:
+            self.show_history(select=run_id)
 
     @Slot(object)
     def _candidate(self, ev: CandidateEvent) -> None:
