@@ -170,3 +170,21 @@ def test_pipeline_import_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_low_frequency_fusion_defaults_are_recorded_and_switchable(pipe: TFGNetPipeline):
+    """The tiny profile fuses by default (sigmas recorded); explicit 0 turns it off, giving other pixels
+    whose coarse colour follows the model instead of the evidence."""
+    from tfgnet_desk.evidence_fusion import default_sigmas, lowfreq_fusion
+
+    fused = pipe(_request())
+    request = fused.provenance["request"]
+    assert (request["restore_fusion"], request["candidate_fusion"]) == default_sigmas("tiny") == (2.0, 4.0)
+    plain = pipe(_request(restore_fusion=0, candidate_fusion=0))
+    assert plain.provenance["request"]["restore_fusion"] == 0.0
+    assert not np.array_equal(plain.restored[0], fused.restored[0])
+    # the fused restored face is exactly the plain one with the framed evidence's low frequencies
+    framed = prepare_face(_crop(), pipe.model.config.restorer.img_size, "crop", (0, 0, 96, 96), None).lq
+    np.testing.assert_array_equal(fused.restored[0], lowfreq_fusion(plain.restored[0], framed, 2.0))
+    with pytest.raises(ValueError, match="restore_fusion"):
+        pipe(_request(restore_fusion=-1))

@@ -51,6 +51,22 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "--sampler", choices=("ddim", "dpm++"), default=None, help="sampler (default: the model's)"
     )
+    p.add_argument(
+        "--restore-fusion",
+        type=float,
+        default=None,
+        metavar="SIGMA",
+        help="keep the evidence's low frequencies in the restored face: Gaussian sigma in pixels, 0 = off "
+        "(default: the profile's; tiny 2)",
+    )
+    p.add_argument(
+        "--candidate-fusion",
+        type=float,
+        default=None,
+        metavar="SIGMA",
+        help="keep the restored face's low frequencies in each candidate: sigma in pixels, 0 = off "
+        "(default: the profile's; tiny 4)",
+    )
     p.add_argument("--reference", type=Path, default=None, help="optional reference photo to score against")
     p.add_argument(
         "--box",
@@ -161,6 +177,8 @@ def _generate(args: argparse.Namespace, settings, folder: Path) -> int:
         face_boxes=boxes,
         reference=reference,
         sampler=args.sampler,
+        restore_fusion=args.restore_fusion,
+        candidate_fusion=args.candidate_fusion,
     )
     request.validate()
     pipe = TFGNetPipeline.from_pretrained(folder, settings)

@@ -19,12 +19,13 @@ import platform
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tfgnet_desk.evidence_fusion import default_sigmas, lowfreq_fusion
 from tfgnet_desk.model import Cancelled
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -61,6 +62,11 @@ class GenerationRequest:
     face_boxes: list[tuple[int, int, int, int] | None] | None = None  # x0, y0, x1, y1 per image
     reference: np.ndarray | None = None  # optional reference photo to score against
     sampler: str | None = None  # "ddim" | "dpm++"; None = the model's default
+    # Low-frequency fusion with the evidence (evidence_fusion.py), Gaussian sigma in pixels, 0 = off,
+    # None = the profile's default: the restored face against the framed evidence, and each candidate
+    # against the restored face.
+    restore_fusion: float | None = None
+    candidate_fusion: float | None = None
 
     def validate(self) -> None:
         if not self.images:
@@ -77,6 +83,10 @@ class GenerationRequest:
             raise ValueError("steps must be >= 1")
         if not 0.0 < self.strength <= 1.0:
             raise ValueError(f"strength must be in (0, 1], got {self.strength}")
+        for name in ("restore_fusion", "candidate_fusion"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= float(value) <= 64.0:
+                raise ValueError(f"{name} must be a Gaussian sigma in [0, 64] pixels, got {value}")
         if self.face_boxes is not None and len(self.face_boxes) != len(self.images):
             raise ValueError("face_boxes needs one entry (or None) per evidence image")
 
@@ -270,6 +280,15 @@ class TFGNetPipeline:
         except (faces.NoFaceError, faces.FaceModelError, ValueError):
             return None
 
+    def resolve_fusion(self, req: GenerationRequest) -> GenerationRequest:
+        """``req`` with unset fusion sigmas replaced by the profile's defaults (recorded as used)."""
+        rs, cs = default_sigmas(self.model.config.profile)
+        return replace(
+            req,
+            restore_fusion=float(rs if req.restore_fusion is None else req.restore_fusion),
+            candidate_fusion=float(cs if req.candidate_fusion is None else req.candidate_fusion),
+        )
+
     # -------------------------------------------------------------------------------------- call
     def __call__(
         self,
@@ -300,6 +319,7 @@ class TFGNetPipeline:
         timings: dict[str, float] = {}
         t_all = time.perf_counter()
         model.class_token_index(model.tokenize([req.prompt])[0], [req.prompt])  # fail early: no class word
+        req = self.resolve_fusion(req)
 
         # -- restore -------------------------------------------------------------------------------
         t0 = time.perf_counter()
@@ -312,7 +332,7 @@ class TFGNetPipeline:
                 check()
                 face = prepare_face(np.asarray(img), size, cfg.face_frame, box, models_dir)
                 out = model.restorer.restore(to_tensor(face.lq).to(model.device, model.dtype))
-                rest = to_uint8(out)
+                rest = lowfreq_fusion(to_uint8(out), face.lq, req.restore_fusion)
                 if face.landmarks68 is not None:
                     mask = faces.identity_mask(face.landmarks68, rest.shape[:2], soft=False)
                 else:
@@ -355,7 +375,8 @@ class TFGNetPipeline:
         def on_image(i: int, image: torch.Tensor) -> None:
             nonlocal t_score_in_generate
             t0 = time.perf_counter()
-            cand = Candidate(index=i, seed=seeds[i], image=to_uint8(image))
+            pixels = lowfreq_fusion(to_uint8(image), restored[0], req.candidate_fusion)
+            cand = Candidate(index=i, seed=seeds[i], image=pixels)
             if enc is not None:
                 emb = self._embed_face(enc, cand.image, aligned=True)
                 if emb is None:
@@ -414,6 +435,8 @@ class TFGNetPipeline:
                 "guidance": req.guidance,
                 "strength": req.strength,
                 "sampler": req.sampler or model.config.generator.sampler,
+                "restore_fusion": req.restore_fusion,
+                "candidate_fusion": req.candidate_fusion,
                 "face_boxes": [list(b) if b is not None else None for b in (req.face_boxes or [])] or None,
                 "evidence_sha256": [sha256_array(np.asarray(x)) for x in req.images],
                 "reference_sha256": None

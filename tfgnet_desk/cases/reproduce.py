@@ -100,6 +100,13 @@ def _reference_raw(scores: Any) -> float | None:
 Regenerate = Callable[[RunSpec], Any]
 
 
+def _recorded(spec: RunSpec, name: str) -> Any:
+    """A request field from the run's recorded provenance (``provenance.request``), if it is there."""
+    provenance = spec.run.get("provenance") or {}
+    request = provenance.get("request") if isinstance(provenance, dict) else None
+    return request.get(name) if isinstance(request, dict) else None
+
+
 def pipeline_regenerate(spec: RunSpec) -> Any:
     """Repeat the run with the real pipeline (``tfgnet_desk.pipeline``), on the recorded device."""
     from tfgnet_desk import pipeline as pl
@@ -118,6 +125,10 @@ def pipeline_regenerate(spec: RunSpec) -> Any:
     else:
         kwargs["face_boxes"] = None  # recorded as [] or null: no boxes were given
     kwargs.pop("reference", None)
+    for name in ("restore_fusion", "candidate_fusion"):
+        # runs recorded before low-frequency fusion existed had none; explicit 0 repeats them exactly
+        if kwargs.get(name) is None:
+            kwargs[name] = float(_recorded(spec, name) or 0.0)
     return pipe(
         pl.GenerationRequest(images=spec.images, prompt=spec.prompt, reference=spec.reference, **kwargs)
     )

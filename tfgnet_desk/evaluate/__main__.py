@@ -84,6 +84,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--steps", type=int, default=None, help="diffusion steps (default: the pipeline's)")
     p.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the pipeline's)")
+    p.add_argument(
+        "--restore-fusion",
+        type=float,
+        default=None,
+        metavar="SIGMA",
+        help="low-frequency fusion of the restored face with the evidence (Gaussian sigma, px; 0 = off; "
+        "default: the profile's)",
+    )
+    p.add_argument(
+        "--candidate-fusion",
+        type=float,
+        default=None,
+        metavar="SIGMA",
+        help="low-frequency fusion of each candidate with the restored face (0 = off; default: profile's)",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--ssim-channel", choices=("luminance", "rgb"), default="luminance")
     p.add_argument(
@@ -125,7 +140,14 @@ def _model_methods(args, settings, wanted: list[str], model: Path, unavailable: 
     )
 
     box = BENCHMARK_FACE_BOX if args.face_box == "crop" else None
-    gen = GenerationSettings(seed=args.seed, steps=args.steps, guidance=args.guidance, face_box=box)
+    gen = GenerationSettings(
+        seed=args.seed,
+        steps=args.steps,
+        guidance=args.guidance,
+        face_box=box,
+        restore_fusion=args.restore_fusion,
+        candidate_fusion=args.candidate_fusion,
+    )
     strengths = [float(s) for s in args.strength] if args.strength else [None]
     methods: list[Any] = []
     runner = None

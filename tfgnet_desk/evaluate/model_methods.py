@@ -34,6 +34,9 @@ class GenerationSettings:
     steps: int | None = None  # None: the pipeline's default
     guidance: float | None = None
     face_box: tuple[float, float, float, float] | None = None
+    # Low-frequency fusion sigmas (evidence_fusion.py); None: the profile's default, 0: off.
+    restore_fusion: float | None = None
+    candidate_fusion: float | None = None
 
 
 class ModelRunner:
@@ -53,6 +56,13 @@ class ModelRunner:
         self.steps = gen.steps if gen.steps is not None else defaults.steps
         self.guidance = gen.guidance if gen.guidance is not None else defaults.guidance
         self.default_strength = float(defaults.strength)
+        fusion = self.pipe.resolve_fusion(
+            GenerationRequest(
+                images=[], prompt="", restore_fusion=gen.restore_fusion, candidate_fusion=gen.candidate_fusion
+            )
+        )
+        self.restore_fusion = float(fusion.restore_fusion)
+        self.candidate_fusion = float(fusion.candidate_fusion)
         self._restored: tuple[str, np.ndarray] | None = None
 
     @property
@@ -83,17 +93,21 @@ class ModelRunner:
             guidance=self.guidance,
             strength=self._strength(strength),
             face_boxes=[box] if box is not None else None,
+            restore_fusion=self.restore_fusion,
+            candidate_fusion=self.candidate_fusion,
         )
         result = self.pipe(req)
         self._restored = (case.case_id, np.asarray(result.restored[0]))
         return np.asarray(result.candidates[0].image)
 
     def restore(self, case: BenchmarkCase) -> np.ndarray:
-        """The pipeline's restore stage alone (framing + codebook/transformer restorer)."""
+        """The pipeline's restore stage alone (framing + codebook/transformer restorer + the same
+        low-frequency fusion with the evidence)."""
         if self._restored is not None and self._restored[0] == case.case_id:
             return self._restored[1]
         import torch
 
+        from tfgnet_desk.evidence_fusion import lowfreq_fusion
         from tfgnet_desk.pipeline import prepare_face, to_tensor, to_uint8
 
         cfg = self.model.config
@@ -103,13 +117,14 @@ class ModelRunner:
         )
         with torch.no_grad():
             out = self.model.restorer.restore(to_tensor(face.lq).to(self.model.device, self.model.dtype))
-        self._restored = (case.case_id, to_uint8(out))
+        self._restored = (case.case_id, lowfreq_fusion(to_uint8(out), face.lq, self.restore_fusion))
         return self._restored[1]
 
     def generate_text_only(self, case: BenchmarkCase, strength: float | None) -> np.ndarray:
-        """The generator on the prompt alone (no stacked ID embedding), same seed and schedule."""
+        """The generator on the prompt alone (no stacked ID embedding), same seed, schedule and fusion."""
         import torch
 
+        from tfgnet_desk.evidence_fusion import lowfreq_fusion
         from tfgnet_desk.pipeline import to_tensor, to_uint8
 
         s = self._strength(strength)
@@ -128,7 +143,8 @@ class ModelRunner:
                 image_size=self.model.config.image_size,
                 init_image=init,
             )
-        return to_uint8(images[:1])
+        pixels = to_uint8(images[:1])
+        return lowfreq_fusion(pixels, restored, self.candidate_fusion) if restored is not None else pixels
 
     def tiny_clip(self) -> tuple[Any, Any]:
         return _clip_of(self.model)
@@ -147,6 +163,7 @@ class Restorer(Method):
         return {
             "name": self.name,
             "what": "codebook + transformer restorer alone (paper 3.1-3.2)",
+            "restore_fusion": self.runner.restore_fusion,
             "model": str(self.runner.folder),
         }
 
@@ -164,6 +181,8 @@ class TextOnly(Method):
         return {
             "name": self.name,
             "what": "generator on the prompt alone, no stacked ID embedding",
+            "restore_fusion": self.runner.restore_fusion,
+            "candidate_fusion": self.runner.candidate_fusion,
             "strength": self.runner._strength(self.strength),
             "steps": self.runner.steps,
             "guidance": self.runner.guidance,
@@ -182,6 +201,8 @@ class TFGNetMethod(Method):
         return {
             "name": self.name,
             "what": "the whole method (TFGNetPipeline)",
+            "restore_fusion": self.runner.restore_fusion,
+            "candidate_fusion": self.runner.candidate_fusion,
             "strength": self.runner._strength(self.strength),
             "steps": self.runner.steps,
             "guidance": self.runner.guidance,

@@ -76,6 +76,9 @@ class RunSession(QObject):
             return False
         p = w.controls.parameters()
         settings = w.settings.with_(profile=p.profile, device=p.device)
+        from tfgnet_desk.evidence_fusion import default_sigmas
+
+        restore_fusion, candidate_fusion = default_sigmas(p.profile)  # recorded with the run
         self.token = w.next_token()
         job = GenerationJob(
             token=self.token,
@@ -92,6 +95,8 @@ class RunSession(QObject):
             case_id=w.case_id,
             evidence_ids=[it.store_id for it in items if it.store_id is not None],
             reference_id=w.reference_id if w.evidence.reference is not None else None,
+            restore_fusion=restore_fusion,
+            candidate_fusion=candidate_fusion,
         )
         w.candidates.clear()
         self.shown_run = None

@@ -54,6 +54,8 @@ class GenerationJob:
     case_id: int | None = None  # when set, the run and its candidates go into the case store
     evidence_ids: list[int] = field(default_factory=list)
     reference_id: int | None = None  # the reference photo's evidence id in the store
+    restore_fusion: float | None = None  # low-frequency fusion sigmas (evidence_fusion.py); None: default
+    candidate_fusion: float | None = None
 
     def parameters(self) -> dict[str, Any]:
         return {
@@ -64,6 +66,8 @@ class GenerationJob:
             "strength": self.strength,
             "face_boxes": [list(b) if b else None for b in (self.face_boxes or [])],
             "reference": self.reference is not None,
+            "restore_fusion": self.restore_fusion,
+            "candidate_fusion": self.candidate_fusion,
         }
 
     def request(self):
@@ -79,6 +83,8 @@ class GenerationJob:
             strength=self.strength,
             face_boxes=self.face_boxes,
             reference=self.reference,
+            restore_fusion=self.restore_fusion,
+            candidate_fusion=self.candidate_fusion,
         )
 
 
