@@ -150,3 +150,22 @@ def test_a_run_with_a_reference_photo_is_repeated_with_it(recorded, tmp_path):
     verify_run(store, plain, regenerate=regen)
     assert seen[1].reference is None  # a run without a reference photo is repeated without one
     assert "reference_scores_same" not in store.audit_trail(cid)[-1].details
+
+
+def test_request_kwargs_repeat_the_fusion_a_run_used(tmp_path):
+    """verify-run repeats a run with the fusion sigmas it recorded; a run recorded before fusion existed
+    (no sigmas anywhere) is repeated with fusion off, as it was made."""
+    from tfgnet_desk.cases.reproduce import RunSpec, request_kwargs
+
+    names = {"n_candidates", "seed", "face_boxes", "restore_fusion", "candidate_fusion", "strength"}
+
+    def spec(parameters, provenance):
+        return RunSpec({"provenance": provenance}, [], "a man", parameters, tmp_path, "cpu", None)
+
+    old = request_kwargs(spec({"seed": 3, "face_boxes": [[0, 0, 9, 9]], "reference": True}, {}), names)
+    assert old == {"seed": 3, "face_boxes": [(0, 0, 9, 9)], "restore_fusion": 0.0, "candidate_fusion": 0.0}
+    gui = request_kwargs(spec({"restore_fusion": 2.0, "candidate_fusion": 4.0}, {}), names)
+    assert (gui["restore_fusion"], gui["candidate_fusion"]) == (2.0, 4.0) and gui["face_boxes"] is None
+    recorded = {"request": {"restore_fusion": 1.5, "candidate_fusion": 0.0}}
+    cli = request_kwargs(spec({"n_candidates": 2}, recorded), names)
+    assert (cli["restore_fusion"], cli["candidate_fusion"]) == (1.5, 0.0)

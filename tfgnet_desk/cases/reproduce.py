@@ -118,7 +118,16 @@ def pipeline_regenerate(spec: RunSpec) -> Any:
     # scores of a run that had a reference photo.
     encoder = "auto" if spec.reference is not None else None
     pipe = pl.TFGNetPipeline(loaded.model, settings, identity_encoder=encoder)
-    names = {f.name for f in dataclasses.fields(pl.GenerationRequest)}
+    kwargs = request_kwargs(spec, {f.name for f in dataclasses.fields(pl.GenerationRequest)})
+    return pipe(
+        pl.GenerationRequest(images=spec.images, prompt=spec.prompt, reference=spec.reference, **kwargs)
+    )
+
+
+def request_kwargs(spec: RunSpec, names: set[str]) -> dict[str, Any]:
+    """The recorded parameters that are ``GenerationRequest`` fields (``names``), as the request wants
+    them: boxes as tuples, and the low-frequency fusion sigmas a run used (an explicit 0 for runs
+    recorded before fusion existed, which had none)."""
     kwargs = {k: v for k, v in spec.parameters.items() if k in names and k not in ("images", "prompt")}
     if kwargs.get("face_boxes"):
         kwargs["face_boxes"] = [tuple(b) if b is not None else None for b in kwargs["face_boxes"]]
@@ -126,12 +135,9 @@ def pipeline_regenerate(spec: RunSpec) -> Any:
         kwargs["face_boxes"] = None  # recorded as [] or null: no boxes were given
     kwargs.pop("reference", None)
     for name in ("restore_fusion", "candidate_fusion"):
-        # runs recorded before low-frequency fusion existed had none; explicit 0 repeats them exactly
-        if kwargs.get(name) is None:
+        if name in names and kwargs.get(name) is None:
             kwargs[name] = float(_recorded(spec, name) or 0.0)
-    return pipe(
-        pl.GenerationRequest(images=spec.images, prompt=spec.prompt, reference=spec.reference, **kwargs)
-    )
+    return kwargs
 
 
 def _candidates_of(output: Any) -> dict[int, tuple[np.ndarray, float | None]]:
