@@ -117,6 +117,9 @@ def test_full_generate_run_fills_grid_and_store(qtbot, win, tmp_path):
     assert w.store.get_evidence(w.reference_id)["kind"] == "reference"
     assert [e["kind"] for e in w.store.list_evidence(w.case_id)] == ["crop", "reference"]
     assert run["parameters"]["steps"] == 2 and run["parameters"]["seed"] == 7
+    # low-frequency fusion with the evidence: the profile's sigmas, recorded (the box is ticked)
+    assert (run["parameters"]["restore_fusion"], run["parameters"]["candidate_fusion"]) == (2.0, 4.0)
+    assert run["provenance"]["request"]["candidate_fusion"] == 4.0
     rows = w.store.list_candidates(outcome.run_id)
     assert [r["idx"] for r in rows] == [0, 1]
     assert all(w.store.candidate_path(r["id"]).is_file() for r in rows)
@@ -162,8 +165,11 @@ def test_cancel_mid_run_emits_cancelled_and_app_stays_usable(qtbot, win):
     assert not w.controls.is_running() and not w.backend.is_busy()
     w.controls.steps.setValue(1)
     w.controls.n_candidates.setValue(1)
+    w.controls.anchor.setChecked(False)  # and a run without fusion records zeros
     outcome2 = _run(qtbot, w)
-    assert w.store.get_run(outcome2.run_id)["status"] == "done" and len(w.candidates.cards) == 1
+    run2 = w.store.get_run(outcome2.run_id)
+    assert run2["status"] == "done" and len(w.candidates.cards) == 1
+    assert (run2["parameters"]["restore_fusion"], run2["parameters"]["candidate_fusion"]) == (0.0, 0.0)
 
 
 def test_closing_the_window_during_a_run_cancels_it(qtbot, win):

@@ -78,7 +78,8 @@ class RunSession(QObject):
         settings = w.settings.with_(profile=p.profile, device=p.device)
         from tfgnet_desk.evidence_fusion import default_sigmas
 
-        restore_fusion, candidate_fusion = default_sigmas(p.profile)  # recorded with the run
+        # recorded with the run; unticked "keep the evidence's coarse shape and colour" turns it off
+        restore_fusion, candidate_fusion = default_sigmas(p.profile) if p.anchor else (0.0, 0.0)
         self.token = w.next_token()
         job = GenerationJob(
             token=self.token,

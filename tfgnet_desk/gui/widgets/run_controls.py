@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QGridLayout,
@@ -40,6 +41,7 @@ class RunParameters:
     strength: float
     profile: str
     device: str
+    anchor: bool = True  # low-frequency fusion with the evidence (the profile's sigmas) or none
 
 
 class RunControls(QWidget):
@@ -72,6 +74,13 @@ class RunControls(QWidget):
         self.strength.setToolTip(
             "Fidelity knob (strength): 1.0 starts from pure noise as in the paper; lower "
             "values start from the restored evidence and keep more of it"
+        )
+        self.anchor = QCheckBox("Keep the evidence's coarse shape and colour", objectName="anchorEvidence")
+        self.anchor.setChecked(True)
+        self.anchor.setToolTip(
+            "Low-frequency fusion: the restored face and the candidates keep the evidence's coarse "
+            "shape, shading and skin tone; the model adds the detail. Off: the model's own colours and "
+            "shapes (the embedded model drifts: sepia cast, lower identity scores). Recorded with the run."
         )
         self.profile = QComboBox(objectName="profile")
         self.profile.addItems(list(PROFILES))
@@ -114,6 +123,7 @@ class RunControls(QWidget):
         seed_label.setBuddy(self.seed)
         grid.addWidget(seed_label, 2, 0)
         grid.addLayout(seed_box, 2, 1, 1, 2)
+        grid.addWidget(self.anchor, 2, 3, 1, 3)
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate)
         buttons.addWidget(self.cancel)
@@ -134,6 +144,7 @@ class RunControls(QWidget):
             round(self.strength.value(), 3),
             self.profile.currentText(),
             self.device.currentText(),
+            self.anchor.isChecked(),
         )
 
     def set_profile_device(self, profile: str, device: str) -> None:
@@ -152,6 +163,7 @@ class RunControls(QWidget):
             self.steps,
             self.guidance,
             self.strength,
+            self.anchor,
             self.profile,
             self.device,
         ):
