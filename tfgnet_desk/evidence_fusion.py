@@ -9,10 +9,10 @@ high frequencies, which are what the restorer and the generator are for.
 
 Why the embedded model needs it: its codebook restorer is small and trained for minutes on a CPU, its
 fidelity blocks (CodeFormer's CFT, the ``w`` knob) are untrained, and its output drifts from the input
-(sepia cast, reshaped features): on 60 development cases it lost 17 identity points against the bicubic
-input. Measured on the same cases (dlib Face Sim, centred, to the clean source): restorer 44.2 -> 57.9
-with ``sigma=2`` on the restored face; TFGNet candidates 33.6 -> 37.6 with the fused restored face, and
--> 46.5 when the candidates are fused too (``sigma=4`` against the restored face). The full profile uses
+(sepia cast, reshaped features). On the 500-case development benchmark (docs/results.md; dlib Face
+Sim, centred, to the target photo) fusion lifts the restorer from 43.5 to 57.7 and the TFGNet candidates
+from 34.5 to 45.7, and removes the colour cast; the price is candidates that are more alike (pairwise
+identity similarity 59 -> 68 %) and slightly lower pixel agreement with the target. The full profile uses
 the published CodeFormer with its own fidelity weight and gets no fusion by default.
 
 Sigmas are in pixels of the image being fused (the restorer's and generator's output size). 0 turns the
