@@ -52,6 +52,18 @@ def test_manifest_hash_ignores_licence_wording_but_not_content(folder: Path):
     assert manifest_hash(folder) != h
 
 
+def test_model_card_edits_keep_the_manifest_hash_but_are_still_verified(folder: Path):
+    """A corrected model card must not change the model's identity (runs record the manifest hash), yet an
+    edit that is not re-manifested is still caught file by file."""
+    (folder / "MODEL_CARD.md").write_text("# card\n")
+    write_manifest(folder, licence="x", source="y")
+    h = manifest_hash(folder)
+    (folder / "MODEL_CARD.md").write_text("# card, corrected\n")
+    assert not verify_folder(folder).ok  # caught: the card's sha256 no longer matches
+    write_manifest(folder, licence="x", source="y")
+    assert manifest_hash(folder) == h and verify_folder(folder).ok
+
+
 def test_tampered_file_is_a_mismatch(folder: Path):
     p = folder / "unet" / "model.safetensors"
     data = bytearray(p.read_bytes())

@@ -74,9 +74,20 @@ def _listed_files(folder: Path) -> list[str]:
 
 
 def hash_entries(files: list[dict[str, Any]]) -> str:
-    """Hash of the (path, sha256, size) triples, independent of licence/source wording and of order."""
-    canon = sorted((f["path"], f["sha256"], int(f["size"])) for f in files)
+    """Hash of the (path, sha256, size) triples, independent of licence/source wording and of order.
+
+    Documentation (``*.md``: the model card) is left out: the manifest lists and verification checks it
+    file by file like every other file, but the manifest hash, which runs record as the model's identity,
+    names only what determines the outputs, so that correcting a model card never makes recorded runs
+    unverifiable (``case verify-run`` refuses a folder whose manifest hash differs from the run's).
+    """
+    canon = sorted((f["path"], f["sha256"], int(f["size"])) for f in files if not is_documentation(f["path"]))
     return hashlib.sha256(json.dumps(canon, separators=(",", ":")).encode()).hexdigest()
+
+
+def is_documentation(path: str) -> bool:
+    """Files that describe a model without changing what it computes (left out of the manifest hash)."""
+    return path.lower().endswith(".md")
 
 
 def write_manifest(folder: Path | str, licence: str, source: str) -> dict[str, Any]:
