@@ -9,14 +9,13 @@ part's manifest), and verifies the result, so that ``TFGNet.from_pretrained(<mod
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tfgnet_desk import convert, registry
 from tfgnet_desk.import_detect import ImportError_
-from tfgnet_desk.weights import MANIFEST_NAME, MANIFEST_VERSION, read_manifest, verify_folder, write_manifest
+from tfgnet_desk.weights import MANIFEST_NAME, read_manifest, verify_folder, write_manifest
 
 Log = Callable[[str], None]
 LORA_FUSED = "PhotoMaker v1 LoRA fused"  # in the UNet manifest's source: the LoRA is fused only once
@@ -85,7 +84,7 @@ def _init_pseudo_text(folder: Path, cfg) -> None:
 def write_merged_manifest(folder: Path) -> dict[str, Any]:
     """The folder's MANIFEST.json from its parts' manifests (each file keeps its licence and source);
     files no part lists (``config.json`` and the like) are hashed and attributed to tfgnet-desk."""
-    from tfgnet_desk.weights import hash_entries, sha256_file
+    from tfgnet_desk.weights import save_manifest, sha256_file
 
     entries: list[dict[str, Any]] = []
     listed: set[str] = set()
@@ -107,12 +106,4 @@ def write_merged_manifest(folder: Path) -> dict[str, Any]:
                     "source": "written by tfgnet-desk models import",
                 }
             )
-    manifest = {
-        "manifest_version": MANIFEST_VERSION,
-        "files": entries,
-        "manifest_hash": hash_entries(entries),
-    }
-    tmp = folder / (MANIFEST_NAME + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    tmp.replace(folder / MANIFEST_NAME)
-    return manifest
+    return save_manifest(folder, entries)

@@ -107,10 +107,15 @@ def write_manifest(folder: Path | str, licence: str, source: str) -> dict[str, A
                 "source": source,
             }
         )
+    return save_manifest(folder, files)
+
+
+def save_manifest(folder: Path | str, files: list[dict[str, Any]]) -> dict[str, Any]:
+    """Write ``MANIFEST.json`` for these file entries (with their manifest hash) atomically; return it."""
     manifest = {"manifest_version": MANIFEST_VERSION, "files": files, "manifest_hash": hash_entries(files)}
-    tmp = folder / (MANIFEST_NAME + ".tmp")
+    tmp = Path(folder) / (MANIFEST_NAME + ".tmp")
     tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    tmp.replace(folder / MANIFEST_NAME)
+    tmp.replace(Path(folder) / MANIFEST_NAME)
     return manifest
 
 
