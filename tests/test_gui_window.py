@@ -387,3 +387,30 @@ def test_tfgnet_desk_command_passes_app_options_to_the_window(monkeypatch, tmp_p
     assert cli.main(["--home", str(tmp_path), "--print-ready", "--quit-after", "5"]) == 0
     assert cli.main([]) == 0
     assert seen == [["--home", str(tmp_path), "--print-ready", "--quit-after", "5"], []]
+
+
+def test_a_lock_left_by_a_killed_application_is_taken_over(qtbot, settings, tmp_path):
+    """A window killed without closing leaves home/app.lock behind; its process is gone, so the next window
+    takes the lock and marks that window's orphaned runs interrupted."""
+    import subprocess
+    import sys
+
+    from tfgnet_desk.cases import CaseStore
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    lock = settings.home / "app.lock"
+    code = (
+        "import os, sys; from PySide6.QtCore import QLockFile; "
+        "l = QLockFile(sys.argv[1]); assert l.tryLock(0); os._exit(0)"  # dies holding the lock
+    )
+    subprocess.run([sys.executable, "-c", code, str(lock)], check=True, timeout=60)
+    assert lock.is_file()
+    with CaseStore(settings) as store:
+        case = store.create_case("Killed")
+        ev = store.import_evidence(case, write_synthetic_face(tmp_path / "c.png", 64, seed=6))
+        run = store.start_run(case, [ev], prompt="a man", parameters={})
+    w = open_window(settings, detector=fixed_box_detector)
+    qtbot.addWidget(w)
+    assert w.store.get_run(run)["status"] == "interrupted"
+    assert "Another tfgnet-desk window" not in w.message_bar.message.text
+    w.close()
