@@ -51,10 +51,10 @@ def measure_launch(home: Path) -> float:
 
 def measure_stalls(args, home: Path) -> list[dict]:
     from bench_pipeline import evidence_crop
-    from PySide6.QtCore import QElapsedTimer, QTimer
 
     from tfgnet_desk.gui.app import ensure_application
     from tfgnet_desk.gui.main_window import MainWindow
+    from tfgnet_desk.gui.testing import Heartbeat
     from tfgnet_desk.imaging import save_png
     from tfgnet_desk.settings import Settings
 
@@ -85,26 +85,13 @@ def measure_stalls(args, home: Path) -> list[dict]:
     c.steps.setValue(args.steps)
     for i in range(args.runs):
         c.seed.setValue(i)
-        gaps: list[int] = []
-        clock = QElapsedTimer()
-        clock.start()
-        last = [clock.elapsed()]
-
-        def beat(gaps=gaps, clock=clock, last=last) -> None:
-            now = clock.elapsed()
-            gaps.append(now - last[0])
-            last[0] = now
-
-        timer = QTimer()
-        timer.setInterval(10)
-        timer.timeout.connect(beat)
-        timer.start()
+        heartbeat = Heartbeat(10).start()
         t0 = time.perf_counter()
         if not window.runs.generate():
             raise RuntimeError(window.message_bar.message)
         wait(lambda: not window.runs.is_running(), 600)
         seconds = time.perf_counter() - t0
-        timer.stop()
+        gaps = heartbeat.stop()
         outcome = window.runs.last_outcome
         gaps_sorted = sorted(gaps)
         row = {

@@ -16,10 +16,9 @@ import pytest
 pytest.importorskip("pytestqt")
 pytest.importorskip("tfgnet_desk.pipeline", reason="the pipeline module has not landed in this checkout")
 
-from PySide6.QtCore import QElapsedTimer, QTimer  # noqa: E402
-
 from tfgnet_desk.gui import messages  # noqa: E402
 from tfgnet_desk.gui.testing import (  # noqa: E402
+    Heartbeat,
     SignalRecorder,
     fixed_box_detector,
     open_window,
@@ -196,24 +195,11 @@ def test_gui_thread_never_stalls_during_generation(qtbot, win):
     """Heartbeat every 10 ms on the GUI thread; the longest gap is the stall figure (target <= 30 ms)."""
     w = win
     w.controls.steps.setValue(4)
-    gaps = []
-    clock = QElapsedTimer()
-    clock.start()
-    last = [clock.elapsed()]
-
-    def beat():
-        now = clock.elapsed()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(beat)
-    timer.start()
+    heartbeat = Heartbeat(10).start()
     t0 = time.perf_counter()
     _run(qtbot, w)
     seconds = time.perf_counter() - t0
-    timer.stop()
+    gaps = heartbeat.stop()
     longest = max(gaps)
     print(f"\nGUI-thread longest stall during a {seconds:.1f} s run: {longest} ms")
     assert len(gaps) > 5

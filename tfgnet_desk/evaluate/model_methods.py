@@ -79,6 +79,17 @@ class ModelRunner:
     def _strength(self, strength: float | None) -> float:
         return self.default_strength if strength is None else float(strength)
 
+    def generation_description(self, strength: float | None) -> dict[str, Any]:
+        """How this runner generates (for a method's ``describe``): fusion, strength, steps, model."""
+        return {
+            "restore_fusion": self.restore_fusion,
+            "candidate_fusion": self.candidate_fusion,
+            "strength": self._strength(strength),
+            "steps": self.steps,
+            "guidance": self.guidance,
+            "model": str(self.folder),
+        }
+
     def generate(self, case: BenchmarkCase, strength: float | None) -> np.ndarray:
         """The whole method through the app's pipeline: one candidate."""
         from tfgnet_desk.pipeline import GenerationRequest
@@ -181,12 +192,7 @@ class TextOnly(Method):
         return {
             "name": self.name,
             "what": "generator on the prompt alone, no stacked ID embedding",
-            "restore_fusion": self.runner.restore_fusion,
-            "candidate_fusion": self.runner.candidate_fusion,
-            "strength": self.runner._strength(self.strength),
-            "steps": self.runner.steps,
-            "guidance": self.runner.guidance,
-            "model": str(self.runner.folder),
+            **self.runner.generation_description(self.strength),
         }
 
 
@@ -201,12 +207,7 @@ class TFGNetMethod(Method):
         return {
             "name": self.name,
             "what": "the whole method (TFGNetPipeline)",
-            "restore_fusion": self.runner.restore_fusion,
-            "candidate_fusion": self.runner.candidate_fusion,
-            "strength": self.runner._strength(self.strength),
-            "steps": self.runner.steps,
-            "guidance": self.runner.guidance,
-            "model": str(self.runner.folder),
+            **self.runner.generation_description(self.strength),
             "manifest_hash": self.runner.manifest_hash,
             "seed_rule": "seed * 100003 + case number",
         }

@@ -37,14 +37,10 @@ from tfgnet_desk.gui.widgets.evidence_panel import EvidenceItem, EvidencePanel
 from tfgnet_desk.gui.widgets.message_bar import MessageBar
 from tfgnet_desk.gui.widgets.run_controls import RunControls
 from tfgnet_desk.gui.widgets.run_history import RunHistory
+from tfgnet_desk.gui.worker import model_present
 from tfgnet_desk.settings import Settings
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp);;All files (*)"
-
-
-def model_present(settings: Settings) -> bool:
-    folder = settings.model_path()
-    return folder.is_dir() and (folder / "MANIFEST.json").is_file()
 
 
 class MainWindow(QMainWindow):

@@ -120,3 +120,33 @@ def out_of_memory_pipeline(folder: Path, settings: Settings):
     """A pipeline factory for the engine child (``"tfgnet_desk.gui.testing:out_of_memory_pipeline"``)
     whose runs fail as a big GPU job that runs out of memory would."""
     return _OutOfMemoryPipeline()
+
+
+class Heartbeat:
+    """A timer on the GUI thread that beats every ``interval_ms``; ``gaps`` holds the milliseconds between
+    beats, so the longest gap is how long the GUI thread could not answer (the stall figure)."""
+
+    def __init__(self, interval_ms: int = 10) -> None:
+        from PySide6.QtCore import QElapsedTimer, QTimer
+
+        self.gaps: list[int] = []
+        self._clock = QElapsedTimer()
+        self._timer = QTimer()
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self._beat)
+        self._last = 0
+
+    def start(self) -> Heartbeat:
+        self._clock.start()
+        self._last = self._clock.elapsed()
+        self._timer.start()
+        return self
+
+    def stop(self) -> list[int]:
+        self._timer.stop()
+        return self.gaps
+
+    def _beat(self) -> None:
+        now = self._clock.elapsed()
+        self.gaps.append(now - self._last)
+        self._last = now

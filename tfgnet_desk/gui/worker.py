@@ -192,7 +192,7 @@ class BackendWorker(QThread):
         return self.engine
 
     def _preload(self, settings: Settings) -> None:
-        if not _model_present(settings):
+        if not model_present(settings):
             self._post("model_state", "missing", str(settings.model_path()))
             return
         try:
@@ -210,7 +210,7 @@ class BackendWorker(QThread):
     def _run(self, job: GenerationJob) -> None:
         run = _RunRecord(self, job)
         try:
-            if not _model_present(job.settings):
+            if not model_present(job.settings):
                 self._post("model_state", "missing", str(job.settings.model_path()))
                 run.start()
                 self._end_failed(run, missing_model_message(str(job.settings.model_path())), "model missing")
@@ -264,7 +264,7 @@ class BackendWorker(QThread):
                 return
             elif kind == P.FAILED:
                 exc = P.rebuild_exception(event[2])
-                if not _model_present(run.job.settings):
+                if not model_present(run.job.settings):
                     message = missing_model_message(str(run.job.settings.model_path()))
                 else:
                     message = explain(exc, "generation")
@@ -357,7 +357,8 @@ class _RunRecord:
         return RunOutcome(self.job.token, result, self.run_id, candidates, seconds, message)
 
 
-def _model_present(settings: Settings) -> bool:
+def model_present(settings: Settings) -> bool:
+    """A model folder with a manifest exists for the settings' profile (loading still verifies it)."""
     folder = settings.model_path()
     return folder.is_dir() and (folder / "MANIFEST.json").is_file()
 
