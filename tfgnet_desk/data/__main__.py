@@ -2,6 +2,7 @@
 
     python -m tfgnet_desk.data splits [--data DIR] [--seed 0] [--out FILE] [--check FILE]
     python -m tfgnet_desk.data build-benchmark --source celeba10k --cases 500 --seed 0 --out DIR [--data DIR]
+        [--tier {a1,surveillance}]
     python -m tfgnet_desk.data degrade IN OUT --seed N [--lq-size 128] [--hq-size 512]
 
 The data folder comes from ``--data``, else ``TFGNET_DATA``, else ``../shared/data`` beside the repository.
@@ -19,6 +20,7 @@ import numpy as np
 
 from tfgnet_desk.data.datasets import DataError, resolve_data_root
 from tfgnet_desk.data.splits import DEFAULT_SPLIT_FILE, Splits, check_disjoint, make_splits
+from tfgnet_desk.faces.models import FaceModelError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -55,8 +57,9 @@ def _cmd_build_benchmark(args: argparse.Namespace) -> int:
         target_size=args.target_size,
         overwrite=args.overwrite,
         progress=not args.quiet,
+        tier=args.tier,
     )
-    print(f"wrote {len(written)} cases to {args.out} in {time.perf_counter() - t0:.1f} s")
+    print(f"wrote {len(written)} {args.tier} cases to {args.out} in {time.perf_counter() - t0:.1f} s")
     return 0
 
 
@@ -130,6 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="face data folder (default: TFGNET_DATA or ../shared/data)")
     p.add_argument("--splits", default=str(DEFAULT_SPLIT_FILE), help="split file (default: shipped seed 0)")
     p.add_argument("--target-size", type=int, default=256)
+    p.add_argument(
+        "--tier",
+        choices=["a1", "surveillance"],
+        default="a1",
+        help="degradation of the LQ input: a1 = the paper's A.1 (default, the original benchmark); "
+        "surveillance = CCTV-like, face 12-32 px wide, noise and JPEG, enlarged back to the 128 px frame "
+        "(same pairs and texts as a1 for the same seed)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace case folders already in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_build_benchmark)
@@ -149,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (DataError, FileExistsError, ValueError) as exc:
+    except (DataError, FileExistsError, FaceModelError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
