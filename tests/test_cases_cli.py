@@ -122,3 +122,27 @@ def test_show_lists_evidence_kind_run_status_and_reference(capsys, home, tmp_pat
     assert f"reference photo evidence {e_ref} (passport.png)" in out
     assert "cancelled: 2 of 4 candidates" in out and "error: cancelled by the analyst" in out
     assert "reference photo none" in out and " done " in out
+
+
+def test_show_labels_scores_vs_evidence_and_old_runs_scores_as_old(capsys, home, tmp_path):
+    run(capsys, home, "new", "Scores", "--reference", "SC-1")
+    assert run(capsys, home, "import-evidence", "SC-1", str(make_image(tmp_path / "cctv.png")))[0] == 0
+    with CaseStore(Settings(home=home)) as store:
+        cid = store.find_case("SC-1")
+        eid = store.list_evidence(cid)[0]["id"]
+        store.record_run(cid, [eid], fake_result(n=1))  # recorded before: a 'restored' score
+        new = fake_result(n=1, seed=3)
+        new.candidates[0].scores = {
+            "reference": {"raw": 0.8, "calibrated": 0.05, "backend": "dlib-resnet"},
+            "evidence": {"raw": 0.9, "calibrated": 0.42, "backend": "dlib-resnet"},
+        }
+        new.provenance["restored_scores"] = [
+            {"evidence": {"raw": 0.91, "calibrated": 0.52, "backend": "dlib-resnet"}}
+        ]
+        store.record_run(cid, [eid], new)
+    rc, out, _ = run(capsys, home, "show", "SC-1")
+    assert rc == 0
+    assert "vs restored face (old runs) 0.500 (dlib-resnet)" in out
+    assert "vs evidence 0.420 (dlib-resnet), vs reference photo 0.050 (dlib-resnet)" in out
+    assert "restored face (model output): vs evidence 0.520 (dlib-resnet)" in out
+    assert "restored:" not in out and "input" not in out

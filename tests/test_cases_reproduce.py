@@ -145,11 +145,50 @@ def test_a_run_with_a_reference_photo_is_repeated_with_it(recorded, tmp_path):
     assert [c.reference_regenerated for c in check.candidates] == pytest.approx([0.4, 0.55])
     assert [c.reference_match for c in check.candidates] == [True, False]
     text = "\n".join(check.lines())
-    assert "reference score recorded 0.4000 now 0.4000 same" in text and "DIFFERENT" in text
+    assert "score vs reference photo recorded 0.4000 now 0.4000 same" in text and "DIFFERENT" in text
     assert store.audit_trail(cid)[-1].details["reference_scores_same"] == 1
     verify_run(store, plain, regenerate=regen)
     assert seen[1].reference is None  # a run without a reference photo is repeated without one
     assert "reference_scores_same" not in store.audit_trail(cid)[-1].details
+
+
+def test_a_run_recorded_before_evidence_scores_still_verifies(recorded):
+    """Old records hold 'restored' scores (against the model's own restored face): the run still
+    verifies bit for bit, and those scores are shown as what they are, never recomputed or passed off
+    as scores vs evidence."""
+    store, cid, _, rid = recorded
+    assert all(set(c["scores"]) == {"restored"} for c in store.list_candidates(rid))  # an old record
+    seen: list[RunSpec] = []
+    check = verify_run(store, rid, regenerate=lambda spec: seen.append(spec) or same_as_recorded(spec))
+    assert check.ok and seen[0].recorded_scores == ("restored",)
+    text = "\n".join(check.lines())
+    assert "score vs restored face (old runs) recorded 0.3000 (not recomputed)" in text
+    assert "vs evidence" not in text and "DIFFERENT" not in text
+    assert [c.restored_recorded for c in check.candidates] == pytest.approx([0.3, 0.4, 0.5])
+    details = store.audit_trail(cid)[-1].details
+    assert details["ok"] is True and "evidence_scores_same" not in details
+
+
+def test_a_runs_scores_vs_evidence_are_computed_again_and_compared(recorded):
+    store, cid, eid, _ = recorded
+    result = fake_result(n=2, seed=9)
+    for c in result.candidates:
+        c.scores = {"evidence": {"raw": 0.2 + c.index / 10, "calibrated": 0.4, "backend": "dlib-resnet"}}
+    rid = store.record_run(cid, [eid], result)
+
+    def regen(spec: RunSpec):
+        out = fake_result(n=2, seed=9)
+        for c in out.candidates:  # candidate 1 scores differently now
+            c.scores = {"evidence": {"raw": 0.2 + c.index / 10 + (0.07 if c.index else 0.0)}}
+        return out
+
+    check = verify_run(store, rid, regenerate=regen)
+    assert check.ok  # pixels decide
+    assert [c.evidence_match for c in check.candidates] == [True, False]
+    text = "\n".join(check.lines())
+    assert "score vs evidence recorded 0.2000 now 0.2000 same" in text
+    assert "score vs evidence recorded 0.3000 now 0.3700 DIFFERENT" in text and "restored" not in text
+    assert store.audit_trail(cid)[-1].details["evidence_scores_same"] == 1
 
 
 def test_request_kwargs_repeat_the_fusion_a_run_used(tmp_path):

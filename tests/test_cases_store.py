@@ -24,7 +24,9 @@ def make_image(path: Path, seed: int = 0, size: tuple[int, int] = (48, 64)) -> P
 
 
 def fake_result(n: int = 3, seed: int = 7, prompt: str = "a man in his forties with a beard"):
-    """A stand-in for the pipeline's GenerationResult with the same attribute names."""
+    """A stand-in for the pipeline's GenerationResult with the same attribute names. Its scores are
+    'restored' ones, as runs recorded before scores were taken against the evidence hold them (the
+    store, verify-run and the report must keep reading such runs)."""
     rng = np.random.default_rng(seed)
     cands = [
         SimpleNamespace(

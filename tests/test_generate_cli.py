@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from identity_fakes import HashIdentityEncoder
 from PIL import Image
 
 from tfgnet_desk.cli import main
@@ -121,3 +122,47 @@ def test_prompt_without_class_word_is_refused(folder: Path, crop: Path, tmp_path
     )
     assert rc == 2
     assert "class word" in capsys.readouterr().err
+
+
+def test_result_json_scores_candidates_against_the_evidence(
+    folder: Path, crop: Path, tmp_path: Path, monkeypatch, capsys
+):
+    """result.json: each candidate's 'evidence' score (against the face in the first --image) and
+    'reference' score, no score against the restored face; the restored face's own score vs evidence.
+    The backend is the settings' (recorded with every score), not a name written into the code."""
+    from tfgnet_desk import faces
+    from tfgnet_desk.imaging import load_image
+    from tfgnet_desk.settings import Settings
+
+    enc, asked = HashIdentityEncoder(), []
+    monkeypatch.setattr(
+        faces, "get_identity_encoder", lambda name, models_dir=None: asked.append(name) or enc
+    )
+    reference = tmp_path / "known.png"
+    Image.fromarray(np.asarray(Image.open(crop))[::-1].copy()).save(reference)
+    out = tmp_path / "scored"
+    argv = ["generate", "--image", str(crop), "--text", "a man", "--n", "2", "--steps", "1"]
+    argv += ["--box", "0,0,96,96", "--reference", str(reference), "--out", str(out)]
+    assert main([*argv, "--model", str(folder), "--threads", "1"]) == 0
+    assert asked == [Settings.load().identity_backend]
+    result = json.loads((out / "result.json").read_text())
+    evidence = load_image(crop)
+    for c in result["candidates"]:
+        assert set(c["scores"]) == {"evidence", "reference"}
+        image = np.asarray(Image.open(out / c["file"]).convert("RGB"))
+        assert c["scores"]["evidence"]["raw"] == pytest.approx(enc.expected(image, evidence))
+        assert c["scores"]["evidence"]["backend"] == "fake-hash"
+    restored = np.asarray(Image.open(out / result["restored_faces"][0]["file"]).convert("RGB"))
+    assert result["restored_faces"][0]["scores"]["evidence"]["raw"] == pytest.approx(
+        enc.expected(restored, evidence)
+    )
+    assert result["scored_against"] == {"evidence": str(crop), "reference": str(reference)}
+    assert result["provenance"]["restored_scores"] == [result["restored_faces"][0]["scores"]]
+    assert "best identity score vs evidence: #" in capsys.readouterr().out
+
+
+def test_help_says_what_the_scores_compare(capsys):
+    with pytest.raises(SystemExit):
+        main(["generate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "vs the evidence" in text and "restored input" not in text

@@ -103,8 +103,11 @@ def test_full_generate_run_fills_grid_and_store(qtbot, win, tmp_path):
     assert ("generate", 2, 2) in stages or any(s == "generate" for s, _, _ in stages)
     cards = w.candidates.cards
     assert len(cards) == 2 and {c.seed for c in cards.values()} == {7, 8}
-    for card in cards.values():
-        assert card.image.shape[2] == 3 and "restored" in card.scores
+    for card in cards.values():  # scored against the evidence face (the analyst's box), never the restored
+        assert card.image.shape[2] == 3 and "evidence" in card.scores and "restored" not in card.scores
+        assert "vs evidence " in card.label() and "vs reference photo " in card.label()
+    assert w.candidates.restored_score.text().startswith("vs evidence\n")
+    assert "evidence" in outcome.result.restored_scores[0]
     assert (
         "dlib-resnet" in w.candidates.backend.text()
         or w.settings.identity_backend in w.candidates.backend.text()
@@ -121,6 +124,8 @@ def test_full_generate_run_fills_grid_and_store(qtbot, win, tmp_path):
     assert run["provenance"]["request"]["candidate_fusion"] == 4.0
     rows = w.store.list_candidates(outcome.run_id)
     assert [r["idx"] for r in rows] == [0, 1]
+    assert all(set(r["scores"]) == {"evidence", "reference"} for r in rows)
+    assert run["provenance"]["restored_scores"][0]["evidence"]["backend"] == w.settings.identity_backend
     assert all(w.store.candidate_path(r["id"]).is_file() for r in rows)
     assert w.history.run_ids() == [outcome.run_id]
     assert listed_while_running and listed_while_running[0] == [outcome.run_id]  # listed from its start

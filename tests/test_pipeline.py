@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from identity_fakes import HashIdentityEncoder
 
 from tfgnet_desk.model.fusion import ClassWordError
 from tfgnet_desk.model.testing import save_random_model
@@ -154,8 +155,8 @@ def test_scores_with_dlib_on_real_faces(folder: Path, data_root: Path):
     )
     assert res.provenance["identity"]["backend"] == "dlib-resnet"
     scores = res.candidates[0].scores
-    assert set(scores) <= {"restored", "reference"}
-    for s in scores.values():
+    assert set(scores) <= {"evidence", "reference"} and "evidence" in scores
+    for s in [*scores.values(), *res.restored_scores[0].values()]:
         assert s.backend == "dlib-resnet" and -1.0 <= s.raw <= 1.0
 
 
@@ -188,3 +189,42 @@ def test_low_frequency_fusion_defaults_are_recorded_and_switchable(pipe: TFGNetP
     np.testing.assert_array_equal(fused.restored[0], lowfreq_fusion(plain.restored[0], framed, 2.0))
     with pytest.raises(ValueError, match="restore_fusion"):
         pipe(_request(restore_fusion=-1))
+
+
+def test_candidates_are_scored_against_the_evidence_not_the_restored_face(pipe: TFGNetPipeline):
+    """With an encoder whose embeddings tell images apart: each candidate's score is its similarity to
+    the evidence face (embedded once, from the analyst's box, not re-detected), never to the model's own
+    restored face; the restored face gets its own score vs the evidence; the reference photo its own."""
+    enc = HashIdentityEncoder()
+    scoring = TFGNetPipeline(pipe.model, None, identity_encoder=enc)
+    evidence, reference = _crop(0), _crop(5)
+    res = scoring(_request(images=[evidence], reference=reference))
+    restored = res.restored[0]
+    for c in res.candidates:
+        assert set(c.scores) == {"evidence", "reference"}  # no score against the restored face
+        assert c.scores["evidence"].raw == pytest.approx(enc.expected(c.image, evidence))
+        assert c.scores["evidence"].raw != pytest.approx(enc.expected(c.image, restored))
+        assert c.scores["reference"].raw == pytest.approx(enc.expected(c.image, reference))
+        assert c.scores["evidence"].backend == "fake-hash"
+    assert res.restored_scores[0]["evidence"].raw == pytest.approx(enc.expected(restored, evidence))
+    # the evidence face: embedded once per run, in the analyst's box (landmarks fitted inside it)
+    assert enc.embedded(evidence) == [("detection", enc.embedded(evidence)[0][1], (0, 0, 96, 96), "manual")]
+    prov = res.provenance
+    assert prov["identity"]["backend"] == "fake-hash" and prov["identity"]["evidence_image"] == 0
+    assert [set(s) for s in prov["scores"]] == [{"evidence", "reference"}] * 2
+    assert prov["scores"][0]["evidence"]["raw"] == pytest.approx(res.candidates[0].scores["evidence"].raw)
+    assert prov["restored_scores"][0]["evidence"]["backend"] == "fake-hash"
+    assert not any("no face" in n for n in prov["notes"])
+
+
+def test_evidence_without_a_face_gets_no_scores_and_says_so(pipe: TFGNetPipeline):
+    """A flat brown patch has no readable face: no candidate is scored (a score against the restored
+    face would have passed every candidate), and the notes say why."""
+    enc = HashIdentityEncoder()
+    scoring = TFGNetPipeline(pipe.model, None, identity_encoder=enc)
+    brown = np.zeros((96, 96, 3), dtype=np.uint8) + np.array([120, 80, 40], dtype=np.uint8)
+    res = scoring(_request(images=[brown], face_boxes=None, n_candidates=1))
+    assert res.provenance["faces"][0]["method"] == "whole-image"
+    assert res.candidates[0].scores == {} and res.restored_scores == [{}]
+    assert "no face found in the evidence: no 'evidence' scores" in res.provenance["notes"]
+    assert enc.embedded(brown) == []

@@ -190,3 +190,30 @@ def test_report_shows_the_reference_photo_and_an_unfinished_run(tmp_path):
         assert "cancelled: 2 of 4 candidates" in text and "cancelled by the analyst" in text
         assert store.get_run(done)["uid"] in text and store.get_run(rid)["uid"] in text
         assert text.count("SYNTHETIC") >= 4
+
+
+def test_report_labels_scores_vs_evidence_and_old_runs_scores_as_old(tmp_path):
+    """One vocabulary: 'vs evidence' and 'vs reference photo' for new runs, with the restored face's own
+    score; a run recorded before holds 'restored' scores, labelled 'vs restored face (old runs)'."""
+    from tfgnet_desk.report.content import OLD_SCORES_NOTE, SCORES_NOTE, build_content, esc
+    from tfgnet_desk.report.pdf import ensure_gui_app
+    from tfgnet_desk.settings import Settings
+
+    ensure_gui_app()
+    with CaseStore(Settings(home=tmp_path / "home", models_dir=tmp_path / "m")) as store:
+        cid = store.create_case("Vocabulary")
+        eid = store.import_evidence(cid, make_image(tmp_path / "cctv.png", size=(120, 90)))
+        store.record_run(cid, [eid], fake_result(n=1, seed=1))  # old: 'restored' scores
+        new = fake_result(n=1, seed=2)
+        new.candidates[0].scores = {"evidence": {"raw": 0.9, "calibrated": 0.42, "backend": "dlib-resnet"}}
+        new.provenance["restored_scores"] = [
+            {"evidence": {"raw": 0.91, "calibrated": 0.52, "backend": "dlib-resnet"}}
+        ]
+        store.record_run(cid, [eid], new)
+        html = build_content(store, cid, "now").html
+    old_run, new_run = html.split("<h2>Run 1")[1].split("<h2>Run 2")
+    assert "vs restored face (old runs): 0.500 (raw 0.300) dlib-resnet" in old_run
+    assert esc(OLD_SCORES_NOTE) in old_run and "vs evidence" not in old_run
+    assert "vs evidence: 0.420 (raw 0.900) dlib-resnet" in new_run and esc(SCORES_NOTE) in new_run
+    assert "Restored face (model output)" in new_run and "vs evidence: 0.520 (raw 0.910)" in new_run
+    assert "provenance: restored_scores" not in new_run  # shown once, readably

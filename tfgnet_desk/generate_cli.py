@@ -4,6 +4,11 @@ Writes into ``--out``: ``candidate_XX.png`` (labelled synthetic in PNG text chun
 (the restorer's output per evidence image, also labelled), ``mask.png`` (the identity-region mask) and
 ``result.json`` (scores and the full provenance record). Works on any folder written by
 ``TFGNet.save_pretrained``; nothing is downloaded.
+
+Scores in ``result.json`` (names and labels: ``score_labels.py``): each candidate's ``scores.evidence``
+(identity score against the face in the first ``--image``) and ``scores.reference`` (against
+``--reference``), each naming its backend; ``restored_faces[i].scores.evidence`` scores restored face i
+against the face of ``--image`` i. Nothing is scored against the model's own restored face.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "generate",
         help="generate candidate faces from evidence crop(s) and a description (headless)",
         description="Candidate faces from low-quality crop(s) and a written description. The description "
-        "must name the person with a class word (man, woman, boy, girl, person). Candidates are "
+        "must name the person with a class word (man, woman, boy, girl, person). Each candidate gets an "
+        "identity score vs the evidence (the face in the first --image) and vs the reference photo when "
+        "--reference is given; the restored face gets its own score vs the evidence. Candidates are "
         "investigative leads, not identifications.",
     )
     p.add_argument(
@@ -34,7 +41,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         required=True,
         type=Path,
         metavar="PATH",
-        help="evidence crop (repeat for several frames of the same person)",
+        help="evidence crop (repeat for several frames of the same person; candidates are scored against "
+        "the face in the first)",
     )
     p.add_argument("--text", required=True, help='description, e.g. "a man with thick eyebrows and glasses"')
     p.add_argument("--n", type=int, default=4, help="number of candidates (default 4)")
@@ -67,7 +75,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="keep the restored face's low frequencies in each candidate: sigma in pixels, 0 = off "
         "(default: the profile's; tiny 4)",
     )
-    p.add_argument("--reference", type=Path, default=None, help="optional reference photo to score against")
+    p.add_argument(
+        "--reference",
+        type=Path,
+        default=None,
+        help="optional reference photo of a known person: each candidate also gets a score vs it",
+    )
     p.add_argument(
         "--box",
         action="append",
@@ -219,6 +232,17 @@ def _generate(args: argparse.Namespace, settings, folder: Path) -> int:
             }
             for k, c in enumerate(result.candidates)
         ],
+        "restored_faces": [
+            {
+                "file": files["restored"][i],
+                "scores": {name: s.to_dict() for name, s in scores.items()},
+            }
+            for i, scores in enumerate(_restored_scores(result))
+        ],
+        "scored_against": {
+            "evidence": str(args.image[0]),
+            "reference": str(args.reference) if args.reference else None,
+        },
         "files": files,
         "inputs": [str(p) for p in args.image],
         "reference": str(args.reference) if args.reference else None,
@@ -226,13 +250,28 @@ def _generate(args: argparse.Namespace, settings, folder: Path) -> int:
         "synthetic": SYNTHETIC_NOTE,
     }
     (out / "result.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    best = [(c.scores["restored"].calibrated, c.index) for c in result.candidates if "restored" in c.scores]
-    print(
-        f"wrote {len(result.candidates)} candidates to {out}"
-        + (
-            f" (best identity score to the restored input: #{max(best)[1]} {max(best)[0]:.3f})"
-            if best
-            else ""
-        )
-    )
+    print(f"wrote {len(result.candidates)} candidates to {out}" + _best_line(result))
+    for note in result.provenance.get("notes") or []:
+        print(f"note: {note}", file=sys.stderr)
     return 0
+
+
+def _restored_scores(result) -> list[dict[str, Any]]:
+    """The restored faces' scores, one dict per restored face (empty when not scored)."""
+    scores = list(getattr(result, "restored_scores", None) or [])
+    return scores + [{} for _ in range(len(result.restored) - len(scores))]
+
+
+def _best_line(result) -> str:
+    """`` (best identity score vs evidence: #2 0.412 dlib-resnet; restored face 0.390)`` or ''."""
+    from tfgnet_desk.score_labels import EVIDENCE, score_label
+
+    scored = [c for c in result.candidates if EVIDENCE in c.scores]
+    if not scored:
+        return ""
+    best = max(scored, key=lambda c: (c.scores[EVIDENCE].calibrated, c.index))
+    score = best.scores[EVIDENCE]
+    restored = _restored_scores(result)[0].get(EVIDENCE) if result.restored else None
+    tail = f"; restored face {restored.calibrated:.3f}" if restored is not None else ""
+    value = f"#{best.index} {score.calibrated:.3f} {score.backend}"
+    return f" (best identity score {score_label(EVIDENCE)}: {value}{tail})"

@@ -3,8 +3,9 @@
 Stages (ProgressEvent.stage): ``restore`` (detect/align each evidence crop, transformer restorer),
 ``embed`` (identity mask, CLIP image embedding of the restored face with its background filled with
 noise, prompt embedding, fusion into the stacked ID embedding), ``generate`` (latent diffusion, one
-seed per candidate) and ``score`` (identity encoder: each candidate against the restored input and the
-optional reference photo).
+seed per candidate) and ``score`` (identity encoder, ``run_scoring.py``: each candidate against the
+face in the evidence crop and the optional reference photo, the restored face against the evidence too;
+never against the model's own restored face, which would be circular).
 
 Forensic requirements met here: every random choice is a recorded seed (candidate i uses seed + i; the
 CLIP background noise uses ``seed``); on CPU the same request gives byte-identical candidates; the
@@ -27,11 +28,12 @@ import numpy as np
 
 from tfgnet_desk.evidence_fusion import default_sigmas, lowfreq_fusion
 from tfgnet_desk.model import Cancelled
+from tfgnet_desk.run_scoring import RunScorer
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from tfgnet_desk.faces import IdentityScore
+    from tfgnet_desk.faces import FaceDetection, IdentityScore
     from tfgnet_desk.model.tfgnet import TFGNet
     from tfgnet_desk.settings import Settings
 
@@ -96,7 +98,8 @@ class Candidate:
     index: int
     seed: int
     image: np.ndarray  # RGB uint8, image_size x image_size
-    scores: dict[str, IdentityScore] = field(default_factory=dict)  # "restored", "reference"
+    # "evidence" (the face of evidence image 0) and "reference" (when given); see score_labels.py
+    scores: dict[str, IdentityScore] = field(default_factory=dict)
 
 
 @dataclass
@@ -105,6 +108,8 @@ class GenerationResult:
     restored: list[np.ndarray]  # restored face per evidence image
     mask: np.ndarray  # identity-region mask used for the ID images (float32 (H, W) in [0, 1])
     provenance: dict[str, Any]
+    # per restored face: {"evidence": score of restored[i] against the face of evidence image i}
+    restored_scores: list[dict[str, IdentityScore]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,7 @@ class PreparedFace:
     landmarks68: np.ndarray | None  # in the framed image's coordinates
     method: str  # detector / fallback that found it
     box: tuple[int, int, int, int] | None
+    detection: FaceDetection | None = None  # in the evidence image's coordinates; None: no face found
 
 
 def sha256_array(img: np.ndarray) -> str:
@@ -209,7 +215,7 @@ def prepare_face(
             framed = _warp(small, matrix @ np.diag([1 / f, 1 / f, 1.0]), size)
         else:
             framed = _warp(img, matrix, size)
-    return PreparedFace(framed, faces.transform_points(l68, matrix), det.method, tuple(det.box))
+    return PreparedFace(framed, faces.transform_points(l68, matrix), det.method, tuple(det.box), det)
 
 
 class TFGNetPipeline:
@@ -267,18 +273,6 @@ class TFGNetPipeline:
             except (faces.FaceModelError, KeyError, OSError, RuntimeError) as exc:
                 self._identity, self._identity_error = None, f"{name}: {exc}"
         return self._identity
-
-    def _embed_face(self, enc, img: np.ndarray, aligned: bool) -> np.ndarray | None:
-        """Identity embedding; aligned faces (ours) fall back to the whole crop as the face box."""
-        from tfgnet_desk import faces
-
-        try:
-            if aligned:
-                dets = faces.detect_faces(img, use_cnn=False, whole_crop=True, models_dir=enc.models_dir)
-                return enc.embed_detection(img, dets[0]) if dets else None
-            return enc.embed(img)
-        except (faces.NoFaceError, faces.FaceModelError, ValueError):
-            return None
 
     def resolve_fusion(self, req: GenerationRequest) -> GenerationRequest:
         """``req`` with unset fusion sigmas replaced by the profile's defaults (recorded as used)."""
@@ -360,32 +354,19 @@ class TFGNetPipeline:
 
         # -- generate + score (each candidate scored as soon as it is decoded) -------------------------
         enc = self.identity_encoder()
-        t_score, t_score_in_generate = 0.0, 0.0
-        ref_emb = rest_emb = None
-        if enc is not None:
-            t0 = time.perf_counter()
-            rest_emb = self._embed_face(enc, restored[0], aligned=True)
-            if req.reference is not None:
-                ref_emb = self._embed_face(enc, np.asarray(req.reference), aligned=False)
-            t_score += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        scorer = RunScorer(enc)  # against the evidence (and the reference photo), never the restored face
+        scorer.prepare(req.images, prepared, restored, req.reference)
+        t_score, t_score_in_generate = time.perf_counter() - t0, 0.0
         seeds = [req.seed + i for i in range(req.n_candidates)]
         candidates: list[Candidate] = []
-        score_notes: list[str] = []
 
         def on_image(i: int, image: torch.Tensor) -> None:
             nonlocal t_score_in_generate
             t0 = time.perf_counter()
             pixels = lowfreq_fusion(to_uint8(image), restored[0], req.candidate_fusion)
             cand = Candidate(index=i, seed=seeds[i], image=pixels)
-            if enc is not None:
-                emb = self._embed_face(enc, cand.image, aligned=True)
-                if emb is None:
-                    score_notes.append(f"candidate {i}: no face found to score")
-                else:
-                    if rest_emb is not None:
-                        cand.scores["restored"] = enc.score_embeddings(emb, rest_emb)
-                    if ref_emb is not None:
-                        cand.scores["reference"] = enc.score_embeddings(emb, ref_emb)
+            scorer.score(cand)
             candidates.append(cand)
             t_score_in_generate += time.perf_counter() - t0
             report("score", len(candidates), req.n_candidates)
@@ -411,15 +392,15 @@ class TFGNetPipeline:
         timings["score"] = t_score + t_score_in_generate
         timings["total"] = time.perf_counter() - t_all
 
-        if enc is None:
-            score_notes.append(f"identity scores unavailable: {self._identity_error}")
-        elif rest_emb is None:
-            score_notes.append("no face found in the restored input: no 'restored' scores")
-        if req.reference is not None and enc is not None and ref_emb is None:
-            score_notes.append("no face found in the reference photo: no 'reference' scores")
-        provenance = self._provenance(req, seeds, prepared, cond_info, enc, timings, candidates, score_notes)
+        notes = scorer.close(req.reference is not None, self._identity_error)
+        provenance = self._provenance(req, seeds, prepared, cond_info, enc, timings, candidates, notes)
+        provenance["restored_scores"] = [{k: asdict(v) for k, v in s.items()} for s in scorer.restored_scores]
         return GenerationResult(
-            candidates=candidates, restored=restored, mask=masks[0], provenance=provenance
+            candidates=candidates,
+            restored=restored,
+            mask=masks[0],
+            provenance=provenance,
+            restored_scores=scorer.restored_scores,
         )
 
     def _provenance(self, req, seeds, prepared, cond_info, enc, timings, candidates, notes) -> dict[str, Any]:
@@ -455,7 +436,9 @@ class TFGNetPipeline:
                 "image_size": model.config.image_size,
                 "face_frame": model.config.face_frame,
             },
-            "identity": None if enc is None else {"backend": enc.name, "calibration": enc.calibration},
+            "identity": None
+            if enc is None
+            else {"backend": enc.name, "calibration": enc.calibration, "evidence_image": 0},
             "notes": notes,
             "outputs": [
                 {"index": c.index, "seed": c.seed, "sha256": sha256_array(c.image)} for c in candidates

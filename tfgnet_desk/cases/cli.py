@@ -61,8 +61,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--kind",
         choices=("crop", "reference"),
         default="crop",
-        help="'crop': an image to generate from (default); 'reference': a photo of a known person that "
-        "candidates are scored against",
+        help="'crop': an image to generate from (default; candidates are scored vs the evidence); "
+        "'reference': a photo of a known person that candidates are also scored against",
     )
     s.set_defaults(func=_import_evidence)
 
@@ -94,7 +94,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, required=True)
     s.set_defaults(func=_report)
 
-    s = sub.add_parser("verify-run", help="repeat a recorded run and compare its output hashes")
+    s = sub.add_parser(
+        "verify-run",
+        help="repeat a recorded run and compare its output hashes (identity scores are shown beside them)",
+    )
     s.add_argument("run", help="run id or uid prefix")
     s.add_argument("--model", type=Path, default=None, help="model folder (default: the run's profile)")
     s.add_argument("--device", default=None, help="device to repeat on (default: the recorded one)")
@@ -134,11 +137,30 @@ def _case_line(c: dict[str, Any]) -> str:
 
 
 def _scores(scores: dict[str, Any]) -> str:
+    """``vs evidence 0.412 (dlib-resnet), vs reference photo ...``; old runs' 'restored' scores are
+    labelled "vs restored face (old runs)"."""
+    from tfgnet_desk.score_labels import ordered_scores, score_backend, score_label, score_value
+
     parts = []
-    for name, s in scores.items():
-        if isinstance(s, dict):
-            parts.append(f"{name}: {s.get('calibrated', s.get('raw', '?')):.3f} ({s.get('backend', '?')})")
+    for name, s in ordered_scores(scores):
+        value = score_value(s, "calibrated")
+        value = score_value(s, "raw") if value is None else value
+        if value is not None:
+            parts.append(f"{score_label(name)} {value:.3f} ({score_backend(s) or '?'})")
     return ", ".join(parts) or "no scores"
+
+
+def _restored_line(run: dict[str, Any]) -> str | None:
+    """The run's restored face (model output) and its score vs evidence, from the provenance (new runs)."""
+    from tfgnet_desk.score_labels import RESTORED_FACE
+
+    recorded = (run.get("provenance") or {}).get("restored_scores")
+    if not isinstance(recorded, list):
+        return None
+    faces = [_scores(s) if isinstance(s, dict) else "no scores" for s in recorded]
+    if len(faces) > 1:  # one restored face per evidence image
+        faces = [f"face {i}: {f}" for i, f in enumerate(faces)]
+    return f"  {RESTORED_FACE}: " + "; ".join(faces)
 
 
 # Commands -----------------------------------------------------------------------------------------------
@@ -202,6 +224,9 @@ def _show(args) -> int:
             )
             if r["error"]:
                 print(f"  error: {r['error']}")
+            restored = _restored_line(r)
+            if restored:
+                print(restored)
             for k in cands:
                 pick = "  PICKED" if k["picked"] else ""
                 note = f"  note: {k['note']!r}" if k["note"] else ""

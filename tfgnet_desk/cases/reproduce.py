@@ -4,9 +4,12 @@ DESIGN.md: re-running a recorded run on the same device reproduces the same outp
 run's evidence comes from the store's read-only copies, its prompt, parameters and per-candidate seeds
 from the run row, and the model from the folder whose manifest hash the run recorded (a different model
 is refused before anything runs). Candidates are compared by the hash of their decoded pixels, so the
-PNG metadata (which names the run) plays no part. A run with a reference photo is repeated with it (the
-stored copy), so that its 'reference' identity scores are computed again and shown next to the recorded
-ones; they are reported, not part of the bit-for-bit verdict. The regenerating function is injectable.
+PNG metadata (which names the run) plays no part. Identity scores are computed again and shown next to
+the recorded ones ("vs evidence"; "vs reference photo", the run being repeated with the stored copy of its
+reference photo); they are reported, not part of the bit-for-bit verdict. Runs recorded before scores were
+taken against the evidence hold a 'restored' score instead (against the model's own restored face); it is
+shown as recorded, labelled "vs restored face (old runs)", and never recomputed. The regenerating function
+is injectable.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tfgnet_desk.cases.evidence import pixel_sha256
+from tfgnet_desk.score_labels import EVIDENCE, OLD_RESTORED, REFERENCE, score_label
 
 if TYPE_CHECKING:
     from tfgnet_desk.cases.store import CaseStore
@@ -37,6 +41,7 @@ class RunSpec:
     device: str
     settings: Any
     reference: np.ndarray | None = None  # the run's reference photo (stored copy), when it has one
+    recorded_scores: tuple[str, ...] = ()  # score names the run's candidates recorded ("evidence", ...)
 
 
 @dataclass
@@ -47,6 +52,9 @@ class CandidateCheck:
     regenerated: str | None
     reference_recorded: float | None = None  # raw 'reference' identity score, as recorded
     reference_regenerated: float | None = None  # and as computed again
+    evidence_recorded: float | None = None  # raw 'evidence' identity score, as recorded
+    evidence_regenerated: float | None = None  # and as computed again
+    restored_recorded: float | None = None  # raw 'restored' score of an old run: shown, never recomputed
 
     @property
     def match(self) -> bool:
@@ -55,8 +63,29 @@ class CandidateCheck:
     @property
     def reference_match(self) -> bool:
         """The reference scores agree (to 1e-5), or neither run has one."""
-        a, b = self.reference_recorded, self.reference_regenerated
-        return (a is None and b is None) or (a is not None and b is not None and abs(a - b) <= 1e-5)
+        return _same(self.reference_recorded, self.reference_regenerated)
+
+    @property
+    def evidence_match(self) -> bool:
+        """The scores vs evidence agree (to 1e-5), or neither run has one."""
+        return _same(self.evidence_recorded, self.evidence_regenerated)
+
+    def score_text(self) -> str:
+        """``; score vs evidence recorded 0.4123 now 0.4123 same`` ... for the scores there are."""
+        out = ""
+        for name, rec, now in (
+            (EVIDENCE, self.evidence_recorded, self.evidence_regenerated),
+            (OLD_RESTORED, self.restored_recorded, None),
+            (REFERENCE, self.reference_recorded, self.reference_regenerated),
+        ):
+            if name == OLD_RESTORED and rec is not None:
+                out += f"; score {score_label(name)} recorded {_fmt(rec)} (not recomputed)"
+            elif rec is None and now is not None:
+                out += f"; score {score_label(name)} not recorded, now {_fmt(now)}"
+            elif rec is not None:
+                verdict = "same" if _same(rec, now) else "DIFFERENT"
+                out += f"; score {score_label(name)} recorded {_fmt(rec)} now {_fmt(now)} {verdict}"
+        return out
 
 
 @dataclass
@@ -75,26 +104,28 @@ class RunCheck:
             mark = "same" if c.match else "DIFFERENT"
             got = c.regenerated[:16] if c.regenerated else "missing"
             line = f"  candidate {c.index} (seed {c.seed}): recorded {c.recorded[:16]}  now {got}  {mark}"
-            if c.reference_recorded is not None or c.reference_regenerated is not None:
-                line += (
-                    f"; reference score recorded {_fmt(c.reference_recorded)} now "
-                    f"{_fmt(c.reference_regenerated)} {'same' if c.reference_match else 'DIFFERENT'}"
-                )
-            out.append(line)
+            out.append(line + c.score_text())
         return out
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and abs(a - b) <= 1e-5)
 
 
 def _fmt(v: float | None) -> str:
     return "none" if v is None else f"{v:.4f}"
 
 
-def _reference_raw(scores: Any) -> float | None:
-    """The raw 'reference' score of a candidate's scores (a dict or an ``IdentityScore``), if any."""
+def _raw_scores(scores: Any) -> dict[str, float]:
+    """Name -> raw score of a candidate's scores (dicts, or ``IdentityScore`` objects), where numeric."""
     from tfgnet_desk.cases.rows import jsonable
 
-    s = jsonable(scores or {}).get("reference") if scores else None
-    raw = s.get("raw") if isinstance(s, dict) else s
-    return float(raw) if isinstance(raw, (int, float)) else None
+    out = {}
+    for name, s in (jsonable(scores or {}) if scores else {}).items():
+        raw = s.get("raw") if isinstance(s, dict) else s
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            out[str(name)] = float(raw)
+    return out
 
 
 Regenerate = Callable[[RunSpec], Any]
@@ -114,9 +145,10 @@ def pipeline_regenerate(spec: RunSpec) -> Any:
     device = spec.device.split(":")[0]  # a recorded "cuda:0" is the settings' "cuda"
     settings = spec.settings.with_(device=device) if hasattr(spec.settings, "with_") else spec.settings
     loaded = pl.TFGNetPipeline.from_pretrained(spec.model_folder, settings, device=spec.device)
-    # Pixels are what is compared; the identity model is loaded again only to recompute the reference
-    # scores of a run that had a reference photo.
-    encoder = "auto" if spec.reference is not None else None
+    # Pixels are what is compared; the identity model is loaded again only to recompute scores the run
+    # recorded (vs evidence, vs its reference photo). An old run's 'restored' scores are not recomputed.
+    rescore = spec.reference is not None or EVIDENCE in spec.recorded_scores
+    encoder = "auto" if rescore else None
     pipe = pl.TFGNetPipeline(loaded.model, settings, identity_encoder=encoder)
     kwargs = request_kwargs(spec, {f.name for f in dataclasses.fields(pl.GenerationRequest)})
     return pipe(
@@ -140,19 +172,33 @@ def request_kwargs(spec: RunSpec, names: set[str]) -> dict[str, Any]:
     return kwargs
 
 
-def _candidates_of(output: Any) -> dict[int, tuple[np.ndarray, float | None]]:
-    """Index -> (image, raw reference score) of what the regenerating function produced."""
+def _candidates_of(output: Any) -> dict[int, tuple[np.ndarray, dict[str, float]]]:
+    """Index -> (image, raw scores by name) of what the regenerating function produced."""
     cands = getattr(output, "candidates", output)
     out = {}
     for i, c in enumerate(cands):
         if isinstance(c, tuple):
-            out[int(c[0])] = (np.asarray(c[1]), _reference_raw(c[2]) if len(c) > 2 else None)
+            out[int(c[0])] = (np.asarray(c[1]), _raw_scores(c[2]) if len(c) > 2 else {})
         else:
-            out[int(getattr(c, "index", i))] = (
-                np.asarray(c.image),
-                _reference_raw(getattr(c, "scores", None)),
-            )
+            out[int(getattr(c, "index", i))] = (np.asarray(c.image), _raw_scores(getattr(c, "scores", None)))
     return out
+
+
+def _check(c: dict[str, Any], produced: dict[int, tuple[np.ndarray, dict[str, float]]]) -> CandidateCheck:
+    """One recorded candidate against what was produced for its index."""
+    image, now = produced.get(c["idx"], (None, {}))
+    was = _raw_scores(c["scores"])
+    return CandidateCheck(
+        c["idx"],
+        c["seed"],
+        c["pixel_sha256"],
+        pixel_sha256(image) if image is not None else None,
+        reference_recorded=was.get(REFERENCE),
+        reference_regenerated=now.get(REFERENCE),
+        evidence_recorded=was.get(EVIDENCE),
+        evidence_regenerated=now.get(EVIDENCE),
+        restored_recorded=was.get(OLD_RESTORED),
+    )
 
 
 def verify_run(
@@ -201,19 +247,10 @@ def verify_run(
         device=device or run["device"] or "cpu",
         settings=store.settings,
         reference=store.load_evidence_image(run["reference_id"]) if run.get("reference_id") else None,
+        recorded_scores=tuple(sorted({name for c in recorded for name in _raw_scores(c["scores"])})),
     )
     produced = _candidates_of((regenerate or pipeline_regenerate)(spec))
-    checks = [
-        CandidateCheck(
-            c["idx"],
-            c["seed"],
-            c["pixel_sha256"],
-            pixel_sha256(produced[c["idx"]][0]) if c["idx"] in produced else None,
-            _reference_raw(c["scores"]),
-            produced[c["idx"]][1] if c["idx"] in produced else None,
-        )
-        for c in recorded
-    ]
+    checks = [_check(c, produced) for c in recorded]
     same = sum(c.match for c in checks)
     ok = same == len(checks)
     msg = f"run {run_id}: {same} of {len(checks)} candidates reproduced bit for bit on {spec.device}" + (
@@ -230,6 +267,11 @@ def verify_run(
         **(
             {"reference_scores_same": sum(c.reference_match for c in checks)}
             if spec.reference is not None
+            else {}
+        ),
+        **(
+            {"evidence_scores_same": sum(c.evidence_match for c in checks)}
+            if EVIDENCE in spec.recorded_scores
             else {}
         ),
     )

@@ -15,7 +15,8 @@ Rows come back as plain dicts with JSON columns decoded:
   library_versions, provenance, status ('running'|'done'|'failed'|'cancelled'|'interrupted'),
   started_at, finished_at, error, reference_id (evidence id of the reference photo, or None)``
 - candidate: ``id, run_id, idx, seed, file, sha256, pixel_sha256, scores ({name: {raw, calibrated,
-  backend}}), picked (bool), note``
+  backend, ...}}; names 'evidence' and 'reference', or 'restored' in runs recorded before candidates
+  were scored against the evidence: see ``score_labels.py``), picked (bool), note``
 """
 
 from __future__ import annotations

@@ -157,8 +157,9 @@ class RunSession(QObject):
     @Slot(object)
     def _finished(self, outcome: RunOutcome) -> None:
         restored = getattr(outcome.result, "restored", None)
-        if restored:
-            self.w.candidates.set_restored(restored[0])
+        if restored and outcome.token == self.token:
+            scores = getattr(outcome.result, "restored_scores", None) or [{}]
+            self.w.candidates.set_restored(restored[0], scores[0])
         n = len(outcome.candidates)
         if self._end(outcome, f"Done: {n} candidates in {outcome.seconds:.1f} s"):
             self.w.statusBar().showMessage(f"Run finished: {n} candidates ({outcome.seconds:.1f} s)", 8000)
@@ -277,13 +278,13 @@ class RunSession(QObject):
         if key_a not in cards or key_b not in cards:
             return
         current = w.evidence.current_item() or (w.evidence.used_items() or [None])[0]
-        restored = getattr(self.last_outcome.result, "restored", None) if self.last_outcome else None
         self._compare = CompareDialog(
             cards[key_a],
             cards[key_b],
             current.image if current else None,
-            restored[0] if restored else None,
+            w.candidates.restored_image,  # the shown run's (None for a run loaded from the store)
             w,
+            restored_scores=w.candidates.restored_scores,
         )
         self._compare.show()
 

@@ -76,7 +76,7 @@ def _result(seed: int, n: int, prompt: str):
                 seed=seed + i,
                 image=draw_face(seed + i),
                 scores={
-                    "restored": {"raw": raw, "calibrated": round(raw + 0.21, 3), "backend": "dlib-resnet"}
+                    "evidence": {"raw": raw, "calibrated": round(raw + 0.21, 3), "backend": "dlib-resnet"}
                 },
             )
         )
@@ -94,6 +94,7 @@ def _result(seed: int, n: int, prompt: str):
         "library_versions": {"tfgnet-desk": "example"},
         "profile": "tiny",
         "device": "cpu",
+        "restored_scores": [{"evidence": {"raw": 0.31, "calibrated": 0.52, "backend": "dlib-resnet"}}],
     }
     return SimpleNamespace(candidates=cands, provenance=prov)
 

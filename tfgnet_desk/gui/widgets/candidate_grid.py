@@ -1,5 +1,9 @@
 """Candidates side by side, each with its identity scores (naming the backend); sort, pick, annotate,
-and open two in the compare view. Candidates are synthetic composites, labelled as such."""
+and open two in the compare view. Candidates are synthetic composites, labelled as such.
+
+Scores are labelled with one vocabulary (``tfgnet_desk/score_labels.py``): "vs evidence", "vs reference
+photo", and for runs recorded before scores were taken against the evidence "vs restored face (old
+runs)". The restored face (the model's own output) is shown beside the grid with its score vs evidence."""
 
 from __future__ import annotations
 
@@ -21,22 +25,31 @@ from PySide6.QtWidgets import (
 )
 
 from tfgnet_desk.gui.images import to_pixmap
+from tfgnet_desk.score_labels import (
+    EVIDENCE,
+    OLD_RESTORED,
+    REFERENCE,
+    ordered_scores,
+    score_backend,
+    score_label,
+    score_value,
+)
 
 CARD = 128
-SORTS = {"score to input": "restored", "score to reference": "reference", "candidate number": ""}
+NUMBER_SORT = "candidate number"
+SORTS = {
+    f"score {score_label(EVIDENCE)}": EVIDENCE,
+    f"score {score_label(REFERENCE)}": REFERENCE,
+    NUMBER_SORT: "",
+}
+OLD_SORT = f"score {score_label(OLD_RESTORED)}"  # offered only while an old run's candidates are shown
 
 
 def score_parts(score: Any) -> tuple[float | None, float | None, str]:
     """(calibrated, raw, backend) of an IdentityScore-like object or dict (stored runs give dicts)."""
     if score is None:
         return None, None, ""
-    get = score.get if isinstance(score, dict) else lambda k, d=None: getattr(score, k, d)
-    cal, raw = get("calibrated"), get("raw")
-    return (
-        float(cal) if cal is not None else None,
-        float(raw) if raw is not None else None,
-        str(get("backend", "") or ""),
-    )
+    return score_value(score, "calibrated"), score_value(score, "raw"), score_backend(score)
 
 
 def format_score(score: Any) -> str:
@@ -70,10 +83,25 @@ class CandidateCard:
 
     def label(self) -> str:
         lines = [f"#{self.index + 1}  seed {self.seed}" + ("  ★ picked" if self.picked else "")]
-        lines.append("input " + format_score(self.scores.get("restored")))
-        if "reference" in self.scores:
-            lines.append("ref. " + format_score(self.scores["reference"]))
+        lines += score_lines(self.scores)
         return "\n".join(lines)
+
+
+def score_lines(scores: dict[str, Any], backend: bool = False, sep: str = " ") -> list[str]:
+    """``vs evidence 0.41 (raw 0.93)`` per score (``sep`` between label and value; ``backend``:
+    ``vs evidence: 0.41 (raw 0.93) [dlib-resnet]``); 'n/a' vs evidence when a new run could not score
+    against it (no face found)."""
+    shown = dict(scores or {})
+    if EVIDENCE not in shown and OLD_RESTORED not in shown:
+        shown[EVIDENCE] = None  # say so rather than show nothing
+    lines = []
+    for name, score in ordered_scores(shown):
+        by = score_parts(score)[2]
+        if backend:
+            lines.append(f"{score_label(name)}: {format_score(score)}" + (f" [{by}]" if by else ""))
+        else:
+            lines.append(f"{score_label(name)}{sep}{format_score(score)}")
+    return lines
 
 
 class CandidateGrid(QWidget):
@@ -87,6 +115,8 @@ class CandidateGrid(QWidget):
         super().__init__(parent)
         self.setObjectName("candidateGrid")
         self.cards: dict[str, CandidateCard] = {}
+        self.restored_image: np.ndarray | None = None  # the shown run's restored face, when it is known
+        self.restored_scores: dict[str, Any] = {}  # its scores, shown under its thumbnail
         title = QLabel("Candidates", objectName="paneTitle")
         self.sort = QComboBox(objectName="candidateSort")
         self.sort.addItems(list(SORTS))
@@ -100,7 +130,10 @@ class CandidateGrid(QWidget):
         self.list = QListWidget(objectName="candidates")
         self.list.setViewMode(QListWidget.ViewMode.IconMode)
         self.list.setIconSize(QSize(CARD, CARD))
-        self.list.setGridSize(QSize(CARD + 40, CARD + 64))
+        # Room for the longest new-run line on one line, and for 4 lines of text (an old run's label wraps).
+        fm = self.list.fontMetrics()
+        text = max(CARD, fm.horizontalAdvance(f"{score_label(REFERENCE)} -0.00 (raw 0.00)"))
+        self.list.setGridSize(QSize(text + 28, CARD + 4 * fm.height() + 16))
         self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.list.setMovement(QListWidget.Movement.Static)
         self.list.setWordWrap(True)
@@ -122,7 +155,12 @@ class CandidateGrid(QWidget):
         self.note.editingFinished.connect(self._emit_note)
         self.restored = QLabel(objectName="restoredThumb")
         self.restored.setFixedSize(96, 96)
-        self.restored.setToolTip("The restored input the 'input' scores compare against")
+        self.restored.setToolTip(
+            "The model's restored face: its own output, not evidence. Candidates are scored against the "
+            "evidence, never against this face; its own score vs the evidence is shown under it."
+        )
+        self.restored_score = QLabel(objectName="restoredScore")
+        self.restored_score.setFixedWidth(max(96, fm.horizontalAdvance("-0.00 (raw 0.00)") + 8))
         head = QHBoxLayout()
         head.addWidget(title)
         head.addWidget(QLabel("sort:"))
@@ -131,8 +169,9 @@ class CandidateGrid(QWidget):
         head.addWidget(self.synthetic)
         head.addWidget(self.backend)
         side = QVBoxLayout()
-        side.addWidget(QLabel("restored input:"))
+        side.addWidget(QLabel("restored face:"))
         side.addWidget(self.restored)
+        side.addWidget(self.restored_score)
         side.addStretch(1)
         body = QHBoxLayout()
         body.addWidget(self.list, 1)
@@ -154,25 +193,35 @@ class CandidateGrid(QWidget):
         self._note_key = None
         self.cards.clear()
         self.list.clear()
-        self.restored.clear()
+        self.set_restored(None)
         self.backend.setText("")
+        self._offer_old_sort(False)
         self._selection_changed()
 
-    def set_restored(self, image: np.ndarray | None) -> None:
+    def set_restored(self, image: np.ndarray | None, scores: dict[str, Any] | None = None) -> None:
+        """Show the restored face and its score vs the evidence (``GenerationResult.restored_scores[0]``)."""
+        self.restored_image, self.restored_scores = image, dict(scores or {})
         if image is None:
             self.restored.clear()
-        else:
-            self.restored.setPixmap(to_pixmap(image, 96))
+            self.restored_score.clear()
+            return
+        self.restored.setPixmap(to_pixmap(image, 96))
+        # "vs evidence" over "0.31 (raw 0.90)": the side column is narrow
+        self.restored_score.setText("\n".join(score_lines(self.restored_scores, sep="\n")))
+        self._show_backends()
 
     def add_card(self, card: CandidateCard) -> None:
         self.cards[card.key] = card
-        backends = sorted({score_parts(s)[2] for c in self.cards.values() for s in c.scores.values()} - {""})
-        if backends:
-            self.backend.setText("scores: " + ", ".join(backends) + " (calibrated, raw cosine)")
+        self._show_backends()
+        if OLD_RESTORED in card.scores:
+            self._offer_old_sort(True)
         item = QListWidgetItem(to_pixmap(card.image, CARD), card.label())
         item.setData(Qt.UserRole, card.key)
         item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
-        item.setToolTip(f"Candidate #{card.index + 1}, seed {card.seed}: a synthetic composite")
+        item.setToolTip(
+            f"Candidate #{card.index + 1}, seed {card.seed}: a synthetic composite\n"
+            + "\n".join(score_lines(card.scores, backend=True))
+        )
         self.list.addItem(item)
         self._resort()
 
@@ -216,8 +265,23 @@ class CandidateGrid(QWidget):
             if item.data(Qt.UserRole) == key:
                 item.setText(self.cards[key].label())
 
+    def _show_backends(self) -> None:
+        scores = [s for c in self.cards.values() for s in c.scores.values()]
+        backends = sorted({score_parts(s)[2] for s in [*scores, *self.restored_scores.values()]} - {""})
+        if backends:
+            self.backend.setText("scores: " + ", ".join(backends) + " (calibrated, raw cosine)")
+
+    def _offer_old_sort(self, offer: bool) -> None:
+        """Sorting by the old runs' score vs the restored face is offered only while such a run is shown."""
+        at = self.sort.findText(OLD_SORT)
+        if offer and at < 0:
+            self.sort.insertItem(self.sort.findText(NUMBER_SORT), OLD_SORT)
+        elif not offer and at >= 0:
+            self.sort.removeItem(at)
+
     def _resort(self) -> None:
-        which = SORTS.get(self.sort.currentText(), "restored")
+        text = self.sort.currentText()
+        which = OLD_RESTORED if text == OLD_SORT else SORTS.get(text, EVIDENCE)
         selected = self.selected_keys()
         items = [self.list.takeItem(0) for _ in range(self.list.count())]
         items.sort(key=lambda it: -self.cards[it.data(Qt.UserRole)].sort_value(which))

@@ -1,4 +1,6 @@
-"""Compare view: two candidates side by side, large, beside the unaltered evidence, with their scores."""
+"""Compare view: two candidates side by side, large, beside the unaltered evidence, with their scores
+("vs evidence", "vs reference photo"; old runs "vs restored face (old runs)"), and the restored face
+with its own score vs the evidence."""
 
 from __future__ import annotations
 
@@ -8,9 +10,10 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QGridLayout, QLabel, QVBoxLayout
 
 from tfgnet_desk.gui.images import to_pixmap
-from tfgnet_desk.gui.widgets.candidate_grid import CandidateCard, format_score, score_parts
+from tfgnet_desk.gui.widgets.candidate_grid import CandidateCard, score_lines
 
 BIG = 320
+RESTORED_FACE_TITLE = "Restored face (model output, not evidence)"
 
 
 def _image_label(img: np.ndarray | None, size: int, name: str) -> QLabel:
@@ -34,6 +37,7 @@ class CompareDialog(QDialog):
         evidence: np.ndarray | None,
         restored: np.ndarray | None = None,
         parent=None,
+        restored_scores: dict | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("compareDialog")
@@ -43,19 +47,17 @@ class CompareDialog(QDialog):
         grid.addWidget(QLabel("Evidence (unaltered)", objectName="paneTitle"), 0, 0)
         grid.addWidget(_image_label(evidence, BIG // 2, "compareEvidence"), 1, 0, Qt.AlignmentFlag.AlignTop)
         if restored is not None:
-            grid.addWidget(QLabel("Restored input"), 2, 0)
+            grid.addWidget(QLabel(RESTORED_FACE_TITLE), 2, 0)
             grid.addWidget(
                 _image_label(restored, BIG // 2, "compareRestored"), 3, 0, Qt.AlignmentFlag.AlignTop
             )
+            lines = score_lines(restored_scores or {}, backend=True)
+            grid.addWidget(QLabel("\n".join(lines), objectName="compareRestoredScore", wordWrap=True), 4, 0)
         for col, card in enumerate((a, b), start=1):
             title = f"Candidate #{card.index + 1} (seed {card.seed})" + ("  ★ picked" if card.picked else "")
             grid.addWidget(QLabel(title, objectName="paneTitle"), 0, col)
             grid.addWidget(_image_label(card.image, BIG, f"compareCandidate{col}"), 1, col, 3, 1)
-            lines = []
-            for which, score in card.scores.items():
-                backend = score_parts(score)[2]
-                name = "to restored input" if which == "restored" else f"to {which}"
-                lines.append(f"{name}: {format_score(score)} [{backend}]")
+            lines = score_lines(card.scores, backend=True)
             if card.note:
                 lines.append("note: " + card.note)
             lines.append("synthetic composite — an investigative lead, not an identification")
