@@ -21,7 +21,7 @@ SHIPPED_MODELS = REPO_ROOT / "models"
 
 PROFILES = ("tiny", "full")
 DEVICES = ("cpu", "cuda", "auto")
-IDENTITY_BACKENDS = ("dlib-resnet", "arcface")
+IDENTITY_BACKENDS = ("dlib-resnet", "faceres", "arcface")
 
 
 def _platform_dirs():
