@@ -55,6 +55,7 @@ def test_evaluate_reports_broken_cases_and_reruns_identically(tmp_path):
         str(tmp_path / "no-model"),
         "--identity",
         "dlib-resnet",
+        "--no-faceres",
         "--no-progress",
         "--threads",
         "1",
@@ -123,6 +124,9 @@ def test_model_methods_on_a_random_tiny_model(tmp_path, random_model):
         "dlib-resnet",
         "--data",
         str(tmp_path / "no-data"),
+        "--no-faceres",
+        "--candidates",
+        "2",
         "--no-progress",
         "--limit",
         "3",
@@ -149,6 +153,9 @@ def test_model_methods_on_a_random_tiny_model(tmp_path, random_model):
     md = (a / "results.md").read_text()
     assert "Table 3 shape" in md and "| no-masked-loss | ✓ | ✓ | ✓ | ✗ |" in md
     assert "Fidelity knob" in md
+    run = json.loads((a / "run.json").read_text())
+    assert run["candidates"]["tfgnet s=0.6"] == 2 and run["candidates"]["text-only"] == 1
+    assert run["faceres"]["missing"] == "--no-faceres" and run["flip"]["cases_run"] == 0
 
 
 def test_restorer_row_equals_the_pipelines_restored_face(tmp_path, random_model):
@@ -166,7 +173,7 @@ def test_restorer_row_equals_the_pipelines_restored_face(tmp_path, random_model)
     assert np.array_equal(runner._restored[1], own)
     # text-only differs from the whole method (no stacked ID embedding) but is as deterministic
     t1, t2 = runner.generate_text_only(case, 1.0), runner.generate_text_only(case, 1.0)
-    assert np.array_equal(t1, t2) and not np.array_equal(t1, runner.generate(case, 1.0))
+    assert np.array_equal(t1, t2) and not np.array_equal(t1, runner.generate(case, 1.0)[0])
 
 
 def test_time_budget_stops_between_cases_and_says_so(tmp_path):
@@ -183,3 +190,27 @@ def test_time_budget_stops_between_cases_and_says_so(tmp_path):
     cut = run_evaluation(bench, [Bicubic()], MetricSuite(), progress=False, time_budget_s=0.0)
     assert cut.per_case == [] and "after 0 of 4 cases" in cut.stopped_early
     assert "Stopped early" in markdown_report(cut, MetricSuite().columns(), {}, [], [])
+
+
+def test_batched_flip_generation_is_the_pipelines_whole_method(tmp_path, random_model):
+    """The flip test generates all texts of a case in one batch outside the pipeline: with one text it
+    must be the pipeline's candidate 0, byte for byte (so the replica of its stages cannot drift)."""
+    import torch
+
+    from tfgnet_desk.evaluate.cases import load_case
+    from tfgnet_desk.evaluate.metrics.suite import BENCHMARK_FACE_BOX
+    from tfgnet_desk.evaluate.model_methods import GenerationSettings, ModelRunner
+
+    torch.set_num_threads(1)
+    case = load_case(make_benchmark(tmp_path / "bench") / "case_0001")
+    runner = ModelRunner(random_model, None, GenerationSettings(seed=3, steps=2, face_box=BENCHMARK_FACE_BOX))
+    for strength in (0.6, 1.0):
+        own = runner.generate_batch(case, strength, [case.text], stacked_id=True)[0]
+        assert np.array_equal(own, runner.generate(case, strength, n=1)[0]), strength
+    single = runner.generate_batch(case, 0.6, [case.text], stacked_id=True)[0]
+    pair = runner.generate_batch(case, 0.6, [case.text, "a man wearing glasses"], stacked_id=True)
+    assert np.abs(pair[0].astype(int) - single).max() <= 2  # batching changes float rounding only
+    assert not np.array_equal(pair[0], pair[1])
+    text_only = runner.generate_batch(case, 0.6, [case.text, case.text], stacked_id=False)
+    assert np.array_equal(text_only[0], text_only[1])  # same seed, same text
+    assert np.abs(text_only[0].astype(int) - runner.generate_text_only(case, 0.6)).max() <= 2

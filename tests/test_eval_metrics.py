@@ -262,3 +262,50 @@ def test_face_not_found_is_none_not_zero_and_set_fid_of_identical_sets_is_zero()
     assert sets["black"]["fid"] > 0
     labels = {c.key: c.label for c in suite.columns()}
     assert labels["clip_t"] == "CLIP-T (fake-clip) %" and labels["dino"] == "DINO (fake-dino) %"
+
+
+def test_lpips_to_one_target_equals_the_repeated_target():
+    import torch
+
+    from tfgnet_desk.evaluate.metrics.backbones import LPIPSBackbone
+    from tfgnet_desk.evaluate.metrics.lpips import LPIPSAlex, to_lpips_input
+
+    torch.manual_seed(1)
+    torch.set_num_threads(1)
+    model = LPIPSAlex().eval()
+    lp = LPIPSBackbone("alex", lambda a, b: model(to_lpips_input(a), to_lpips_input(b)).numpy())
+    imgs, t = [_rand_img(30 + i, 64) for i in range(3)], _rand_img(40, 64)
+    assert np.allclose(lp.distances_to(imgs, t), lp.distances(imgs, [t] * 3), rtol=1e-5, atol=1e-7)
+
+
+def test_candidates_are_averaged_and_tiny_clip_fid_reuses_the_clip_pass():
+    from tfgnet_desk.evaluate.metrics.backbones import CLIPBackbone, ImageFeatureBackbone
+    from tfgnet_desk.evaluate.metrics.suite import MetricSuite
+
+    calls = []
+
+    def img_fn(images):
+        calls.append(len(images))
+        return np.stack([im.reshape(-1, 3).mean(0) + 1.0 for im in images])
+
+    clip = CLIPBackbone("tiny-CLIP", img_fn, lambda texts: np.ones((len(texts), 3)))
+    shared = MetricSuite(clip=clip, fid=ImageFeatureBackbone("tiny-CLIP", img_fn, normalise=False))
+    apart = MetricSuite(
+        clip=clip, fid=ImageFeatureBackbone("tiny-CLIP", lambda x: img_fn(x), normalise=False)
+    )
+    for s in range(3):
+        t, a, b = _rand_img(50 + s), _rand_img(60 + s), _rand_img(70 + s)
+        for suite in (shared, apart):
+            sc = suite.score_outputs(t, "a man", {"one": a, "two": [b, a]}, suite.target_features(t))
+            assert sc["two"]["psnr"] == pytest.approx((psnr(b, t) + psnr(a, t)) / 2)  # mean over candidates
+            assert sc["two"]["ssim"] == pytest.approx((ssim(b, t) + ssim(a, t)) / 2)
+    t, outputs = _rand_img(80), {"one": _rand_img(81), "two": [_rand_img(82), _rand_img(83)]}
+    calls.clear()
+    shared.score_outputs(t, "a man", outputs, shared.target_features(t))
+    assert calls == [1, 3]  # one pass for the target, one for the three outputs: FID reuses them
+    apart.score_outputs(t, "a man", outputs, apart.target_features(t))
+    fa, fb = shared.set_metrics(["one", "two"]), apart.set_metrics(["one", "two"])
+    assert fa["two"]["fid"] == pytest.approx(fb["two"]["fid"]) and fa["one"]["fid"] == pytest.approx(
+        fb["one"]["fid"]
+    )
+    assert shared.set_counts(["two"])["two"]["fid"] == 4  # candidate 0 only: one sample per case

@@ -6,8 +6,13 @@ The package is split by responsibility:
   to its reference definition, with pluggable feature backbones and honest labels;
 - ``methods``: the rows of the tables (bicubic, restorer, text-only, tfgnet, ablations, and the two
   reference rows clean-source and random-same-gender);
-- ``runner``: the loop over cases (progress bar, skip-and-report of broken cases, per-case seeds);
-- ``report``: CSV and Markdown tables shaped like the paper's, comparison figure, per-case JSON, metadata.
+- ``metrics.analyst`` / ``metrics.faces``: what an analyst needs (identity against the evidence, best of
+  K, faceres identity, attribute / gender / age agreement, diversity) and where each image's face is;
+- ``flip``: the flip test (an attribute stated vs removed, same seed);
+- ``scoring``: one case scored, every face located and embedded once; ``runner``: the loop over cases
+  (progress bar, skip-and-report of broken cases, per-case seeds, time budget, timings);
+- ``report`` / ``report_analyst``: CSV and Markdown tables shaped like the paper's and the analyst's,
+  comparison figure, per-case JSON, metadata.
 
 Importing this package is light; torch and friends load inside the functions that need them.
 """

@@ -8,6 +8,12 @@ Example::
 The reference rows ``clean-source`` (ceiling) and ``random-same-gender`` (floor) are added to every run
 unless ``--no-reference``; they need the face data folder (``--data`` / ``TFGNET_DATA``). A missing or
 corrupt case is reported and skipped; reruns with the same arguments give identical numbers.
+
+Beside the paper's metrics (dlib Face Sim against the target stays the figure of record), every row gets
+what an analyst needs: identity against the evidence (lq.png's face), faceres identity and attribute,
+gender and age agreement with the description (faceres: a possible training teacher, labelled so),
+best-of-K and the diversity of tfgnet's ``--candidates``, and a flip test (``--flip-cases``) of tfgnet and
+text-only: an attribute stated vs removed, same seed. Per-case times are printed at the end.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m tfgnet_desk.evaluate",
         description=__doc__.split("\n")[0],
+        epilog="\n".join(__doc__.split("\n")[1:]),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--benchmark", type=Path, required=True, help="benchmark folder (build-benchmark output)")
@@ -98,6 +105,35 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="SIGMA",
         help="low-frequency fusion of each candidate with the restored face (0 = off; default: profile's)",
+    )
+    p.add_argument(
+        "--candidates",
+        type=int,
+        default=4,
+        metavar="K",
+        help="candidates per case for tfgnet rows (seeds case seed + 0..K-1, as the pipeline); their "
+        "metrics are means over the K, plus best-of-K and diversity (default: 4)",
+    )
+    p.add_argument(
+        "--flip-cases",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run the flip test (attribute added vs removed, same seed; tfgnet and text-only) on the first "
+        "N cases (default: all; 0: off); it costs 2 generations per attribute and method",
+    )
+    p.add_argument(
+        "--faceres",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="faceres folder with its attribute probes (default: <models folder>/faceres, else the "
+        "shipped models/faceres)",
+    )
+    p.add_argument(
+        "--no-faceres",
+        action="store_true",
+        help="leave out faceres identity, attribute/gender/age agreement and the flip test",
     )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--ssim-channel", choices=("luminance", "rgb"), default="luminance")
@@ -170,14 +206,15 @@ def _model_methods(args, settings, wanted: list[str], model: Path, unavailable: 
             for s in strengths:
                 name = "tfgnet" if len(strengths) == 1 else f"tfgnet s={s:g}"
                 strength_rows.append(name)
-                methods.append(TFGNetMethod(runner, s, name))
+                methods.append(TFGNetMethod(runner, s, name, candidates=args.candidates))
     ablations: list[str] = []
     for spec in args.ablations:
         name, _, folder = spec.partition("=")
         if not folder:
             raise SystemExit(f"--ablations takes NAME=FOLDER, got {spec!r}")
         try:
-            methods.append(TFGNetMethod(ModelRunner(Path(folder), settings, gen), strengths[0], name))
+            abl = ModelRunner(Path(folder), settings, gen)
+            methods.append(TFGNetMethod(abl, strengths[0], name, candidates=args.candidates))
             ablations.append(name)
         except Exception as exc:  # noqa: BLE001
             unavailable[name] = f"ablation checkpoint {folder} could not be loaded: {exc}"
@@ -239,6 +276,8 @@ def _run_meta(args, argv, model: Path, methods: list[Any], started: float) -> di
         "limit": args.limit,
         "time_budget_min": args.time_budget,
         "strength": args.strength,
+        "candidates": args.candidates,
+        "flip_cases": args.flip_cases,
         "steps": args.steps,
         "guidance": args.guidance,
         "commit": git_commit(REPO_ROOT),
@@ -248,6 +287,15 @@ def _run_meta(args, argv, model: Path, methods: list[Any], started: float) -> di
         "methods_described": [m.describe() for m in methods],
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def _face_analysis(args, settings):
+    """faceres and its probes, unless ``--no-faceres`` (then every faceres column says why it is n/a)."""
+    from tfgnet_desk.evaluate.metrics.analyst import FaceAnalysis, load_face_analysis
+
+    if args.no_faceres:
+        return FaceAnalysis(missing="--no-faceres", probes_missing="--no-faceres")
+    return load_face_analysis(args.faceres, settings.models_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -294,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
         face_box=BENCHMARK_FACE_BOX if args.face_box == "crop" else None,
     )
     budget = args.time_budget * 60.0 if args.time_budget else None
+    analysis = _face_analysis(args, settings)
+    flip = [m for m in model_rows if m.name == "text-only" or m.name in strength_rows]
     result = run_evaluation(
         args.benchmark,
         methods,
@@ -302,12 +352,19 @@ def main(argv: list[str] | None = None) -> int:
         limit=args.limit,
         progress=not args.no_progress,
         time_budget_s=budget,
+        analysis=analysis,
+        flip_methods=flip if args.flip_cases != 0 else [],
+        flip_cases=args.flip_cases,
     )
     result.unavailable = {**unavailable, **result.unavailable}
     meta = _run_meta(args, argv, model, methods, started)
     paths = write_report(
         result, suite.columns(), args.out, meta, ablations=ablations, strengths=strength_rows
     )
+    from tfgnet_desk.evaluate.report_analyst import timing_lines
+
+    for line in timing_lines(result):
+        log.info("time per case: %s", line)
     log.info(
         "%d cases scored, %d skipped; tables: %s",
         len(result.per_case),

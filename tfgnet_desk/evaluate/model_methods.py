@@ -11,7 +11,11 @@ switch, so those two rows run the same model components in the same order as the
   -> ``model.generator.sample`` with the same seed, steps, guidance and strength as ``tfgnet``; for
   strength < 1 it starts, as ``tfgnet`` does, from the noised latent of the restored face.
 
-One candidate per case, seed ``seed * 100003 + case number``. With ``face_box`` (fractions of the side)
+``tfgnet`` makes ``candidates`` (K) candidates per case in one pipeline call, candidate i with seed
+``seed * 100003 + case number + i`` (the pipeline's rule: case seed + i), so candidate 0 is the one a
+one-candidate run makes; ``text-only`` makes one, with the case seed. Both also generate from an edited
+description (``generate_text``, the flip test): one image, the case seed, everything else the same.
+With ``face_box`` (fractions of the side)
 the evidence face is framed from landmarks fitted in that box rather than from a detector, as an analyst
 adjusting the face box would; benchmark inputs all share one crop, so the box is known.
 """
@@ -64,6 +68,7 @@ class ModelRunner:
         self.restore_fusion = float(fusion.restore_fusion)
         self.candidate_fusion = float(fusion.candidate_fusion)
         self._restored: tuple[str, np.ndarray] | None = None
+        self._face: tuple[str, Any] | None = None
 
     @property
     def manifest_hash(self) -> str | None:
@@ -90,15 +95,18 @@ class ModelRunner:
             "model": str(self.folder),
         }
 
-    def generate(self, case: BenchmarkCase, strength: float | None) -> np.ndarray:
-        """The whole method through the app's pipeline: one candidate."""
+    def generate(
+        self, case: BenchmarkCase, strength: float | None, n: int = 1, prompt: str | None = None
+    ) -> list[np.ndarray]:
+        """The whole method through the app's pipeline: ``n`` candidates (seeds case seed + i), from
+        ``prompt`` (default: the case's description)."""
         from tfgnet_desk.pipeline import GenerationRequest
 
         box = self._box(case)
         req = GenerationRequest(
             images=[case.lq],
-            prompt=case.text,
-            n_candidates=1,
+            prompt=case.text if prompt is None else prompt,
+            n_candidates=int(n),
             seed=case_seed(self.gen.seed, case),
             steps=self.steps,
             guidance=self.guidance,
@@ -109,7 +117,7 @@ class ModelRunner:
         )
         result = self.pipe(req)
         self._restored = (case.case_id, np.asarray(result.restored[0]))
-        return np.asarray(result.candidates[0].image)
+        return [np.asarray(c.image) for c in sorted(result.candidates, key=lambda c: c.index)]
 
     def restore(self, case: BenchmarkCase) -> np.ndarray:
         """The pipeline's restore stage alone (framing + codebook/transformer restorer + the same
@@ -119,43 +127,83 @@ class ModelRunner:
         import torch
 
         from tfgnet_desk.evidence_fusion import lowfreq_fusion
-        from tfgnet_desk.pipeline import prepare_face, to_tensor, to_uint8
+        from tfgnet_desk.pipeline import to_tensor, to_uint8
+
+        face = self._prepared(case)
+        with torch.no_grad():
+            out = self.model.restorer.restore(to_tensor(face.lq).to(self.model.device, self.model.dtype))
+        self._restored = (case.case_id, lowfreq_fusion(to_uint8(out), face.lq, self.restore_fusion))
+        return self._restored[1]
+
+    def _prepared(self, case: BenchmarkCase) -> Any:
+        """The pipeline's framing of the case's evidence (``prepare_face``), found once per case."""
+        if self._face is not None and self._face[0] == case.case_id:
+            return self._face[1]
+        from tfgnet_desk.pipeline import prepare_face
 
         cfg = self.model.config
         models_dir = self.settings.models_dir if self.settings is not None else None
         face = prepare_face(
             np.asarray(case.lq), cfg.restorer.img_size, cfg.face_frame, self._box(case), models_dir
         )
-        with torch.no_grad():
-            out = self.model.restorer.restore(to_tensor(face.lq).to(self.model.device, self.model.dtype))
-        self._restored = (case.case_id, lowfreq_fusion(to_uint8(out), face.lq, self.restore_fusion))
-        return self._restored[1]
+        self._face = (case.case_id, face)
+        return face
 
-    def generate_text_only(self, case: BenchmarkCase, strength: float | None) -> np.ndarray:
-        """The generator on the prompt alone (no stacked ID embedding), same seed, schedule and fusion."""
+    def generate_text_only(
+        self, case: BenchmarkCase, strength: float | None, prompt: str | None = None
+    ) -> np.ndarray:
+        """The generator on the prompt alone (no stacked ID embedding), same seed, schedule and fusion;
+        ``prompt`` defaults to the case's description."""
+        return self.generate_batch(case, strength, [case.text if prompt is None else prompt], False)[0]
+
+    def generate_batch(
+        self, case: BenchmarkCase, strength: float | None, prompts: list[str], stacked_id: bool
+    ) -> list[np.ndarray]:
+        """One image per prompt, all with the case seed, denoised together (the flip test's texts).
+
+        ``stacked_id``: the whole method, the pipeline's stages for one evidence image (restored face ->
+        identity mask -> background noise from ``default_rng(seed)`` -> ``model.condition(prompt,
+        id image)`` -> sampling from the restored face -> candidate fusion; a test checks it against the
+        pipeline); else text-only (no stacked ID embedding)."""
         import torch
 
+        from tfgnet_desk import faces
         from tfgnet_desk.evidence_fusion import lowfreq_fusion
         from tfgnet_desk.pipeline import to_tensor, to_uint8
 
         s = self._strength(strength)
-        restored = self.restore(case) if s < 1.0 else None
+        seed = case_seed(self.gen.seed, case)
+        cfg, dev, dtype = self.model.config, self.model.device, self.model.dtype
+        restored = self.restore(case) if (s < 1.0 or stacked_id) else None
+        id_images = None
+        if stacked_id:
+            face = self._prepared(case)
+            if face.landmarks68 is not None:
+                mask = faces.identity_mask(face.landmarks68, restored.shape[:2], soft=False)
+            else:
+                mask = faces.ellipse_mask(restored.shape[:2], soft=False)
+            mask = np.asarray(mask, dtype=np.float32)
+            rng = np.random.default_rng(seed)
+            id_in = faces.fill_background_noise(restored, mask, rng) if cfg.id_image_noise else restored
+            id_images = to_tensor(id_in).to(dev, dtype)
         with torch.no_grad():
-            cond, _ = self.model.condition(case.text, None)
-            init = None
-            if restored is not None:
-                init = to_tensor(restored).to(self.model.device, self.model.dtype)
+            cond = stack_conditions([self.model.condition(p, id_images)[0] for p in prompts])
+            init = to_tensor(restored).to(dev, dtype) if s < 1.0 else None
             images = self.model.generator.sample(
                 cond,
-                [case_seed(self.gen.seed, case)],
+                [seed] * len(prompts),
                 steps=self.steps,
                 guidance=self.guidance,
                 strength=s,
-                image_size=self.model.config.image_size,
+                image_size=cfg.image_size,
                 init_image=init,
             )
-        pixels = to_uint8(images[:1])
-        return lowfreq_fusion(pixels, restored, self.candidate_fusion) if restored is not None else pixels
+        out = []
+        for i in range(len(prompts)):
+            pixels = to_uint8(images[i : i + 1])
+            fuse = restored is not None and (s < 1.0 or stacked_id)
+            out.append(lowfreq_fusion(pixels, restored, self.candidate_fusion) if fuse else pixels)
+        return out
 
     def tiny_clip(self) -> tuple[Any, Any]:
         return _clip_of(self.model)
@@ -188,6 +236,12 @@ class TextOnly(Method):
     def run(self, case: BenchmarkCase) -> np.ndarray:
         return self.runner.generate_text_only(case, self.strength)
 
+    def generate_text(self, case: BenchmarkCase, text: str) -> np.ndarray:
+        return self.runner.generate_text_only(case, self.strength, prompt=text)
+
+    def generate_texts(self, case: BenchmarkCase, texts: list[str]) -> list[np.ndarray]:
+        return self.runner.generate_batch(case, self.strength, texts, stacked_id=False)
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -197,11 +251,23 @@ class TextOnly(Method):
 
 
 class TFGNetMethod(Method):
-    def __init__(self, runner: ModelRunner, strength: float | None, name: str = "tfgnet") -> None:
+    def __init__(
+        self, runner: ModelRunner, strength: float | None, name: str = "tfgnet", candidates: int = 1
+    ) -> None:
         self.runner, self.strength, self.name = runner, strength, name
+        self.candidates = max(1, int(candidates))
 
     def run(self, case: BenchmarkCase) -> np.ndarray:
-        return self.runner.generate(case, self.strength)
+        return self.runner.generate(case, self.strength)[0]
+
+    def run_candidates(self, case: BenchmarkCase) -> list[np.ndarray]:
+        return self.runner.generate(case, self.strength, n=self.candidates)
+
+    def generate_text(self, case: BenchmarkCase, text: str) -> np.ndarray:
+        return self.runner.generate(case, self.strength, n=1, prompt=text)[0]
+
+    def generate_texts(self, case: BenchmarkCase, texts: list[str]) -> list[np.ndarray]:
+        return self.runner.generate_batch(case, self.strength, texts, stacked_id=True)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -209,8 +275,28 @@ class TFGNetMethod(Method):
             "what": "the whole method (TFGNetPipeline)",
             **self.runner.generation_description(self.strength),
             "manifest_hash": self.runner.manifest_hash,
-            "seed_rule": "seed * 100003 + case number",
+            "candidates": self.candidates,
+            "seed_rule": "candidate i: seed * 100003 + case number + i",
         }
+
+
+def stack_conditions(conds: list[Any]) -> Any:
+    """Conditionings of several prompts (each batch 1, same token count) as one batch, in order."""
+    import torch
+
+    from tfgnet_desk.model.generator import Conditioning
+
+    def cat(parts: list[Any]) -> Any:
+        return None if parts[0] is None else torch.cat(parts)
+
+    if len(conds) == 1:
+        return conds[0]
+    return Conditioning(
+        embeds=cat([c.embeds for c in conds]),
+        mask=cat([c.mask for c in conds]),
+        pooled=cat([c.pooled for c in conds]),
+        time_ids=cat([c.time_ids for c in conds]),
+    )
 
 
 def _clip_of(model: Any) -> tuple[Any, Any]:

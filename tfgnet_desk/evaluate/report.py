@@ -7,9 +7,13 @@ Files under ``--out``:
 - ``results.md``: Table 1/2-shaped (the paper's six metrics), an extended table (centred Face Sim, FID-id,
   PSNR, SSIM, faces found), Table 3-shaped ablations when given, the strength sweep when given, labels
   and n/a reasons;
-- ``comparison.png``: input | text | methods | target for the first cases;
+- ``analyst.csv``: the analyst's metrics (identity against the evidence, best of K, faceres, attribute /
+  gender / age agreement, flip test, diversity) per method and for the ``target`` row, each with its count
+  (``n_<key>``); their tables are in ``results.md`` too (``report_analyst.py``);
+- ``comparison.png``: input | text | methods | target for the first cases (candidate 0 of a K-candidate row);
 - ``cases/<case>.json``, ``skipped.json``, ``run.json`` (seed, commit, model manifest hash, machine,
-  date, arguments, metric labels, timings).
+  date, arguments, metric labels, every summary value with its count, evidence and flip bookkeeping,
+  timings).
 """
 
 from __future__ import annotations
@@ -180,6 +184,7 @@ def markdown_report(
         "",
         "*clean-source*: the undegraded source photo (ceiling); *random-same-gender*: a random "
         "training face of the target's gender (floor). Bold: best non-reference row.",
+        *_candidates_note(result),
         "",
         "## Extended: calibrated identity, identity-space FID, pixel fidelity",
         "",
@@ -200,6 +205,10 @@ def markdown_report(
         s_cols += [by_key["lpips"], by_key["fid"], by_key["psnr"], by_key["ssim"]]
         out += ["", "## Fidelity knob: tfgnet at each strength", ""]
         out += _table([m for m in strengths if m in result.summary], s_cols, result, set())
+    from tfgnet_desk.evaluate.report_analyst import markdown_sections
+
+    encoders = [c.key.removeprefix("face_sim_") for c in face if c.available]
+    out += markdown_sections(result, encoders)
     out += ["", "## Metrics and backbones", ""]
     for c in columns:
         state = c.note if c.available else f"n/a: {c.note}"
@@ -213,16 +222,28 @@ def markdown_report(
         out += [f"- {s['case']}: {s['reason']}" for s in result.skipped_cases]
         out += [f"- {e['case']} / {e['method']}: {e['error']}" for e in result.method_errors[:50]]
     out += ["", "## Time per case (wall seconds; process CPU seconds, which do not depend on other load)", ""]
-    n_cases = max(1, len(result.per_case))
-    for m in result.methods:
-        n = max(1, result.counts[m].get("cases", 0))
-        out.append(
-            f"- {m}: {result.seconds.get(m, 0.0) / n:.3f} s wall, "
-            f"{result.cpu_seconds.get(m, 0.0) / n:.3f} s CPU"
-        )
-    metrics_cpu = result.cpu_seconds.get("metrics", 0.0) / n_cases
-    out.append(f"- metrics (all rows of a case): {metrics_cpu:.3f} s CPU")
+    from tfgnet_desk.evaluate.report_analyst import timing_lines
+
+    out += [f"- {line}" for line in timing_lines(result)]
+    out.append("- (flip:<method>: per case that ran the flip test; metrics, faceres: all rows of a case)")
     return "\n".join(out) + "\n"
+
+
+def _candidates_note(result: RunResult) -> list[str]:
+    from tfgnet_desk.evaluate.report_analyst import candidates_per_method
+
+    many = {m: k for m, k in candidates_per_method(result).items() if k > 1}
+    if not many:
+        return []
+    rows = ", ".join(f"{m} ({k})" for m, k in many.items())
+    return [
+        f"Rows with several candidates per case: {rows}. Their pairwise metrics are means over the "
+        "candidates; FID and FID-id use candidate 0 (one sample per case, as every other row)."
+    ]
+
+
+def _json_number(v: Any) -> Any:
+    return "inf" if isinstance(v, float) and math.isinf(v) else v
 
 
 def _mark(flag: bool | None) -> str:
@@ -296,12 +317,16 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     paths = {
         "csv": out / "results.csv",
+        "analyst_csv": out / "analyst.csv",
         "markdown": out / "results.md",
         "figure": out / "comparison.png",
         "run": out / "run.json",
         "skipped": out / "skipped.json",
     }
     write_csv(result, columns, paths["csv"])
+    from tfgnet_desk.evaluate.report_analyst import candidates_per_method, write_analyst_csv
+
+    write_analyst_csv(result, paths["analyst_csv"])
     paths["markdown"].write_text(markdown_report(result, columns, meta, ablations or [], strengths or []))
     comparison_figure(result, paths["figure"])
     paths["skipped"].write_text(
@@ -322,9 +347,15 @@ def write_report(
         "cases_listed": result.cases_total,
         "cases_scored": len(result.per_case),
         "stopped_early": result.stopped_early,
+        "summary": {m: {k: _json_number(v) for k, v in vals.items()} for m, vals in result.summary.items()},
         "counts": result.counts,
+        "candidates": candidates_per_method(result),
+        "evidence": result.evidence,
+        "faceres": result.faceres,
+        "flip": result.flip,
         "seconds_per_method": result.seconds,
         "cpu_seconds_per_method": result.cpu_seconds,
+        "cases_per_time_key": result.case_counts,
     }
     paths["run"].write_text(json.dumps(run, indent=2, default=str) + "\n")
     return paths

@@ -4,6 +4,11 @@ A case that cannot be read, or a method that fails on one case, is reported (in 
 ``skipped.json`` and in the run metadata) and the run goes on; a method that cannot run at all
 (``MethodUnavailable``) is dropped after its first failure with its reason recorded. Per-case results are
 written as JSON as soon as they are known, so an interrupted run keeps what it computed.
+
+A method with ``run_candidates`` gives several candidates per case (``tfgnet --candidates K``); scoring is
+in ``scoring.CaseScorer``. The flip test (``flip.py``) runs on the first ``flip_cases`` cases for the
+``flip_methods``. Wall and CPU seconds are kept per method, for the flip test per method
+(``flip:<method>``), and for the metrics and faceres.
 """
 
 from __future__ import annotations
@@ -12,16 +17,19 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tfgnet_desk.evaluate.cases import BenchmarkCase, CaseError, list_cases, load_case
+from tfgnet_desk.evaluate.cases import CaseError, list_cases, load_case
 from tfgnet_desk.evaluate.methods import Method, MethodUnavailable, to_size
+from tfgnet_desk.evaluate.metrics import analyst as an
 from tfgnet_desk.evaluate.metrics.suite import MetricSuite
+from tfgnet_desk.evaluate.scoring import CaseScorer
 
 log = logging.getLogger("tfgnet_desk.evaluate")
 FIGURE_CASES = 6
@@ -43,6 +51,10 @@ class RunResult:
     figure: list[dict[str, Any]] = field(default_factory=list)
     cases_total: int = 0
     stopped_early: str | None = None  # why the run stopped before the last case (time budget)
+    evidence: dict[str, Any] = field(default_factory=dict)  # how the evidence face was found, failures
+    faceres: dict[str, Any] = field(default_factory=dict)  # faceres / probes availability and labels
+    flip: dict[str, Any] = field(default_factory=dict)  # flip-test bookkeeping (cases asked, run, methods)
+    case_counts: dict[str, int] = field(default_factory=dict)  # time key -> cases it covers (per-case times)
 
 
 def _mean(values: list[float]) -> float | None:
@@ -60,6 +72,11 @@ def _json_value(v: Any) -> Any:
     return v
 
 
+def _outputs_of(m: Method, case: Any) -> list[np.ndarray]:
+    imgs = m.run_candidates(case) if hasattr(m, "run_candidates") else [m.run(case)]
+    return [to_size(np.asarray(img, dtype=np.uint8), case.target.shape[:2]) for img in imgs]
+
+
 def run_evaluation(
     bench: Path,
     methods: list[Method],
@@ -69,26 +86,48 @@ def run_evaluation(
     progress: bool = True,
     on_case: Callable[[int, int], None] | None = None,
     time_budget_s: float | None = None,
+    analysis: an.FaceAnalysis | None = None,
+    flip_methods: list[Method] | None = None,
+    flip_cases: int | None = None,
 ) -> RunResult:
     """Evaluate ``methods`` on the cases of ``bench`` (the first ``limit`` in name order).
 
     ``time_budget_s``: no new case is started once this many seconds have passed; the cases done so far
     are reported (cases are in name order, and the benchmark's cases are a random draw of identities, so
-    the first N are a random subset), and ``stopped_early`` says so."""
+    the first N are a random subset), and ``stopped_early`` says so. ``analysis``: faceres and its probes
+    (faceres columns n/a without). ``flip_methods`` / ``flip_cases``: the flip test's methods and the
+    number of cases it runs on (None: all; it needs the probes)."""
     folders = list_cases(bench)
     if limit is not None:
         folders = folders[: max(0, int(limit))]
+    analysis = analysis or an.FaceAnalysis(
+        missing="faceres not requested", probes_missing="faceres not requested"
+    )
+    flip_methods = [m for m in (flip_methods or []) if m in methods]
+    if analysis.probes is None:
+        flip_methods = []
     names = [m.name for m in methods]
     active = list(methods)
     per_case: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     errors: list[dict[str, str]] = []
     unavailable: dict[str, str] = {}
+    scorer = CaseScorer(suite, analysis)
     seconds = dict.fromkeys(names, 0.0)
-    cpu = dict.fromkeys([*names, "metrics"], 0.0)
+    cpu = dict.fromkeys(names, 0.0)
+    flip_run = 0
     figure: list[dict[str, Any]] = []
     if out is not None:
         (out / "cases").mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def timed(key: str) -> Iterator[None]:
+        t0, c0 = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - t0
+            cpu[key] = cpu.get(key, 0.0) + time.process_time() - c0
 
     started = time.perf_counter()
     stopped: str | None = None
@@ -109,25 +148,40 @@ def run_evaluation(
             skipped.append({"case": folder.name, "reason": str(exc)})
             _tick(bar, on_case, i, len(folders))
             continue
-        outputs: dict[str, np.ndarray] = {}
+        outputs: dict[str, list[np.ndarray]] = {}
         for m in list(active):
-            t0, c0 = time.perf_counter(), time.process_time()
+            with timed(m.name):
+                try:
+                    outputs[m.name] = _outputs_of(m, case)
+                except MethodUnavailable as exc:
+                    log.warning("method %s unavailable: %s", m.name, exc)
+                    unavailable[m.name] = str(exc)
+                    active.remove(m)
+                except Exception as exc:  # a method failing on one case must not end the run
+                    log.warning("method %s failed on %s: %s", m.name, case.case_id, exc)
+                    errors.append(
+                        {"case": case.case_id, "method": m.name, "error": f"{type(exc).__name__}: {exc}"}
+                    )
+        record = scorer.score(case, outputs)
+        flippers = [m for m in flip_methods if m in active]
+        if flippers and (flip_cases is None or flip_run < flip_cases):
+            from tfgnet_desk.evaluate.flip import run_flip
+
             try:
-                outputs[m.name] = to_size(np.asarray(m.run(case), dtype=np.uint8), case.target.shape[:2])
-            except MethodUnavailable as exc:
-                log.warning("method %s unavailable: %s", m.name, exc)
-                unavailable[m.name] = str(exc)
-                active.remove(m)
-            except Exception as exc:  # a method failing on one case must not end the run
-                log.warning("method %s failed on %s: %s", m.name, case.case_id, exc)
-                errors.append(
-                    {"case": case.case_id, "method": m.name, "error": f"{type(exc).__name__}: {exc}"}
+                record["flip"] = run_flip(
+                    case,
+                    flippers,
+                    analysis,
+                    scorer.locate,
+                    case.target.shape[:2],
+                    timer=lambda name: timed(f"flip:{name}"),
                 )
-            seconds[m.name] += time.perf_counter() - t0
-            cpu[m.name] += time.process_time() - c0
-        c0 = time.process_time()
-        record = _score_case(case, outputs, suite)
-        cpu["metrics"] += time.process_time() - c0
+                flip_run += 1
+            except Exception as exc:  # noqa: BLE001 - reported; the case's other scores stand
+                log.warning("flip test failed on %s: %s", case.case_id, exc)
+                errors.append(
+                    {"case": case.case_id, "method": "flip", "error": f"{type(exc).__name__}: {exc}"}
+                )
         per_case.append(record)
         if out is not None:
             (out / "cases" / f"{case.case_id}.json").write_text(
@@ -140,7 +194,7 @@ def run_evaluation(
                     "lq": case.lq,
                     "text": case.text,
                     "target": case.target,
-                    "outputs": outputs,
+                    "outputs": {m: imgs[0] for m, imgs in outputs.items() if imgs},
                 }
             )
         _tick(bar, on_case, i, len(folders))
@@ -149,6 +203,10 @@ def run_evaluation(
 
     kept = [n for n in names if n not in unavailable]
     summary, counts = _aggregate(per_case, kept, suite)
+    for key in ("metrics", "faceres"):
+        seconds[key], cpu[key] = scorer.seconds[key], scorer.cpu[key]
+    case_counts = {k: len(per_case) for k in ("metrics", "faceres")}
+    case_counts.update({f"flip:{m.name}": flip_run for m in flip_methods})
     return RunResult(
         methods=kept,
         summary=summary,
@@ -162,6 +220,23 @@ def run_evaluation(
         figure=figure,
         cases_total=len(folders),
         stopped_early=stopped,
+        evidence=an.evidence_summary(per_case),
+        faceres={
+            "available": analysis.available,
+            "calibrated": analysis.calibrated,
+            "probes": analysis.probes is not None,
+            "missing": analysis.missing,
+            "probes_missing": analysis.probes_missing,
+            "val_auc": dict(getattr(analysis.probes, "val_auc", {}) or {}),
+            "age_young_below": an.AGE_YOUNG_BELOW,
+            "probe_threshold": an.PROBE_THRESHOLD,
+        },
+        flip={
+            "methods": [m.name for m in flip_methods],
+            "cases_requested": flip_cases,
+            "cases_run": flip_run,
+        },
+        case_counts=case_counts,
     )
 
 
@@ -170,18 +245,6 @@ def _tick(bar: Any, on_case: Callable[[int, int], None] | None, i: int, n: int) 
         bar.update(1)
     if on_case is not None:
         on_case(i + 1, n)
-
-
-def _score_case(case: BenchmarkCase, outputs: dict[str, np.ndarray], suite: MetricSuite) -> dict[str, Any]:
-    tfeats = suite.target_features(case.target)
-    scores = suite.score_outputs(case.target, case.text, outputs, tfeats)
-    return {
-        "case": case.case_id,
-        "text": case.text,
-        "identity": case.meta.get("identity"),
-        "gender": case.gender,
-        "scores": scores,
-    }
 
 
 def _aggregate(per_case: list[dict[str, Any]], methods: list[str], suite: MetricSuite):
@@ -199,4 +262,10 @@ def _aggregate(per_case: list[dict[str, Any]], methods: list[str], suite: Metric
     for m in methods:
         summary[m].update(set_values[m])
         counts[m].update(set_counts[m])
+    from tfgnet_desk.evaluate.flip import aggregate_flip
+
+    for part in (an.aggregate(per_case, methods), aggregate_flip(per_case, methods)):
+        for m, vals in part[0].items():
+            summary.setdefault(m, {}).update(vals)
+            counts.setdefault(m, {}).update(part[1][m])
     return summary, counts

@@ -200,6 +200,11 @@ class LPIPSBackbone:
     def distances(self, a: list[np.ndarray], b: list[np.ndarray]) -> np.ndarray:
         return np.asarray(self.fn(a, b), dtype=np.float64)
 
+    def distances_to(self, a: list[np.ndarray], target: np.ndarray) -> np.ndarray:
+        """Distances of every image of ``a`` to one ``target``, whose features are computed once (both
+        LPIPS forms broadcast a batch of one against the batch of ``a``)."""
+        return np.asarray(self.fn(a, [target]), dtype=np.float64).reshape(len(a))
+
 
 def load_lpips(folder: Path) -> LPIPSBackbone:
     import torch

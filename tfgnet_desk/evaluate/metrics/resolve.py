@@ -46,7 +46,7 @@ def build_suite(
     it is only called when the reference CLIP (or LPIPS/FID weights) are missing.
     ``identity``: backends to use; None means dlib-resnet, plus arcface when its pack is present.
     """
-    suite = MetricSuite(ssim_channel=ssim_channel, face_box=face_box)
+    suite = MetricSuite(ssim_channel=ssim_channel, face_box=face_box, models_dir=models_dir)
     _identity(suite, identity, models_dir)
 
     tiny_cache: dict[str, Any] = {}

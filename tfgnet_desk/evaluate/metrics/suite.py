@@ -4,6 +4,10 @@ Pairwise metrics (to the case's target, or to its text for CLIP-T) are computed 
 set metrics (FID, FID-id) accumulate features per method and compare them with the targets' features at
 the end. Every column carries the label of the backbone that produced it, or the reason it is n/a.
 
+A method may give several candidates per case (``tfgnet`` with ``--candidates K``): each pairwise metric
+is then the mean over its candidates, and the set metrics take candidate 0 only (the candidate a
+one-candidate run makes, so that every row of FID has one sample per case).
+
 Metric keys, their definitions and their direction:
 
 ===============  =============================================================  ==========
@@ -24,7 +28,9 @@ ssim             SSIM (Wang et al. 2004) on BT.601 luminance, output vs target  
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -72,6 +78,7 @@ class MetricSuite:
     ssim_channel: str = "luminance"
     # Face box for identity embeddings as fractions (x0, y0, x1, y1) of the image side, or None to detect.
     face_box: tuple[float, float, float, float] | None = None
+    models_dir: Path | None = None  # where dlib's landmark model is looked up first
     _set_feats: dict[str, dict[str, list[np.ndarray]]] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------------------ columns
@@ -146,58 +153,110 @@ class MetricSuite:
         return MetricColumn(key, label, higher, True, backbone.label, kind)
 
     # ------------------------------------------------------------------------------ per case
-    def target_features(self, target: np.ndarray) -> dict[str, Any]:
+    def locator(self):
+        """The :class:`FaceLocator` of this suite's face box (the shared framing as evidence fallback)."""
+        from tfgnet_desk.evaluate.metrics.faces import FaceLocator
+
+        return FaceLocator(self.face_box, BENCHMARK_FACE_BOX, self.models_dir)
+
+    def needs_landmarks(self) -> bool:
+        """Whether an identity encoder can take a precomputed detection (then landmarks are found once)."""
+        return any(hasattr(e, "embed_detection") for e in self.identity.values())
+
+    def embed_identity(self, img: np.ndarray, det: Any = None) -> dict[str, np.ndarray | None]:
+        """Every encoder's embedding of ``img`` (None where no face): from ``det``'s landmarks when given
+        (found once for all encoders), else located by the encoder as ``face_box`` says."""
+        out: dict[str, np.ndarray | None] = {}
+        for n, enc in self.identity.items():
+            if det is not None and hasattr(enc, "embed_detection"):
+                try:
+                    out[n] = np.asarray(enc.embed_detection(img, det), dtype=np.float64)
+                except (ValueError, RuntimeError):
+                    out[n] = None
+            else:
+                out[n] = _safe_embed(enc, img, self.face_box)
+        return out
+
+    def target_features(self, target: np.ndarray, det: Any = None) -> dict[str, Any]:
         """Features of a case's target, computed once and reused for every method."""
-        feats: dict[str, Any] = {
-            "identity": {n: _safe_embed(e, target, self.face_box) for n, e in self.identity.items()}
-        }
-        if self.clip is not None:
-            feats["clip"] = self.clip.image_embeds([target])[0]
+        feats: dict[str, Any] = {"identity": self.embed_identity(target, det)}
+        raw = self._clip_raw([target])
+        if raw is not None:
+            feats["clip"] = _unit(raw)[0]
         if self.dino is not None:
             feats["dino"] = self.dino.features([target])[0]
         if self.fid is not None:
-            self._add_set("fid", "__target__", self.fid.features([target])[0])
+            fid = raw if raw is not None and self._fid_is_clip() else self.fid.features([target])
+            self._add_set("fid", "__target__", fid[0])
         for n, e in feats["identity"].items():
             if e is not None:
                 self._add_set(f"fid_id_{n}", "__target__", e)
         return feats
 
     def score_outputs(
-        self, target: np.ndarray, text: str, outputs: dict[str, np.ndarray], tfeats: dict[str, Any]
+        self,
+        target: np.ndarray,
+        text: str,
+        outputs: dict[str, np.ndarray | list[np.ndarray]],
+        tfeats: dict[str, Any],
+        embeddings: dict[str, list[dict[str, np.ndarray | None]]] | None = None,
     ) -> dict[str, dict[str, float | None]]:
-        """Pairwise metrics of every method's output against the target (and text), and set features."""
-        names = list(outputs)
-        images = [outputs[m] for m in names]
-        scores: dict[str, dict[str, float | None]] = {m: {} for m in names}
-        for m, img in zip(names, images, strict=True):
-            scores[m]["psnr"] = psnr(img, target)
-            scores[m]["ssim"] = ssim(img, target, self.ssim_channel)
-        if self.lpips is not None and names:
-            d = self.lpips.distances(images, [target] * len(images))
-            for m, v in zip(names, d, strict=True):
-                scores[m]["lpips"] = float(v)
-        if self.clip is not None and names:
-            emb = self.clip.image_embeds(images)
+        """Pairwise metrics of every method's output(s) against the target (and text), and set features.
+
+        ``outputs``: one image or a list of candidates per method (mean over candidates; set features from
+        candidate 0). ``embeddings``: identity embeddings per method and candidate when already computed."""
+        cands = {m: _as_list(v) for m, v in outputs.items()}
+        names = list(cands)
+        flat = [(m, img) for m in names for img in cands[m]]
+        images = [img for _, img in flat]
+        per: dict[str, dict[str, list[float | None]]] = {m: {} for m in names}
+
+        def put(key: str, values: Any) -> None:
+            for (m, _), v in zip(flat, values, strict=True):
+                per[m].setdefault(key, []).append(None if v is None else float(v))
+
+        put("psnr", [psnr(img, target) for img in images])
+        put("ssim", [ssim(img, target, self.ssim_channel) for img in images])
+        if self.lpips is not None and images:
+            put("lpips", self.lpips.distances_to(images, target))
+        raw = self._clip_raw(images)
+        if raw is not None:
+            emb = _unit(raw)
             temb = self.clip.text_embeds([text])[0]
-            for m, e in zip(names, emb, strict=True):
-                scores[m]["clip_i"] = 100.0 * float(e @ tfeats["clip"])
-                scores[m]["clip_t"] = 100.0 * float(e @ temb)
-        if self.dino is not None and names:
-            for m, e in zip(names, self.dino.features(images), strict=True):
-                scores[m]["dino"] = 100.0 * float(e @ tfeats["dino"])
+            put("clip_i", [100.0 * float(e @ tfeats["clip"]) for e in emb])
+            put("clip_t", [100.0 * float(e @ temb) for e in emb])
+        if self.dino is not None and images:
+            put("dino", [100.0 * float(e @ tfeats["dino"]) for e in self.dino.features(images)])
         if self.fid is not None and names:
-            for m, f in zip(names, self.fid.features(images), strict=True):
+            first = [next(i for i, (mm, _) in enumerate(flat) if mm == m) for m in names]
+            if raw is not None and self._fid_is_clip():  # the tiny-CLIP FID features are CLIP's raw output
+                fids = raw[first]
+            else:
+                fids = self.fid.features([cands[m][0] for m in names])
+            for m, f in zip(names, fids, strict=True):
                 self._add_set("fid", m, f)
+        if embeddings is None:
+            embeddings = {m: [self.embed_identity(img) for img in cands[m]] for m in names}
         for n, enc in self.identity.items():
             te = tfeats["identity"][n]
-            for m, img in zip(names, images, strict=True):
-                e = _safe_embed(enc, img, self.face_box)
-                if e is not None:
-                    self._add_set(f"fid_id_{n}", m, e)
-                ok = e is not None and te is not None
-                scores[m][f"face_sim_{n}"] = 100.0 * enc.similarity(e, te) if ok else None
-                scores[m][f"face_cal_{n}"] = 100.0 * enc.calibrated_similarity(e, te) if ok else None
-        return scores
+            for m in names:
+                embs = [e.get(n) for e in embeddings[m]]
+                if embs and embs[0] is not None:
+                    self._add_set(f"fid_id_{n}", m, embs[0])
+                ok = [e for e in embs if e is not None and te is not None]
+                per[m][f"face_sim_{n}"] = [100.0 * enc.similarity(e, te) for e in ok] or [None]
+                per[m][f"face_cal_{n}"] = [100.0 * enc.calibrated_similarity(e, te) for e in ok] or [None]
+        return {m: {k: candidate_mean(v) for k, v in per[m].items()} for m in names}
+
+    def _clip_raw(self, images: list[np.ndarray]) -> np.ndarray | None:
+        """CLIP image features before normalisation (one forward pass serves CLIP-I, CLIP-T and FID)."""
+        if self.clip is None or not images:
+            return None
+        return np.asarray(self.clip.image_fn(images), dtype=np.float64)
+
+    def _fid_is_clip(self) -> bool:
+        """Whether the FID features are the CLIP backbone's own raw image features (tiny-CLIP fallback)."""
+        return self.clip is not None and self.fid.fn is self.clip.image_fn and not self.fid.normalise
 
     # ------------------------------------------------------------------------------ set metrics
     def _add_set(self, key: str, method: str, feat: np.ndarray) -> None:
@@ -218,6 +277,24 @@ class MetricSuite:
 
     def set_counts(self, methods: list[str]) -> dict[str, dict[str, int]]:
         return {m: {k: len(v.get(m, [])) for k, v in self._set_feats.items()} for m in methods}
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def _as_list(value: np.ndarray | list[np.ndarray]) -> list[np.ndarray]:
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def candidate_mean(values: list[float | None]) -> float | None:
+    """Mean over a method's candidates of the values that exist (inf if one is inf; None if none)."""
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return None
+    if any(math.isinf(v) for v in vals):
+        return math.inf
+    return float(np.mean(vals))
 
 
 def _safe_embed(
