@@ -4,6 +4,7 @@ a stage over-fits one fixed batch (its loss falls)."""
 from __future__ import annotations
 
 import csv
+import json
 
 import pytest
 
@@ -52,6 +53,56 @@ def test_transformer_and_joint_chain(tmp_path):
     model = tmp_path / "joint" / "export" / "model"
     assert (model / "config.json").is_file() and (model / "MANIFEST.json").is_file()
     assert (tmp_path / "joint" / "samples" / "step_000002.png").is_file()
+
+
+def test_fidelity_stage_trains_only_the_fuse_blocks_with_the_faceres_teacher(tmp_path):
+    """transformer -> fidelity: the CFT fuse blocks change, everything else of the restorer does not,
+    and the teacher's identity and perceptual terms are logged."""
+    from tfgnet_desk.model.restorer import CodeFormerRestorer, RestorerConfig
+    from tfgnet_desk.train.checkpoint import load_component
+
+    run(small_config("codebook", max_steps=1), tmp_path)
+    run(small_config("transformer", max_steps=1, init={"vq": "codebook/export/vq.safetensors"}), tmp_path)
+    cfg = small_config(
+        "fidelity",
+        max_steps=2,
+        sample_every=2,
+        lr=1e-2,
+        init={"restorer": "transformer/export/restorer.safetensors"},
+        params={"teacher_size": 64},
+    )
+    res = run(cfg, tmp_path)
+    assert res.step == 2 and {"id_faceres", "perceptual_faceres", "l1"} <= set(res.last_logs)
+
+    def weights(rel: str) -> dict:
+        folder = tmp_path / rel
+        r = CodeFormerRestorer(RestorerConfig.from_dict(json.loads((folder / "restorer.json").read_text())))
+        load_component(r, folder / "restorer.safetensors")
+        return {k: v.clone() for k, v in r.state_dict().items()}
+
+    before, after = weights("transformer/export"), weights("fidelity/export")
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("fuse_convs_dict") for k in changed)
+    assert (tmp_path / "fidelity" / "samples" / "step_000002.png").is_file()
+
+
+def test_joint_teacher_losses_on_the_predicted_clean_image(tmp_path):
+    cfg = small_config(
+        "joint",
+        max_steps=1,
+        params={
+            "x0_identity_weight": 0.5,
+            "x0_perceptual_weight": 0.5,
+            "x0_attribute_weight": 0.5,
+            "teacher_size": 64,
+            "t_max_fraction": 0.5,
+            "p_caption": 1.0,
+            "p_uncond": 0.0,
+        },
+    )
+    logs = run(cfg, tmp_path).last_logs
+    for name in ("x0_identity_faceres", "x0_perceptual_faceres", "x0_attributes_faceres"):
+        assert name in logs and float(logs[name]) == float(logs[name]) and float(logs[name]) >= 0
 
 
 def test_joint_ablation_flags(tmp_path):

@@ -75,7 +75,7 @@ def small_config(stage: str, **over):
     from tfgnet_desk.train.config import TrainConfig
 
     params: dict = {"synthetic_n": 8}
-    if stage in ("codebook", "transformer"):
+    if stage in ("codebook", "transformer", "fidelity"):
         params.update(restorer=SMALL_RESTORER, disc_start=1, disc_layers=2, disc_ndf=8)
     if stage == "vae":
         params.update(vae=SMALL_VAE)

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-STAGES = ("clip", "vae", "codebook", "transformer", "joint")
+STAGES = ("clip", "vae", "codebook", "transformer", "fidelity", "joint")
 
 
 @dataclass

@@ -18,6 +18,8 @@ def build_stage(cfg: TrainConfig, source: FaceSource, out_root: Path):
         from tfgnet_desk.train.stages.codebook import CodebookStage as cls
     elif cfg.stage == "transformer":
         from tfgnet_desk.train.stages.transformer import TransformerStage as cls
+    elif cfg.stage == "fidelity":
+        from tfgnet_desk.train.stages.fidelity import FidelityStage as cls
     elif cfg.stage == "joint":
         from tfgnet_desk.train.stages.joint import JointStage as cls
     else:

@@ -15,6 +15,12 @@ adds a plain MSE over the whole latent so the background is learned at all (0 = 
 With l1 = l2 = 0 (the CPU default) the restorer stays frozen. Learning rates are stage-wise per group:
 ``lr`` x ``lr_mult`` for unet, fusion, pseudo_text, image_encoder and restorer.
 
+Teacher losses on the predicted clean image (off by default; ``x0_identity_weight``,
+``x0_perceptual_weight``, ``x0_attribute_weight``, ``teacher_size``): the x0 prediction is decoded by
+the frozen VAE and compared with the target by faceres (``model.face_teacher``), and the attribute probes
+are asked for what the caption states. ``t_max_fraction`` < 1 trains only the lower noise levels, the
+ones the app samples at strength < 1.
+
 Ablations: ``--no-stacked-id`` (text only, no ID embedding), ``--no-masked-loss`` (plain MSE);
 ``--no-codebook`` / ``--no-transformer`` use the matching restorer (trained with the same flags).
 """
@@ -105,6 +111,20 @@ class JointStage(TrainStage):
         self.bg_weight = float(self.p.get("bg_weight", 0.1))
         self.no_stacked_id = bool(self.p.get("no_stacked_id", False))
         self.no_masked_loss = bool(self.p.get("no_masked_loss", False))
+        # The noise levels trained: t < t_max_fraction x T (the app samples strength <= 0.6 by default).
+        self.t_max_fraction = float(self.p.get("t_max_fraction", 1.0))
+        self.x0_weights = {
+            "identity": float(self.p.get("x0_identity_weight", 0.0)),
+            "perceptual": float(self.p.get("x0_perceptual_weight", 0.0)),
+            "attributes": float(self.p.get("x0_attribute_weight", 0.0)),
+        }
+        self.teacher = None
+        if any(v > 0 for v in self.x0_weights.values()):
+            from tfgnet_desk.faces.attributes import AttributeProbes
+            from tfgnet_desk.model.face_teacher import FaceResTeacher
+
+            probes = AttributeProbes.load() if self.x0_weights["attributes"] > 0 else None
+            self.teacher = FaceResTeacher(size=int(self.p.get("teacher_size", 224)), probes=probes)
         self.vq = None
         if self.lambdas.get("transformer", 0) > 0:
             from tfgnet_desk.model.vq import VQAutoEncoder
@@ -147,8 +167,9 @@ class JointStage(TrainStage):
 
     def condition(
         self, batch: Batch, rand: StepRandom, id_images: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """t* per sample (B, L, D) and, for SDXL-style UNets, the pooled prompt embedding (B, P)."""
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """t* per sample (B, L, D), for SDXL-style UNets the pooled prompt embedding (B, P), and which
+        samples were conditioned on their caption (B,) bool (not the pseudo-text form, not dropped)."""
         dev = batch.hq.device
         use_caption = (rand.rand() < self.p_caption).tolist()
         female = ("woman", "girl", "female", "lady")
@@ -179,19 +200,21 @@ class JointStage(TrainStage):
         pooled = None
         if text.pooled is not None:
             pooled = torch.where(drop[:, None], torch.zeros_like(text.pooled), text.pooled.to(dev))
-        return torch.where(drop[:, None, None], torch.zeros_like(embeds), embeds), pooled
+        captioned = torch.tensor(use_caption, dtype=torch.bool, device=dev) & ~drop
+        return torch.where(drop[:, None, None], torch.zeros_like(embeds), embeds), pooled, captioned
 
     # ------------------------------------------------------------------------------------ loss
     def forward(self, batch: Batch, rand: StepRandom):
         dev = batch.hq.device
         id_images, (restored, logits, z_l) = self.id_images(batch, rand)
-        embeds, pooled = self.condition(batch, rand, id_images)
+        embeds, pooled, captioned = self.condition(batch, rand, id_images)
         with torch.no_grad():
             post = self.net.vae.encode(batch.hq).latent_dist
             z0 = post.mean + post.std * rand.randn(*post.mean.shape[1:], device=dev)
             z0 = z0 * self.net.vae.config.scaling_factor
         eps = rand.randn(*z0.shape[1:], device=dev)
-        t = rand.randint(int(self.noise_scheduler.config.num_train_timesteps), device=dev)
+        t_total = int(self.noise_scheduler.config.num_train_timesteps)
+        t = rand.randint(max(1, round(t_total * self.t_max_fraction)), device=dev)
         zt = self.noise_scheduler.add_noise(z0, eps, t)
         extra = {}
         if self.model_config.generator.uses_added_cond:  # full profile: SDXL's added conditioning
@@ -218,7 +241,44 @@ class JointStage(TrainStage):
             logs["transformer"] = l_tr.detach()
         loss = total_loss(l_cb, l_tr, l_masked, self.lambdas)
         logs["masked"] = l_masked.detach()
+        if self.teacher is not None:
+            taught = self.x0_losses(batch, zt, t, eps_pred, captioned)
+            for name, value in taught.items():
+                loss = loss + self.x0_weights[name] * value
+                logs[f"x0_{name}_faceres"] = value.detach()
         return loss, logs
+
+    def x0_losses(
+        self, batch: Batch, zt: torch.Tensor, t: torch.Tensor, eps_pred: torch.Tensor, captioned: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Teacher losses on the predicted clean image (the VAE decoding of the x0 prediction):
+        faceres identity and perceptual distance to the target, and the attribute probes' BCE on what
+        each sample's caption states (captioned samples only)."""
+        from tfgnet_desk.data.captions import stated_attributes
+
+        alpha = self.noise_scheduler.alphas_cumprod.to(zt.device)[t].view(-1, 1, 1, 1).to(zt.dtype)
+        z0_pred = (zt - (1 - alpha).sqrt() * eps_pred) / alpha.sqrt()
+        img = self.net.vae.decode(z0_pred / self.net.vae.config.scaling_factor).sample.clamp(-1, 1)
+        out: dict[str, torch.Tensor] = {}
+        w = self.x0_weights
+        if w["identity"] > 0 or w["perceptual"] > 0:
+            taught = self.teacher(img, batch.hq, perceptual=w["perceptual"] > 0)
+            out.update({k: v for k, v in taught.items() if w[k] > 0})
+        if w["attributes"] > 0:
+            attrs = self.teacher.probes.attributes
+            target = torch.zeros(len(batch), len(attrs), device=img.device)
+            known = torch.zeros_like(target)
+            for i, caption in enumerate(batch.captions):
+                if not bool(captioned[i]):
+                    continue
+                for name, value in stated_attributes(caption).items():
+                    if name in attrs:
+                        target[i, attrs.index(name)] = float(value)
+                        known[i, attrs.index(name)] = 1.0
+            logits = self.teacher.attribute_logits(img)
+            bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+            out["attributes"] = (bce * known).sum() / known.sum().clamp_min(1.0)
+        return out
 
     # --------------------------------------------------------------------------------- samples
     @torch.no_grad()
