@@ -75,7 +75,14 @@ def make_source(args: argparse.Namespace, cfg: TrainConfig):
     from tfgnet_desk.data import resolve_data_root
 
     root = resolve_data_root(args.data)
-    return CachedFaces(args.cache, root, pools=("train",), size=cfg.image_size)
+    return CachedFaces(
+        args.cache,
+        root,
+        pools=("train",),
+        size=cfg.image_size,
+        identity_teacher=str(cfg.params.get("identity_teacher", "dlib")),
+        masks=str(cfg.params.get("masks", "landmarks")),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -137,7 +137,14 @@ class CachedFaces(FaceSource):
         pools: tuple[str, ...] = ("train",),
         size: int = 128,
         flip: bool = True,
+        identity_teacher: str = "dlib",
+        masks: str = "landmarks",
     ) -> None:
+        """``identity_teacher``: 'dlib' (``identity.npz``) or 'faceres' (``teacher.npz``) features as
+        ``desc``; ``masks``: 'landmarks' (the identity-region hull of the cached landmarks, the ellipse
+        where a face has none) or 'ellipse' (always)."""
+        if identity_teacher not in ("dlib", "faceres") or masks not in ("landmarks", "ellipse"):
+            raise ValueError(f"identity_teacher {identity_teacher!r} / masks {masks!r} not known")
         cache_dir = Path(cache_dir)
         meta = json.loads((cache_dir / f"faces-{size}.json").read_text())
         keep = np.array([p in pools for p in meta["pools"]])
@@ -157,8 +164,11 @@ class CachedFaces(FaceSource):
         self.records: list[Any] = [None] * n
         self.cache_dir = cache_dir
         self._identity_mtime = 0.0
+        self.identity_teacher = identity_teacher
+        self.masks = masks
         self._load_records(data_root)
         self._load_identity(cache_dir)
+        self._load_teacher(cache_dir)
         self.default_mask = ellipse_mask(size)
 
     def __len__(self) -> int:
@@ -184,7 +194,7 @@ class CachedFaces(FaceSource):
         from tfgnet_desk.data.crops import crop_box
 
         path = cache_dir / "identity.npz"
-        if path.exists():
+        if self.identity_teacher == "dlib" and path.exists():
             self._identity_mtime = path.stat().st_mtime
             pos = {k: i for i, k in enumerate(self.keys)}
             z = np.load(path)
@@ -207,9 +217,47 @@ class CachedFaces(FaceSource):
         else:
             self.desc_mean = np.zeros(128, np.float32)
 
+    def _load_teacher(self, cache_dir: Path) -> None:
+        """``teacher.npz``: landmarks for every face (they replace dlib's, fitted in the same crop
+        box) and, with ``identity_teacher='faceres'``, the centred unit-norm faceres features."""
+        path = cache_dir / "teacher.npz"
+        if not path.exists():
+            if self.identity_teacher == "faceres":
+                raise FileNotFoundError(
+                    f"{path} not found: build it with python -m tfgnet_desk.train.facecache teacher"
+                )
+            return
+        z = np.load(path)
+        done = int(z["done"])
+        pos = {str(k): j for j, k in enumerate(z["keys"][:done])}
+        rows = [(i, pos[k]) for i, k in enumerate(self.keys) if k in pos]
+        if not rows:
+            return
+        mine, theirs = (np.array(v) for v in zip(*rows, strict=True))
+        self.lm68[mine] = z["lm68"][theirs]
+        if self.identity_teacher == "faceres":
+            feats = z["faceres"][theirs].astype(np.float32)
+            self.desc = np.zeros((len(self.keys), feats.shape[1]), np.float32)
+            self.has_desc = np.zeros(len(self.keys), bool)
+            self.desc_mean = feats.mean(0)
+            d = feats - self.desc_mean
+            self.desc[mine] = d / (np.linalg.norm(d, axis=1, keepdims=True) + 1e-8)
+            self.has_desc[mine] = True
+
+    def mask_of(self, i: int) -> np.ndarray:
+        """The identity-region mask of face ``i`` (landmark hull, or the default ellipse)."""
+        lm = self.lm68[i]
+        if self.masks == "ellipse" or not np.isfinite(lm).all():
+            return self.default_mask
+        from tfgnet_desk.faces.masks import identity_mask
+
+        return identity_mask(lm, (self.size, self.size))
+
     def refresh_identity(self) -> bool:
         """Re-read ``identity.npz`` if the (still running) cache builder has extended it since."""
         path = self.cache_dir / "identity.npz"
+        if self.identity_teacher != "dlib":
+            return False
         if not path.exists() or path.stat().st_mtime <= self._identity_mtime:
             return False
         self.desc[:] = 0
@@ -235,7 +283,7 @@ class CachedFaces(FaceSource):
             lq = np.stack([self.lq[v, r] for v, r in zip(ver, rows, strict=True)])
         else:
             lq = hq.copy()
-        mask = np.broadcast_to(self.default_mask, (len(idx), self.size, self.size)).copy()
+        mask = np.stack([self.mask_of(int(i)) for i in idx]).astype(np.float32)
         flips = rng.random(len(idx)) < 0.5 if self.flip else np.zeros(len(idx), bool)
         hq[flips] = hq[flips, :, ::-1]
         lq[flips] = lq[flips, :, ::-1]

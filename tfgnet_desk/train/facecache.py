@@ -10,6 +10,8 @@ Two parts, built separately so that the slow one can start first:
   (``lm68``) and whether HOG detected the face (``found``). Crop-independent.
 - ``faces-<size>.npy`` / ``.json``: face crops ``(N, size, size, 3)`` uint8 of the train and val pools.
 - ``lq-<size>.npy``: A.1-degraded versions of those crops.
+- ``teacher.npz``: faceres identity features and dlib 68 landmarks of those crops (the identity
+  teacher of the clip stage with ``identity_teacher: faceres``, and the landmark masks).
 """
 
 from __future__ import annotations
@@ -203,9 +205,57 @@ def build_lq(out: Path, size: int = 128, seed: int = 0, versions: int = 1) -> Pa
     return path
 
 
+def build_teacher(out: Path, size: int = 128, batch: int = 32, teacher_size: int = 224) -> Path:
+    """faceres identity features and dlib 68 landmarks of every cached face (``teacher.npz``).
+
+    The cached crop is the data set's face box (``data.crops``), so the landmarks are fitted inside the
+    whole crop (no detector, ~5 ms a face) and faceres sees the face through the teacher's fixed warp
+    (``model.face_teacher``), exactly as the training losses will. Writes ``keys``, ``faceres``
+    (N, 1024) float16 and ``lm68`` (N, 68, 2) float32 in crop pixels; resumes from a partial file.
+    """
+    import json
+
+    import torch
+
+    from tfgnet_desk.faces.detect import landmarks_in_box
+    from tfgnet_desk.model.face_teacher import FaceResTeacher
+    from tfgnet_desk.train.data import to_tensor
+
+    meta = json.loads((out / f"faces-{size}.json").read_text())
+    faces = np.load(out / f"faces-{size}.npy", mmap_mode="r")
+    n = faces.shape[0]
+    path = out / "teacher.npz"
+    feats = np.zeros((n, 1024), np.float16)
+    lm = np.full((n, 68, 2), np.nan, np.float32)
+    start = 0
+    if path.exists():
+        z = np.load(path)
+        if list(z["keys"][: int(z["done"])]) == meta["keys"][: int(z["done"])]:
+            start = int(z["done"])
+            feats[:start], lm[:start] = z["faceres"][:start], z["lm68"][:start]
+    teacher = FaceResTeacher(size=teacher_size)
+
+    def save(done: int) -> None:
+        tmp = out / "teacher.tmp.npz"
+        np.savez(tmp, keys=np.array(meta["keys"]), faceres=feats, lm68=lm, done=np.array(done))
+        os.replace(tmp, path)
+
+    t0 = time.time()
+    for i in range(start, n, batch):
+        chunk = np.array(faces[i : i + batch])  # a writable copy of the memory-mapped rows
+        for j, face in enumerate(chunk):
+            lm[i + j] = landmarks_in_box(face, (0, 0, size, size)).landmarks68
+        with torch.no_grad():
+            feats[i : i + len(chunk)] = teacher.features(to_tensor(chunk))["identity"].numpy()
+        if (i // batch) % 50 == 0 or i + batch >= n:
+            save(min(i + batch, n))
+            print(f"[teacher] {min(i + batch, n)}/{n} {time.time() - t0:.0f}s", flush=True)
+    return path
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("part", choices=["identity", "faces", "lq"])
+    ap.add_argument("part", choices=["identity", "faces", "lq", "teacher"])
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--out", type=Path, default=Path(".cache/train"))
     ap.add_argument("--limit", type=int, default=None)
@@ -213,6 +263,9 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     if args.part == "lq":
         build_lq(args.out, args.size)
+        return
+    if args.part == "teacher":
+        build_teacher(args.out, args.size)
         return
     if args.part == "faces":
         build_faces(args.data, args.out, args.size)

@@ -4,7 +4,9 @@ The full profile loads a pretrained CLIP; the tiny one has none, so this stage s
 - a symmetric contrastive loss between each face and its templated caption (identical captions in a
   batch count as positives for each other, soft targets), and
 - an identity term (DESIGN.md, "How identity gets through at the tiny scale"): a linear head on the
-  projected image embedding is pulled towards the face's centred, unit-norm dlib descriptor (cosine),
+  projected image embedding is pulled towards the face's centred, unit-norm identity feature (cosine):
+  dlib's descriptor, or faceres's features with ``identity_teacher: faceres`` (then dlib, the
+  evaluation's scorer, teaches nothing),
   so that the embedding the fusion MLP later reads carries who the person is, not only gender, age and
   hair. The head is training-only; the embedding carries identity linearly.
 Inputs are the clean face or its A.1-degraded version (half each, as the restored evidence at test time
@@ -47,7 +49,9 @@ class ClipStage(TrainStage):
         self.image_encoder = E.build_image_encoder(self.spec)
         self.text_encoders = nn.ModuleList(E.build_text_encoders(self.spec))
         self.logit_scale = nn.Parameter(torch.tensor(float(self.p.get("init_logit_scale", 2.659))))
-        self.id_head = nn.Linear(self.spec.image_embed_dim, 128)
+        # The identity teacher's dimension: 128 (dlib) or 1024 (faceres, ``identity_teacher: faceres``).
+        desc = getattr(source, "desc", None)
+        self.id_head = nn.Linear(self.spec.image_embed_dim, int(desc.shape[1]) if desc is not None else 128)
         self.id_weight = float(self.p.get("id_weight", 2.0))
         self.p_lq = float(self.p.get("p_lq", 0.5))
         self.p_noise = float(self.p.get("noise_background", 0.5))
