@@ -40,7 +40,7 @@ def stage_summary(run: Path) -> dict[str, dict]:
         tail = rows[-10:]
         means = {}
         for k in last:
-            if k in ("step", "elapsed_s", "lr"):
+            if k in ("step", "elapsed_s", "cpu_s", "lr"):
                 continue
             vals = [float(r[k]) for r in tail if r.get(k) not in (None, "")]
             if vals:
@@ -49,6 +49,7 @@ def stage_summary(run: Path) -> dict[str, dict]:
         out[stage] = {
             "steps": int(last["step"]),
             "wall_minutes": round(float(last["elapsed_s"]) / 60, 1),
+            "cpu_seconds": round(float(last["cpu_s"])) if last.get("cpu_s") else None,
             "final_losses_mean_last_10_logged": means,
         }
         if cfg_path.exists():

@@ -60,6 +60,7 @@ def save_checkpoint(
     *,
     step: int,
     elapsed: float,
+    cpu_seconds: float = 0.0,
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
@@ -70,6 +71,7 @@ def save_checkpoint(
         {
             "step": step,
             "elapsed": elapsed,
+            "cpu_seconds": cpu_seconds,
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),

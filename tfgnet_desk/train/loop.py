@@ -157,7 +157,7 @@ def run_training(cfg: TrainConfig, source: FaceSource, opts: RunOptions) -> RunR
         stage.param_groups(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
-    step, elapsed0 = 0, 0.0
+    step, elapsed0, cpu0 = 0, 0.0, 0.0
     if opts.resume:
         ckpt = load_checkpoint(folder)
         if ckpt is not None:
@@ -166,6 +166,7 @@ def run_training(cfg: TrainConfig, source: FaceSource, opts: RunOptions) -> RunR
             scheduler.load_state_dict(ckpt["scheduler"])
             set_rng_state(ckpt["rng"])
             step, elapsed0 = int(ckpt["step"]), float(ckpt["elapsed"])
+            cpu0 = float(ckpt.get("cpu_seconds", 0.0))
             if accelerator.is_main_process and not opts.quiet:
                 print(f"resumed {cfg.stage} from step {step} ({elapsed0 / 60:.1f} min so far)")
     if accelerator.is_main_process:
@@ -188,16 +189,30 @@ def run_training(cfg: TrainConfig, source: FaceSource, opts: RunOptions) -> RunR
     per_rank = cfg.batch_size // world
     micro = per_rank // cfg.grad_accum
     t_start = time.time()
+    c_start = time.process_time()
     last_ckpt = t_start
+
+    def cpu_seconds() -> float:
+        """CPU seconds of the stage so far, all processes (what a shared machine cannot inflate)."""
+        mine = torch.tensor([time.process_time() - c_start], device=device)
+        if world > 1:
+            mine = accelerator.reduce(mine, reduction="sum")
+        return cpu0 + float(mine.item())
+
     logs: dict[str, float] = {}
     interrupted = False
+    with_cpu = True
+
+    cpu_logged = [cpu0]  # CPU seconds at the last log step (a collective; checkpoints only read it)
 
     def checkpoint() -> None:
+        cpu = cpu_logged[0]
         if main:
             save_checkpoint(
                 folder,
                 step=step,
                 elapsed=elapsed0 + time.time() - t_start,
+                cpu_seconds=cpu,
                 model=accelerator.unwrap_model(model),
                 optimizer=optimizer,
                 scheduler=scheduler,
@@ -250,22 +265,28 @@ def run_training(cfg: TrainConfig, source: FaceSource, opts: RunOptions) -> RunR
             if main:
                 if writer is None:
                     new = not log_path.exists() or not opts.resume
+                    # a log begun before CPU seconds were logged keeps its columns
+                    with_cpu = new or "cpu_s" in log_path.read_text().split("\n", 1)[0].split(",")
                     log_path.parent.mkdir(parents=True, exist_ok=True)
                     log_file = open(log_path, "w" if new else "a", newline="")  # noqa: SIM115
                     writer = csv.writer(log_file)
                     columns = list(logs)
                     if new:
-                        writer.writerow(["step", "elapsed_s", "lr", *columns])
-                if step % cfg.log_every == 0 or step == last:
+                        writer.writerow(["step", "elapsed_s", "cpu_s", "lr", *columns])
+            if step % cfg.log_every == 0 or step == last:
+                cpu = cpu_logged[0] = cpu_seconds()  # same steps on every rank: a safe collective
+                if main:
                     writer.writerow(
                         [
                             step,
                             round(elapsed0 + time.time() - t_start, 2),
+                            *([round(cpu, 1)] if with_cpu else []),
                             f"{scheduler.get_last_lr()[0]:.3e}",
                             *(f"{logs[c]:.5f}" if c in logs else "" for c in columns),
                         ]
                     )
                     log_file.flush()
+            if main:
                 bar.set_postfix({k: f"{v:.4f}" for k, v in list(logs.items())[:4]}, refresh=False)
                 bar.update(1)
                 if cfg.sample_every and step % cfg.sample_every == 0:
@@ -282,6 +303,7 @@ def run_training(cfg: TrainConfig, source: FaceSource, opts: RunOptions) -> RunR
                 checkpoint()
                 last_ckpt = time.time()
         bar.close()
+        cpu_logged[0] = cpu_seconds()
         checkpoint()
         samples()
         accelerator.wait_for_everyone()
