@@ -256,6 +256,23 @@ def test_flip_bookkeeping_with_a_fake_probe():
     assert run_flip(man, [follows], an.FaceAnalysis(net=_Net()), locate, (64, 64)) == {}  # no probes
 
 
+def test_flip_success_needs_a_visible_move_not_just_the_sign():
+    """A 2-point move counts for the sign test only; success needs 10 points; the decision needs the
+    probe to say present for the added text and absent for the removed one."""
+    from tfgnet_desk.evaluate.flip import aggregate_flip
+
+    def case(p_added, p_removed):
+        return {"flip": {"tfgnet": {"smiling": {"p_added": p_added, "p_removed": p_removed}}}}
+
+    per_case = [case(0.52, 0.50), case(0.70, 0.40), case(0.30, 0.35), case(0.45, 0.30)]
+    s, c = aggregate_flip(per_case, ["tfgnet"])
+    assert s["tfgnet"]["flip_sign_smiling"] == 75.0  # 3 of 4 moved the stated way at all
+    assert s["tfgnet"]["flip_smiling"] == 50.0  # 2 of 4 by at least 10 points
+    assert s["tfgnet"]["flip_decision_smiling"] == 25.0  # only 0.70 / 0.40 crosses 0.5 the right way
+    assert s["tfgnet"]["flip_shift_smiling"] == pytest.approx(100 * (0.02 + 0.30 - 0.05 + 0.15) / 4)
+    assert c["tfgnet"]["flip_smiling"] == 4 and s["tfgnet"]["flip_all"] == 50.0
+
+
 # ------------------------------------------------------------------------------------- one whole case
 class _DetEnc(_Enc):
     """Encoder that embeds from a detection (the image's mean colour, centred on grey)."""

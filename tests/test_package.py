@@ -90,7 +90,7 @@ def test_spec_makefile_and_extra_are_wired():
     excludes = re.search(r"excludes = \[(.*?)\]", spec, re.S)
     assert excludes and '"torchvision"' in excludes.group(1)
     assert 'name="tfgnet-desk"' in spec and "COLLECT(" in spec  # one-folder build
-    assert '"models/tiny"' in spec and "face_recognition_models" in spec
+    assert '"models/tiny"' in spec and '"models/faceres"' in spec and "face_recognition_models" in spec
     compile(spec, "tfgnet-desk.spec", "exec")
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^package:", makefile, re.M) and "packaging/build.sh" in makefile

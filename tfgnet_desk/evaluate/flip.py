@@ -5,9 +5,11 @@ For a case and a method that generates from text (``text-only``, ``tfgnet``), ea
 description's class word is male) is stated once and removed once (``with_attribute``; the class word and
 every other phrase kept), and the two texts are generated with the same seed, model, strength, steps and
 evidence (all texts of a case in one batch: the same noise, the same numerics). The attribute's probe
-gives P(present) for both images; the pair succeeds when P(added) > P(removed). Reported per attribute:
-the share of successes and the mean shift P(added) - P(removed) (percentage points), with the number of
-pairs; ``--flip-cases N`` bounds the cases (the first N in name order).
+gives P(present) for both images; the pair succeeds when P(added) - P(removed) >= ``FLIP_MARGIN`` (10
+points: a move a person could see; the bare sign is reported beside it, see ``aggregate_flip``).
+Reported per attribute: the share of successes, of moves at all, of decisions that follow the text, and
+the mean shift (percentage points), with the number of pairs; ``--flip-cases N`` bounds the cases (the
+first N in name order).
 
 A generated image without landmarks (never, with the shared face box) leaves its pair out, counted.
 """
@@ -20,7 +22,11 @@ from typing import Any
 import numpy as np
 
 from tfgnet_desk.data.captions import FLIP_ATTRIBUTES, with_attribute
+from tfgnet_desk.evaluate.metrics.analyst import PROBE_THRESHOLD as PROBE_DECISION
 from tfgnet_desk.evaluate.metrics.analyst import FaceAnalysis, stated_gender
+
+# A flip succeeds when the probe moves the stated way by at least this much (probability, 0-1).
+FLIP_MARGIN = 0.10
 
 
 def flip_texts(text: str, gender: str | None) -> dict[str, tuple[str, str]]:
@@ -80,13 +86,21 @@ def run_flip(
 
 
 def aggregate_flip(per_case: list[dict[str, Any]], methods: list[str]) -> tuple[dict, dict]:
-    """Per method: ``flip_<attr>`` (success %), ``flip_shift_<attr>`` (mean P(added) - P(removed), x100)
-    and the same pooled over attributes (``flip_all``, ``flip_shift_all``); counts are pairs judged, and
-    ``flip_cases`` the cases that ran the test."""
+    """Per method and attribute (and pooled, ``all``):
+
+    - ``flip_<attr>``: success (%), the probe moved the stated way by at least :data:`FLIP_MARGIN`;
+    - ``flip_sign_<attr>``: the probe moved the stated way at all (%): with the same seed any change of
+      the text perturbs the image a little, so this sign test credits invisible, noise-level moves
+      (today's model: 66-90 % "moved" with a mean shift of about 1 point);
+    - ``flip_decision_<attr>``: the probe's decision follows the text (%): P(added) >= 0.5 > P(removed);
+    - ``flip_shift_<attr>``: mean P(added) - P(removed), percentage points.
+
+    Counts are pairs judged; ``flip_cases`` the cases that ran the test."""
     summary: dict[str, dict[str, float | None]] = {}
     counts: dict[str, dict[str, int]] = {}
     for m in methods:
         shifts: dict[str, list[float]] = {}
+        follows: dict[str, list[bool]] = {}
         cases = 0
         for rec in per_case:
             pairs = (rec.get("flip") or {}).get(m)
@@ -96,12 +110,20 @@ def aggregate_flip(per_case: list[dict[str, Any]], methods: list[str]) -> tuple[
             for a, e in pairs.items():
                 if e.get("p_added") is not None and e.get("p_removed") is not None:
                     shifts.setdefault(a, []).append(e["p_added"] - e["p_removed"])
+                    decided = e["p_added"] >= PROBE_DECISION > e["p_removed"]
+                    follows.setdefault(a, []).append(bool(decided))
         if not cases:
             continue
         summary[m], counts[m] = {}, {"flip_cases": cases}
-        pooled = [d for a in FLIP_ATTRIBUTES for d in shifts.get(a, [])]
-        for a, vals in [*((a, shifts.get(a, [])) for a in FLIP_ATTRIBUTES), ("all", pooled)]:
-            summary[m][f"flip_{a}"] = 100.0 * float(np.mean([d > 0 for d in vals])) if vals else None
+        shifts["all"] = [d for a in FLIP_ATTRIBUTES for d in shifts.get(a, [])]
+        follows["all"] = [f for a in FLIP_ATTRIBUTES for f in follows.get(a, [])]
+        for a in [*FLIP_ATTRIBUTES, "all"]:
+            vals, dec = shifts.get(a, []), follows.get(a, [])
+            share = lambda xs: 100.0 * float(np.mean(xs)) if xs else None  # noqa: E731
+            summary[m][f"flip_{a}"] = share([d >= FLIP_MARGIN for d in vals])
+            summary[m][f"flip_sign_{a}"] = share([d > 0 for d in vals])
+            summary[m][f"flip_decision_{a}"] = share(dec)
             summary[m][f"flip_shift_{a}"] = 100.0 * float(np.mean(vals)) if vals else None
-            counts[m][f"flip_{a}"] = counts[m][f"flip_shift_{a}"] = len(vals)
+            for key in ("flip", "flip_sign", "flip_decision", "flip_shift"):
+                counts[m][f"{key}_{a}"] = len(vals)
     return summary, counts
