@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tfgnet_desk.data.captions import FLIP_ATTRIBUTES
+from tfgnet_desk.evaluate.flip import FLIP_MARGIN
 from tfgnet_desk.evaluate.metrics.analyst import (
     AGE_YOUNG_BELOW,
     ATTRIBUTE_ORDER,
@@ -170,18 +171,29 @@ def flip_section(result: RunResult) -> list[str]:
     out.append(
         f"Run on {info.get('cases_run', 0)} cases (`--flip-cases` {'all' if asked is None else asked}), "
         "same seed, strength, steps and evidence for both texts (`with_attribute`: 'wearing glasses', "
-        "'with a beard' (male class words only), 'smiling'). Success: P(added) > P(removed) for the "
-        "attribute's probe; shift: mean P(added) - P(removed), percentage points; pairs in brackets."
+        "'with a beard' (male class words only), 'smiling'). **Success**: the attribute's probe moves "
+        f"the stated way by at least {100 * FLIP_MARGIN:.0f} points, P(added) - P(removed) >= "
+        f"{FLIP_MARGIN:.2f}; *moved at all*: the bare sign, which credits noise-level moves; *decision*: "
+        "P(added) >= 0.5 > P(removed); shift: mean P(added) - P(removed), percentage points."
     )
-    heads, body = ["method"], []
-    for a in [*FLIP_ATTRIBUTES, "all"]:
-        heads += [f"{a} success %", f"{a} shift"]
+    heads = ["method", "attribute", "pairs", "success %", "moved at all %", "decision %", "mean shift"]
+    body = []
     for m in rows:
-        cells = [m]
         for a in [*FLIP_ATTRIBUTES, "all"]:
-            v, d, n = s[m].get(f"flip_{a}"), s[m].get(f"flip_shift_{a}"), c[m].get(f"flip_{a}", 0)
-            cells += ["-" if v is None else f"{v:.1f} ({n})", "-" if d is None else f"{d:+.2f}"]
-        body.append(cells)
+            n = c[m].get(f"flip_{a}", 0)
+            if not n:
+                continue
+            body.append(
+                [
+                    m,
+                    a,
+                    str(n),
+                    _num(s[m].get(f"flip_{a}"), 1),
+                    _num(s[m].get(f"flip_sign_{a}"), 1),
+                    _num(s[m].get(f"flip_decision_{a}"), 1),
+                    "-" if s[m].get(f"flip_shift_{a}") is None else f"{s[m][f'flip_shift_{a}']:+.2f}",
+                ]
+            )
     return out + [""] + _table(heads, body)
 
 
@@ -233,6 +245,8 @@ def csv_keys(result: RunResult) -> list[str]:
         "div_id_",
         "div_px",
         *(f"flip_{a}" for a in [*FLIP_ATTRIBUTES, "all"]),
+        *(f"flip_sign_{a}" for a in [*FLIP_ATTRIBUTES, "all"]),
+        *(f"flip_decision_{a}" for a in [*FLIP_ATTRIBUTES, "all"]),
         *(f"flip_shift_{a}" for a in [*FLIP_ATTRIBUTES, "all"]),
     ]
     keys: list[str] = []
