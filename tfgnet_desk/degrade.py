@@ -54,6 +54,16 @@ DEFAULT_LQ_SIZE = 128
 DEFAULT_HQ_SIZE = 512
 
 
+def _typed_from_dict(cls: Any, data: dict[str, Any]) -> Any:
+    """A parameter record from a dict: unknown keys ignored, each value cast to its field's type
+    (int or float), missing fields with defaults take them."""
+    values = {}
+    for f in fields(cls):
+        if f.name in data:
+            values[f.name] = (int if f.type in ("int", int) else float)(data[f.name])
+    return cls(**values)
+
+
 @dataclass(frozen=True)
 class DegradationParams:
     """Every sampled value of one A.1 degradation, enough to reproduce it exactly."""
@@ -71,17 +81,7 @@ class DegradationParams:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DegradationParams:
-        known = {f.name for f in fields(cls)}
-        d = {k: v for k, v in data.items() if k in known}
-        return cls(
-            blur_sigma=float(d["blur_sigma"]),
-            downsample_factor=float(d["downsample_factor"]),
-            noise_sigma=float(d["noise_sigma"]),
-            jpeg_quality=int(d["jpeg_quality"]),
-            noise_seed=int(d["noise_seed"]),
-            hq_size=int(d.get("hq_size", DEFAULT_HQ_SIZE)),
-            lq_size=int(d.get("lq_size", DEFAULT_LQ_SIZE)),
-        )
+        return _typed_from_dict(cls, data)
 
 
 def _as_generator(rng: int | np.random.Generator) -> np.random.Generator:
@@ -196,14 +196,7 @@ class SurveillanceParams:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SurveillanceParams:
-        return cls(
-            face_width_px=int(data["face_width_px"]),
-            noise_sigma=float(data["noise_sigma"]),
-            jpeg_quality=int(data["jpeg_quality"]),
-            noise_seed=int(data["noise_seed"]),
-            hq_size=int(data.get("hq_size", DEFAULT_HQ_SIZE)),
-            lq_size=int(data.get("lq_size", DEFAULT_LQ_SIZE)),
-        )
+        return _typed_from_dict(cls, data)
 
 
 def sample_surveillance_params(

@@ -28,7 +28,7 @@ import numpy as np
 from tfgnet_desk.evaluate.cases import CaseError, list_cases, load_case
 from tfgnet_desk.evaluate.methods import Method, MethodUnavailable, to_size
 from tfgnet_desk.evaluate.metrics import analyst as an
-from tfgnet_desk.evaluate.metrics.suite import MetricSuite
+from tfgnet_desk.evaluate.metrics.suite import MetricSuite, candidate_mean
 from tfgnet_desk.evaluate.scoring import CaseScorer
 
 log = logging.getLogger("tfgnet_desk.evaluate")
@@ -55,15 +55,6 @@ class RunResult:
     faceres: dict[str, Any] = field(default_factory=dict)  # faceres / probes availability and labels
     flip: dict[str, Any] = field(default_factory=dict)  # flip-test bookkeeping (cases asked, run, methods)
     case_counts: dict[str, int] = field(default_factory=dict)  # time key -> cases it covers (per-case times)
-
-
-def _mean(values: list[float]) -> float | None:
-    vals = [v for v in values if v is not None]
-    if not vals:
-        return None
-    if any(math.isinf(v) for v in vals):
-        return math.inf
-    return float(np.mean(vals))
 
 
 def _json_value(v: Any) -> Any:
@@ -254,7 +245,7 @@ def _aggregate(per_case: list[dict[str, Any]], methods: list[str], suite: Metric
     for m in methods:
         for k in pair_keys:
             vals = [rec["scores"][m].get(k) for rec in per_case if m in rec["scores"]]
-            summary[m][k] = _mean(vals)
+            summary[m][k] = candidate_mean(vals)  # the same rule: None skipped, inf wins
             counts[m][k] = sum(v is not None for v in vals)
         counts[m]["cases"] = sum(m in rec["scores"] for rec in per_case)
     set_values = suite.set_metrics(methods)
