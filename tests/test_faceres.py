@@ -134,6 +134,16 @@ def test_models_import_converts_the_npm_tarball(tmp_path):
     np.testing.assert_allclose(got.p_male, want["gender_pred/Sigmoid"].numpy().ravel(), rtol=1e-3, atol=1e-5)
 
 
+def test_models_import_takes_the_unpacked_package_folder(tmp_path):
+    from tfgnet_desk.cli import main as cli_main
+
+    write_fake_faceres(tmp_path / "package" / "models")
+    models = tmp_path / "models"
+    assert cli_main(["models", "--models-dir", str(models), "import", str(tmp_path / "package")]) == 0
+    assert verify_folder(models / "faceres").ok
+    assert FaceResNet.load(models / "faceres").analyse_aligned(_reference_inputs()).identity.shape == (2, 8)
+
+
 def test_models_import_refuses_a_tarball_without_faceres(tmp_path, capsys):
     from tfgnet_desk.cli import main as cli_main
 
