@@ -32,12 +32,12 @@ def test_stage_runs_and_exports(stage, tmp_path):
     assert [int(r["step"]) for r in rows] == [1, 2]
     assert all(float(r["loss"]) == float(r["loss"]) for r in rows)  # not NaN
     cpu = [float(r["cpu_s"]) for r in rows]
-    assert 0 < cpu[0] <= cpu[1]  # CPU seconds of the stage, logged beside wall time
+    assert 0 <= cpu[0] <= cpu[1] and cpu[1] > 0  # CPU seconds of the stage, logged beside wall time
     from tfgnet_desk.train.assemble import stage_summary
     from tfgnet_desk.train.checkpoint import load_checkpoint
 
     assert stage_summary(tmp_path)[stage]["cpu_seconds"] == round(cpu[-1])
-    assert load_checkpoint(folder)["cpu_seconds"] >= cpu[-1] - 0.05  # the log rounds to 0.1 s
+    assert load_checkpoint(folder)["cpu_seconds"] >= cpu[-1] - 0.001  # the log rounds to 1 ms
     assert any(folder.joinpath("export").glob("*.safetensors"))
     if stage != "clip":
         assert (folder / "samples" / "step_000002.png").is_file()

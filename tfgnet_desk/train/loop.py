@@ -280,7 +280,7 @@ def run_training(cfg: TrainConfig, source: FaceSource, opts: RunOptions) -> RunR
                         [
                             step,
                             round(elapsed0 + time.time() - t_start, 2),
-                            *([round(cpu, 1)] if with_cpu else []),
+                            *([round(cpu, 3)] if with_cpu else []),
                             f"{scheduler.get_last_lr()[0]:.3e}",
                             *(f"{logs[c]:.5f}" if c in logs else "" for c in columns),
                         ]
