@@ -131,6 +131,17 @@ def test_missing_class_word_is_a_clear_error(tokenizer):
         find_class_token(ids, tokenizer, ("man", "woman"), prompts=["a face with glasses"])
 
 
+def test_missing_class_word_error_quotes_at_most_80_characters_of_the_prompt(tokenizer):
+    """A 20,000-character prompt must not become a 20 KB error line."""
+    prompt = "tall " * 4000
+    ids = _ids(tokenizer, prompt)
+    with pytest.raises(ClassWordError) as err:
+        find_class_token(ids, tokenizer, ("man", "woman"), prompts=[prompt])
+    message = str(err.value)
+    assert "'tall tall" in message and "\u2026'" in message
+    assert len(message) < 80 + 200
+
+
 def test_default_vocabulary_comes_from_captions():
     words = default_class_words()
     try:

@@ -44,6 +44,15 @@ class ClassWordError(ValueError):
     """The prompt names no class word, so there is no token for the identity embedding to replace."""
 
 
+QUOTE_LIMIT = 80  # characters of a prompt an error message repeats
+
+
+def quote_prompt(prompt: str, limit: int = QUOTE_LIMIT) -> str:
+    """The prompt quoted for a one-line message: at most ``limit`` characters, then an ellipsis."""
+    short = prompt if len(prompt) <= limit else prompt[: limit - 1] + "\u2026"
+    return repr(short)
+
+
 def default_class_words() -> tuple[str, ...]:
     """The caption vocabulary's class words (``data.captions.CLASS_WORDS``) or the local fallback."""
     try:
@@ -274,7 +283,7 @@ def find_class_token(
                         best = start + k - 1
                     break
         if best is None:
-            text = f" {prompts[row_i]!r}" if prompts is not None else ""
+            text = f" {quote_prompt(prompts[row_i])}" if prompts is not None else ""
             raise ClassWordError(
                 f"the prompt{text} has no class word; name the person with one of: {', '.join(words)} "
                 "(TFGNet puts the identity embedding in that word's place)"
