@@ -40,6 +40,12 @@ def test_case_commands_end_to_end(capsys, home, tmp_path):
     rc, _, err = run(capsys, home, "import-evidence", "BT-1", str(bad))
     assert rc == 2 and "bad.jpg" in err
 
+    # several files with a bad one in the middle: each is tried and reported, the exit status says so
+    good2 = make_image(tmp_path / "frame2.png", seed=7)
+    rc, out, err = run(capsys, home, "import-evidence", "BT-1", str(bad), str(good2))
+    assert rc == 2 and "bad.jpg" in err and "1 of 2 files not imported" in err
+    assert "sha256" in out  # the file after the bad one was imported
+
     with CaseStore(Settings(home=home)) as store:  # a run, as the GUI would record it
         cid = store.find_case("BT-1")
         rid = store.record_run(cid, [store.list_evidence(cid)[0]["id"]], fake_result(n=2))

@@ -249,16 +249,26 @@ def _import_evidence(args) -> int:
         print("error: --box applies to a single file", file=sys.stderr)
         return 2
 
-    def body(store) -> None:
+    from tfgnet_desk.cases.evidence import EvidenceError
+
+    def body(store) -> int:
         cid = store.find_case(args.case)
-        for f in args.files:
-            e = store.get_evidence(
-                store.import_evidence(cid, f, face_box=box, note=args.note, kind=args.kind)
-            )
+        failed = 0
+        for f in args.files:  # each file on its own: a bad one is reported, the rest still import
+            try:
+                eid = store.import_evidence(cid, f, face_box=box, note=args.note, kind=args.kind)
+            except (EvidenceError, ValueError, OSError) as exc:
+                failed += 1
+                print(f"error: {f}: {exc}", file=sys.stderr)
+                continue
+            e = store.get_evidence(eid)
             print(
                 f"evidence {e['id']} ({e['kind']}): {f.name}  sha256 {e['sha256']}  "
                 f"{e['width']}x{e['height']}"
             )
+        if failed:
+            print(f"{failed} of {len(args.files)} files not imported", file=sys.stderr)
+        return 2 if failed else 0
 
     return _run(args, body)
 
