@@ -54,18 +54,24 @@ DEFAULT_LQ_SIZE = 128
 DEFAULT_HQ_SIZE = 512
 
 
-def _typed_from_dict(cls: Any, data: dict[str, Any]) -> Any:
-    """A parameter record from a dict: unknown keys ignored, each value cast to its field's type
-    (int or float), missing fields with defaults take them."""
-    values = {}
-    for f in fields(cls):
-        if f.name in data:
-            values[f.name] = (int if f.type in ("int", int) else float)(data[f.name])
-    return cls(**values)
+class _ParamsRecord:
+    """Dict round trip of a parameter record (a frozen dataclass): unknown keys ignored on the way
+    back, each value cast to its field's type (int or float), missing fields with defaults take them."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        values = {}
+        for f in fields(cls):  # type: ignore[arg-type]
+            if f.name in data:
+                values[f.name] = (int if f.type in ("int", int) else float)(data[f.name])
+        return cls(**values)
 
 
 @dataclass(frozen=True)
-class DegradationParams:
+class DegradationParams(_ParamsRecord):
     """Every sampled value of one A.1 degradation, enough to reproduce it exactly."""
 
     blur_sigma: float
@@ -75,13 +81,6 @@ class DegradationParams:
     noise_seed: int
     hq_size: int = DEFAULT_HQ_SIZE
     lq_size: int = DEFAULT_LQ_SIZE
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DegradationParams:
-        return _typed_from_dict(cls, data)
 
 
 def _as_generator(rng: int | np.random.Generator) -> np.random.Generator:
@@ -181,7 +180,7 @@ SURVEILLANCE_JPEG_QUALITY_RANGE = (40, 75)  # inclusive
 
 
 @dataclass(frozen=True)
-class SurveillanceParams:
+class SurveillanceParams(_ParamsRecord):
     """Every sampled value of one surveillance-tier degradation, enough to reproduce it exactly."""
 
     face_width_px: int
@@ -190,13 +189,6 @@ class SurveillanceParams:
     noise_seed: int
     hq_size: int = DEFAULT_HQ_SIZE
     lq_size: int = DEFAULT_LQ_SIZE
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SurveillanceParams:
-        return _typed_from_dict(cls, data)
 
 
 def sample_surveillance_params(
