@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from tfgnet_desk.train.facecache import LQ_TIERS, lq_file
+
 # Face region of the aligned 128 crops (eyes near (0.49, 0.30), mouth near (0.49, 0.70) of the side):
 # an ellipse that covers brows to chin and cheek to cheek, used when no landmarks are cached.
 FACE_ELLIPSE = (0.49, 0.52, 0.40, 0.50)  # centre x, centre y, semi-axis x, semi-axis y (fractions)
@@ -153,8 +155,15 @@ class CachedFaces(FaceSource):
         self.size = size
         self.flip = flip
         self.faces = np.load(cache_dir / f"faces-{size}.npy", mmap_mode="r")
-        lq_path = cache_dir / f"lq-{size}.npy"
-        self.lq = np.load(lq_path, mmap_mode="r") if lq_path.exists() else None
+        # degraded banks, (versions, N, size, size, 3) each: A.1 and, when built, the surveillance tier;
+        # every sample draws one (bank, version) uniformly over all versions of all banks
+        self.lq_banks = [
+            np.load(cache_dir / lq_file(size, t), mmap_mode="r")
+            for t in LQ_TIERS
+            if (cache_dir / lq_file(size, t)).exists()
+        ]
+        self.lq_tiers = [t for t in LQ_TIERS if (cache_dir / lq_file(size, t)).exists()]
+        self._lq_versions = [(b, v) for b, bank in enumerate(self.lq_banks) for v in range(bank.shape[0])]
         n = len(self.keys)
         self.desc = np.zeros((n, 128), np.float32)
         self.has_desc = np.zeros(n, bool)
@@ -278,9 +287,14 @@ class CachedFaces(FaceSource):
     def rows(self, idx: np.ndarray, rng: np.random.Generator) -> Batch:
         rows = self.rows_all[idx]
         hq = np.stack([self.faces[r] for r in rows])
-        if self.lq is not None:
-            ver = rng.integers(0, self.lq.shape[0], size=len(idx))
-            lq = np.stack([self.lq[v, r] for v, r in zip(ver, rows, strict=True)])
+        if self._lq_versions:
+            pick = rng.integers(0, len(self._lq_versions), size=len(idx))
+            lq = np.stack(
+                [
+                    self.lq_banks[self._lq_versions[k][0]][self._lq_versions[k][1], r]
+                    for k, r in zip(pick, rows, strict=True)
+                ]
+            )
         else:
             lq = hq.copy()
         mask = np.stack([self.mask_of(int(i)) for i in idx]).astype(np.float32)

@@ -9,7 +9,8 @@ Two parts, built separately so that the slow one can start first:
   the dlib 128-d descriptor (``desc``), the 68 landmarks in the ORIGINAL image's pixel coordinates
   (``lm68``) and whether HOG detected the face (``found``). Crop-independent.
 - ``faces-<size>.npy`` / ``.json``: face crops ``(N, size, size, 3)`` uint8 of the train and val pools.
-- ``lq-<size>.npy``: A.1-degraded versions of those crops.
+- ``lq-<size>.npy``: A.1-degraded versions of those crops; ``lq-<size>-surveillance.npy``: the
+  surveillance tier's degradation of the same crops (optional; training draws from every bank present).
 - ``teacher.npz``: faceres identity features and dlib 68 landmarks of those crops (the identity
   teacher of the clip stage with ``identity_teacher: faceres``, and the landmark masks).
 """
@@ -177,31 +178,49 @@ def build_faces(
     return npy
 
 
-def build_lq(out: Path, size: int = 128, seed: int = 0, versions: int = 1) -> Path:
-    """Degrade every cached face with paper A.1 (H1's ``degrade``, at its 512 scale) ``versions`` times.
+LQ_TIERS = ("a1", "surveillance")
 
-    Writes ``lq-<size>.npy`` (versions, N, size, size, 3). Face i, version v uses seed
-    ``[seed, v, i]``, so the bank is reproducible. Done once because A.1 at 512 px costs ~35 ms a face,
-    more than a training step can afford per sample on this CPU.
+
+def lq_file(size: int, tier: str = "a1") -> str:
+    """File name of a degraded bank: ``lq-<size>.npy`` (A.1) or ``lq-<size>-<tier>.npy``."""
+    if tier not in LQ_TIERS:
+        raise ValueError(f"unknown degradation tier {tier!r} (known: {', '.join(LQ_TIERS)})")
+    return f"lq-{size}.npy" if tier == "a1" else f"lq-{size}-{tier}.npy"
+
+
+def build_lq(out: Path, size: int = 128, seed: int = 0, versions: int = 1, tier: str = "a1") -> Path:
+    """Degrade every cached face ``versions`` times with one benchmark tier's degradation.
+
+    ``tier`` 'a1': paper A.1 (H1's ``degrade``, at its 512 scale), ~15 ms a face; 'surveillance': the
+    surveillance tier of ``build-benchmark`` (face 12-32 px wide, noise, JPEG, enlarged back), so that the
+    restorer also learns the inputs an analyst brings from CCTV. Writes ``lq_file(size, tier)``,
+    shape (versions, N, size, size, 3). Face i, version v uses seed ``[seed, v, i]`` (A.1) or
+    ``[seed, v, i, 1]`` (surveillance), so each bank is reproducible. Built once because a degradation
+    costs more than a training step can afford per sample on this CPU.
     """
-    from tfgnet_desk.degrade import degrade
+    from tfgnet_desk.degrade import degrade, degrade_surveillance
 
+    name = lq_file(size, tier)
     faces = np.load(out / f"faces-{size}.npy", mmap_mode="r")
     n = faces.shape[0]
-    tmp = out / f"lq-{size}.tmp.npy"
+    tmp = out / name.replace(".npy", ".tmp.npy")
     arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(versions, n, size, size, 3))
     t0 = time.time()
     for v in range(versions):
         for i in range(n):
-            lq, _ = degrade(np.asarray(faces[i]), np.random.default_rng([seed, v, i]), lq_size=size)
+            face = np.asarray(faces[i])
+            if tier == "a1":
+                lq, _ = degrade(face, np.random.default_rng([seed, v, i]), lq_size=size)
+            else:
+                lq, _ = degrade_surveillance(face, np.random.default_rng([seed, v, i, 1]), lq_size=size)
             arr[v, i] = lq
             if i % 2000 == 0:
-                print(f"[lq] v{v} {i}/{n} {time.time() - t0:.0f}s", flush=True)
+                print(f"[lq:{tier}] v{v} {i}/{n} {time.time() - t0:.0f}s", flush=True)
     arr.flush()
     del arr
-    path = out / f"lq-{size}.npy"
+    path = out / name
     tmp.replace(path)
-    print(f"[lq] wrote {path} ({time.time() - t0:.0f}s)")
+    print(f"[lq:{tier}] wrote {path} ({time.time() - t0:.0f}s)")
     return path
 
 
@@ -255,14 +274,14 @@ def build_teacher(out: Path, size: int = 128, batch: int = 32, teacher_size: int
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("part", choices=["identity", "faces", "lq", "teacher"])
+    ap.add_argument("part", choices=["identity", "faces", "lq", "lq-surveillance", "teacher"])
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--out", type=Path, default=Path(".cache/train"))
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--size", type=int, default=128)
     args = ap.parse_args(argv)
-    if args.part == "lq":
-        build_lq(args.out, args.size)
+    if args.part in ("lq", "lq-surveillance"):
+        build_lq(args.out, args.size, tier="a1" if args.part == "lq" else "surveillance")
         return
     if args.part == "teacher":
         build_teacher(args.out, args.size)

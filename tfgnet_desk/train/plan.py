@@ -126,7 +126,12 @@ def run_stage(s: PlanStage, args: argparse.Namespace) -> dict[str, Any]:
 
 def build_cache(parts: list[str], args: argparse.Namespace) -> None:
     """The facecache parts the plan needs, each only when its file is missing."""
-    files = {"faces": "faces-128.npy", "lq": "lq-128.npy", "teacher": "teacher.npz"}
+    files = {
+        "faces": "faces-128.npy",
+        "lq": "lq-128.npy",
+        "lq-surveillance": "lq-128-surveillance.npy",
+        "teacher": "teacher.npz",
+    }
     for part in parts:
         target = args.cache / files.get(part, f"{part}.npz")
         if target.exists() and part != "identity":
