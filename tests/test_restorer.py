@@ -379,3 +379,24 @@ def test_transformer_stage_loss_falls_when_overfitting_one_batch():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_evidence_skip_starts_at_the_input_and_blends_with_w():
+    """image_skip: at w = 1 an untrained restorer returns its input; at w = 0 the codebook path alone;
+    in between a blend. Off by default, so CodeFormer's keys (and old tiny models) are unchanged."""
+    torch.manual_seed(0)
+    base = replace(RestorerConfig.tiny(), connect_list=("32", "64", "128"))
+    assert not base.image_skip and "skip_head.2.weight" not in CodeFormerRestorer(base).state_dict()
+    model = CodeFormerRestorer(replace(base, image_skip=True)).eval()
+    assert RestorerConfig.from_dict(model.config.to_dict()).image_skip
+    lq = _lq(2)
+    with torch.no_grad():
+        one, zero, half = (model(lq, w=w)[0] for w in (1.0, 0.0, 0.5))
+        torch.testing.assert_close(one, lq)
+        # untrained fuse blocks are the identity, so the decoder part at w = 0.5 is the w = 0 output
+        torch.testing.assert_close(half, 0.5 * zero + 0.5 * lq)
+        model.skip_head[2].bias.fill_(0.1)
+        torch.testing.assert_close(model(lq, w=1.0)[0], lq + 0.1)
+    model.freeze_for_fidelity_stage()
+    trainable = {n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {"fuse_convs_dict", "skip_head"}

@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tests.train_helpers import run, small_config  # noqa: E402
+from tests.train_helpers import SMALL_RESTORER, run, small_config  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -91,6 +91,58 @@ def test_fidelity_stage_trains_only_the_fuse_blocks_with_the_faceres_teacher(tmp
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed and all(k.startswith("fuse_convs_dict") for k in changed)
     assert (tmp_path / "fidelity" / "samples" / "step_000002.png").is_file()
+
+
+def test_fidelity_stage_adds_a_fuse_level_trains_the_decoder_and_assembles(tmp_path):
+    """A fuse level the transformer stage lacked starts as the identity and trains; with
+    ``train_generator`` the decoder trains too, over a list of w; the export assembles onto a base model
+    with the new architecture, and the model's default fidelity is recorded."""
+    from tfgnet_desk.model.restorer import CodeFormerRestorer, RestorerConfig
+    from tfgnet_desk.model.testing import RANDOM_LICENCE, random_model_config
+    from tfgnet_desk.model.tfgnet import TFGNet
+    from tfgnet_desk.train.assemble import assemble
+    from tfgnet_desk.train.checkpoint import load_component
+
+    run(small_config("codebook", max_steps=1), tmp_path)
+    run(small_config("transformer", max_steps=1, init={"vq": "codebook/export/vq.safetensors"}), tmp_path)
+    cfg = small_config(
+        "fidelity",
+        max_steps=2,
+        lr=1e-2,
+        init={"restorer": "transformer/export/restorer.safetensors"},
+        params={
+            "teacher_size": 64,
+            "connect_list": ["16", "32"],
+            "train_generator": True,
+            "w_train": [0.5, 1],
+            "image_skip": True,
+        },
+    )
+    res = run(cfg, tmp_path)
+    assert res.last_logs["w"] in (0.5, 1.0)
+    rcfg = RestorerConfig.from_dict(json.loads((tmp_path / "fidelity/export/restorer.json").read_text()))
+    assert rcfg.connect_list == ("16", "32") and rcfg.image_skip
+    r = CodeFormerRestorer(rcfg)
+    load_component(r, tmp_path / "fidelity/export/restorer.safetensors")
+    assert r.fuse_convs_dict["32"].scale[2].weight.abs().sum() > 0  # the new level trained from zero
+    assert r.skip_head[2].weight.abs().sum() > 0  # so did the evidence skip
+    before = CodeFormerRestorer(RestorerConfig.from_dict(SMALL_RESTORER))
+    load_component(before, tmp_path / "transformer/export/restorer.safetensors")
+    gen_before = dict(before.generator.named_parameters())
+    assert any(not torch.equal(p, gen_before[k]) for k, p in r.generator.named_parameters())
+    assert torch.equal(r.quantize.embedding.weight, before.quantize.embedding.weight)  # codebook frozen
+
+    base_cfg = random_model_config("tiny")
+    base_cfg.restorer = RestorerConfig.from_dict(SMALL_RESTORER)  # the transformer stage's architecture
+    base = TFGNet.random(base_cfg, seed=0).save_pretrained(
+        tmp_path / "base", licence=RANDOM_LICENCE, source="random"
+    )
+    exported = tmp_path / "fidelity/export/restorer.safetensors"
+    model = TFGNet.from_pretrained(assemble(tmp_path, tmp_path / "out", exported, base=base, fidelity=1.0))
+    assert model.config.restorer.connect_list == ("16", "32") and model.config.restorer.image_skip
+    assert model.config.fidelity == 1.0
+    got = model.restorer.fuse_convs_dict["32"].scale[2].weight.float()
+    assert torch.allclose(got, r.fuse_convs_dict["32"].scale[2].weight, atol=1e-3)  # fp16 in the folder
 
 
 def test_joint_teacher_losses_on_the_predicted_clean_image(tmp_path):

@@ -10,6 +10,14 @@ Besides the paper's path it has CodeFormer's controllable feature transformation
 that modulate the decoder with LQ-encoder features, weighted by the fidelity weight ``w``
 (``w=0``: pure codebook output, the paper's restorer; larger ``w``: closer to the input).
 
+``image_skip`` (off in CodeFormer's published configuration, so its weights still load) adds an image-space
+path for the tiny profile: at ``w > 0`` the output is ``(1 - w) * decoder + w * (lq + residual)``, the
+residual predicted by ``skip_head`` (zero-initialised) from the decoder's last features, which carry the
+codebook prior and the fused evidence. At ``w = 1`` an untrained head returns the input itself, so training
+starts from the evidence and learns what to add (VDSR-style residual learning), instead of having to
+learn, through the CFT modulation alone, how to copy it: measured, that took hundreds of steps to gain
+a point of identity on this CPU (MODEL_CARD.md).
+
 Ablations (paper Table 3) are config flags:
 - ``use_codebook=False``: no quantisation; the (transformer-refined, if enabled) LQ features go to the
   decoder directly. With the transformer on, a linear head ``feat_out`` maps its tokens back to the
@@ -27,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tfgnet_desk.model.vq import Encoder, Generator, ResBlock, VectorQuantizer, VQAutoEncoder
+from tfgnet_desk.model.vq import Encoder, Generator, ResBlock, VectorQuantizer, VQAutoEncoder, group_norm
 
 
 # ------------------------------------------------------------------------------------------------
@@ -53,6 +61,10 @@ class RestorerConfig:
     alpha: float = 0.5  # code-level loss commitment weight (paper eq. 2)
     use_codebook: bool = True  # ablation switch (Table 3)
     use_transformer: bool = True  # ablation switch (Table 3)
+    # Evidence skip (not in CodeFormer; the tiny profile's fidelity path): at w > 0 the output is
+    # (1 - w) * decoder + w * (input + residual), the residual a zero-initialised head on the decoder's
+    # last features. See CodeFormerRestorer.
+    image_skip: bool = False
 
     def __post_init__(self) -> None:
         self.ch_mult = tuple(int(m) for m in self.ch_mult)
@@ -230,6 +242,12 @@ class CodeFormerRestorer(nn.Module):
         self.fuse_convs_dict = nn.ModuleDict(
             {s: FuseSFTBlock(cfg.channels(int(s)), cfg.channels(int(s)), groups) for s in cfg.connect_list}
         )
+        if cfg.image_skip:
+            ch = cfg.nf * cfg.ch_mult[0]
+            self.skip_head = nn.Sequential(group_norm(ch, groups), nn.SiLU(), nn.Conv2d(ch, 3, 3, padding=1))
+            if not self.skip_head[2].weight.is_meta:
+                nn.init.zeros_(self.skip_head[2].weight)
+                nn.init.zeros_(self.skip_head[2].bias)
         # block indices where encoder features are tapped / decoder features are fused (by resolution)
         self.fuse_encoder_block = {str(r): i for r, i in self.encoder.level_output.items()}
         self.fuse_generator_block = {str(r): i for r, i in self.generator.level_fuse.items()}
@@ -287,11 +305,17 @@ class CodeFormerRestorer(nn.Module):
             quant = lq_feat
         fuse_at = {self.fuse_generator_block[s]: s for s in cfg.connect_list}
         x = quant
+        last = len(self.generator.blocks) - 2  # the final norm and conv_out follow the last features
+        feat = x
         for i, block in enumerate(self.generator.blocks):
+            if i == last:
+                feat = x
             x = block(x)
             if w > 0 and i in fuse_at:
                 s = fuse_at[i]
                 x = self.fuse_convs_dict[s](enc_feats[s].detach(), x, w)
+        if cfg.image_skip and w > 0:
+            x = (1.0 - w) * x + w * (lq + self.skip_head(feat))
         return x, logits, lq_feat
 
     @torch.no_grad()
@@ -323,8 +347,9 @@ class CodeFormerRestorer(nn.Module):
         )
 
     def freeze_for_fidelity_stage(self, train_generator: bool = False) -> None:
-        """CodeFormer-style CFT stage: only the fuse blocks (optionally also the decoder) train."""
-        self._set_trainable({"fuse_convs_dict"} | ({"generator"} if train_generator else set()))
+        """CodeFormer-style CFT stage: only the fuse blocks and the evidence skip head (optionally also the
+        decoder) train."""
+        self._set_trainable({"fuse_convs_dict", "skip_head"} | ({"generator"} if train_generator else set()))
 
     def init_from_codebook(self, vq: VQAutoEncoder) -> None:
         """Copy stage-1 weights: HQ encoder -> LQ encoder (its initialisation), codebook, HQ decoder.

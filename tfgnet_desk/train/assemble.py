@@ -5,6 +5,11 @@ exported later by the ``transformer`` stage (it can keep training while the join
 joint stage uses the restorer frozen), casts to fp16 and writes the folder with ``TFGNet.save_pretrained``
 (config, one sub-folder per component, MANIFEST.json with licence and source per file). The per-stage
 figures for the model card (steps, wall time, final losses) are collected into ``training.json``.
+
+``--base MODEL_DIR`` starts from a shipped model folder instead of the joint export: a run that retrained
+only some stages (say the restorer's ``fidelity`` stage) updates those stages' figures in the base's
+``training.json`` and keeps the rest. ``--fidelity W`` records the restorer's default fidelity weight
+(``config.fidelity``), chosen by measurement.
 """
 
 from __future__ import annotations
@@ -57,20 +62,49 @@ def stage_summary(run: Path) -> dict[str, dict]:
     return out
 
 
-def assemble(run: Path, out: Path, restorer: Path | None = None) -> Path:
+def swap_restorer(model, restorer: Path) -> None:
+    """Load exported restorer weights into ``model``; when the ``restorer.json`` beside them describes a
+    different architecture (say a fuse level the fidelity stage added), rebuild the restorer to it and
+    record it in ``model.config``."""
+    from tfgnet_desk.model.restorer import CodeFormerRestorer, RestorerConfig
+    from tfgnet_desk.train.checkpoint import load_component
+
+    sidecar = Path(restorer).parent / "restorer.json"
+    if sidecar.exists():
+        rcfg = RestorerConfig.from_dict(json.loads(sidecar.read_text()))
+        if rcfg != model.config.restorer:
+            old = next(model.restorer.parameters())
+            model.config.restorer = rcfg
+            model.restorer = CodeFormerRestorer(rcfg).to(device=old.device, dtype=old.dtype)
+    load_component(model.restorer, Path(restorer))
+
+
+def assemble(
+    run: Path,
+    out: Path,
+    restorer: Path | None = None,
+    base: Path | None = None,
+    fidelity: float | None = None,
+) -> Path:
     import torch
 
     from tfgnet_desk.model.tfgnet import TFGNet
-    from tfgnet_desk.train.checkpoint import load_component
 
-    model = TFGNet.from_pretrained(run / "joint" / "export" / "model")
+    model = TFGNet.from_pretrained(base if base is not None else run / "joint" / "export" / "model")
     if restorer is not None:
-        load_component(model.restorer, restorer)
+        swap_restorer(model, restorer)
+    if fidelity is not None:
+        if not 0.0 <= fidelity <= 1.0:
+            raise ValueError(f"fidelity must be in [0, 1], got {fidelity}")
+        model.config.fidelity = float(fidelity)
+    summary: dict[str, dict] = {}
+    if base is not None and (base / "training.json").exists():
+        summary = json.loads((base / "training.json").read_text())
+    summary.update(stage_summary(run))
     tmp = out.with_name(out.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     model.save_pretrained(tmp, dtype=torch.float16, licence=LICENCE, source=SOURCE)
-    summary = stage_summary(run)
     (tmp / "training.json").write_text(json.dumps(summary, indent=1) + "\n")
     keep = [p for p in ("MODEL_CARD.md",) if (out / p).exists()]
     for name in keep:
@@ -94,13 +128,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--run", type=Path, default=Path("runs/tiny"))
     ap.add_argument("--out", type=Path, default=Path("models/tiny"))
     ap.add_argument("--restorer", type=Path, default=None, help="a later restorer.safetensors to ship")
+    ap.add_argument(
+        "--base", type=Path, default=None, help="start from this model folder instead of the joint export"
+    )
+    ap.add_argument("--fidelity", type=float, default=None, help="the restorer's default w, in [0, 1]")
     ap.add_argument("--manifest-only", action="store_true", help="re-hash an edited folder (model card)")
     args = ap.parse_args(argv)
     if args.manifest_only:
         write_manifest(args.out)
         print(f"rewrote {args.out / 'MANIFEST.json'}")
         return
-    folder = assemble(args.run, args.out, args.restorer)
+    folder = assemble(args.run, args.out, args.restorer, args.base, args.fidelity)
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     print(f"wrote {folder} ({size / 1e6:.1f} MB)")
 
