@@ -166,3 +166,55 @@ def test_help_says_what_the_scores_compare(capsys):
         main(["generate", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "vs the evidence" in text and "restored input" not in text
+
+
+def test_generate_case_records_the_run_as_the_window_does(folder: Path, crop: Path, tmp_path: Path, capsys):
+    """Issue 17 item 10 / issue 16: ``generate --case`` imports the evidence, records the run and each
+    candidate through the window's recorder, with the audit log; an unknown case is one line, exit 2."""
+    from tfgnet_desk.cases import CaseStore
+    from tfgnet_desk.settings import Settings
+
+    settings = Settings.load()
+    with CaseStore(settings, actor="tester") as store:
+        cid = store.create_case("Headless case", reference="H-1")
+    out = tmp_path / "out"
+    argv = [
+        "generate",
+        "--image",
+        str(crop),
+        "--text",
+        "a man with short hair",
+        "--n",
+        "2",
+        "--steps",
+        "2",
+        "--out",
+        str(out),
+        "--model",
+        str(folder),
+        "--box",
+        "0,0,96,96",
+        "--threads",
+        "1",
+        "--fidelity",
+        "0.5",
+    ]
+    assert main([*argv, "--case", "H-1"]) == 0
+    assert "recorded as run" in capsys.readouterr().err
+    result = json.loads((out / "result.json").read_text())
+    with CaseStore(settings) as store:
+        runs = store.list_runs(cid)
+        assert len(runs) == 1 and runs[0]["status"] == "done" and runs[0]["prompt"] == "a man with short hair"
+        assert runs[0]["parameters"]["fidelity"] == 0.5 and runs[0]["parameters"]["n_candidates"] == 2
+        assert runs[0]["provenance"]["request"]["fidelity"] == 0.5
+        cands = store.list_candidates(runs[0]["id"])
+        assert [c["seed"] for c in cands] == [c["seed"] for c in result["candidates"]]
+        for c, name in zip(cands, result["files"]["candidates"], strict=True):
+            stored = np.asarray(Image.open(store.candidate_path(c["id"])).convert("RGB"))
+            assert np.array_equal(stored, np.asarray(Image.open(out / name).convert("RGB")))
+        actions = [e.action for e in store.audit_trail(cid)]
+        assert "run.start" in actions and "run.finish" in actions and "evidence.import" in actions
+        assert store.verify().ok
+    assert main([*argv, "--case", "no-such-case"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len([x for x in err.splitlines() if x.strip()]) == 1

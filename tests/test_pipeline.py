@@ -228,3 +228,60 @@ def test_evidence_without_a_face_gets_no_scores_and_says_so(pipe: TFGNetPipeline
     assert res.candidates[0].scores == {} and res.restored_scores == [{}]
     assert "no face found in the evidence: no 'evidence' scores" in res.provenance["notes"]
     assert enc.embedded(brown) == []
+
+
+def test_one_image_hash_for_provenance_and_the_case_store(pipe: TFGNetPipeline, tmp_path: Path):
+    """Issue 16: the provenance hashed dtype and shape headers, the store shape only, so a candidate's
+    provenance hash never equalled its case row's. One definition now, recorded as ``image_hash``."""
+    from tfgnet_desk.cases import CaseStore
+    from tfgnet_desk.cases.evidence import pixel_sha256 as store_hash
+    from tfgnet_desk.pipeline import IMAGE_HASH, sha256_array
+    from tfgnet_desk.settings import Settings
+
+    zero = np.zeros((2, 2, 3), np.uint8)
+    assert sha256_array(zero) == store_hash(zero)
+    res = pipe(_request())
+    assert res.provenance["image_hash"] == IMAGE_HASH
+    crop = tmp_path / "crop.png"
+    from PIL import Image
+
+    Image.fromarray(_crop()).save(crop)
+    with CaseStore(Settings(home=tmp_path / "home", models_dir=tmp_path / "m")) as store:
+        cid = store.create_case("hashes")
+        eid = store.import_evidence(cid, crop)
+        rid = store.record_run(cid, [eid], res)
+        rows = {c["idx"]: c for c in store.list_candidates(rid)}
+        for out in res.provenance["outputs"]:
+            assert out["sha256"] == rows[out["index"]]["pixel_sha256"]
+        assert res.provenance["request"]["evidence_sha256"][0] == store_hash(store.load_evidence_image(eid))
+
+
+def test_to_record_is_what_a_run_records_and_what_verify_run_reads_back(tmp_path: Path):
+    """Issue 16: one definition of a request's recorded parameters (window, generate --case), and
+    ``case verify-run`` rebuilds the same request from it."""
+    from tfgnet_desk.cases.reproduce import RunSpec, request_kwargs
+    from tfgnet_desk.gui.worker import GenerationJob
+    from tfgnet_desk.pipeline import RECORD_VERSION
+    from tfgnet_desk.settings import Settings
+
+    req = _request(fidelity=0.4, restore_fusion=2.0, candidate_fusion=4.0, sampler="ddim")
+    rec = req.to_record()
+    assert rec["record_version"] == RECORD_VERSION and rec["fidelity"] == 0.4 and rec["reference"] is False
+    job = GenerationJob(
+        token=1,
+        settings=Settings(home=tmp_path),
+        images=req.images,
+        prompt=req.prompt,
+        n_candidates=req.n_candidates,
+        seed=req.seed,
+        steps=req.steps,
+        face_boxes=req.face_boxes,
+        restore_fusion=2.0,
+        candidate_fusion=4.0,
+        fidelity=0.4,
+    )
+    assert job.parameters() == {**rec, "sampler": None}  # the window records through the same method
+    names = {f for f in GenerationRequest.__dataclass_fields__}
+    spec = RunSpec({"provenance": {}}, req.images, req.prompt, rec, tmp_path, "cpu", None)
+    again = GenerationRequest(images=req.images, prompt=req.prompt, **request_kwargs(spec, names))
+    assert again.to_record() == rec

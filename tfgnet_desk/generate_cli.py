@@ -5,6 +5,11 @@ Writes into ``--out``: ``candidate_XX.png`` (labelled synthetic in PNG text chun
 ``result.json`` (scores and the full provenance record). Works on any folder written by
 ``TFGNet.save_pretrained``; nothing is downloaded.
 
+With ``--case CASE`` the run is also recorded in the case store through the recorder the window uses
+(``cases/recorder.py``): evidence imported (the stored copies are what the pipeline sees, as
+``case verify-run`` will), the run started before generation, each candidate stored as it arrives, the
+run finished with its provenance, or as 'failed' / 'cancelled' with the error.
+
 Scores in ``result.json`` (names and labels: ``score_labels.py``): each candidate's ``scores.evidence``
 (identity score against the face in the first ``--image``) and ``scores.reference`` (against
 ``--reference``), each naming its backend; ``restored_faces[i].scores.evidence`` scores restored face i
@@ -62,6 +67,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--sampler", choices=("ddim", "dpm++"), default=None, help="sampler (default: the model's)"
     )
     p.add_argument(
+        "--fidelity",
+        type=float,
+        default=None,
+        metavar="W",
+        help="the restorer's fidelity weight w in [0, 1] (CodeFormer's CFT): 0 = the codebook alone, "
+        "1 = closest to the evidence (default: the model's measured default)",
+    )
+    p.add_argument(
         "--restore-fusion",
         type=float,
         default=None,
@@ -91,6 +104,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="face box per --image (in order); omit to detect",
     )
     p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument(
+        "--case",
+        default=None,
+        metavar="CASE",
+        help="also record the run in this case (id, uid prefix or reference) as the window does: the "
+        "images are imported as evidence (the reference photo as kind 'reference'), the run and each "
+        "candidate are written as they happen, with the audit log",
+    )
     p.add_argument(
         "--model", type=Path, default=None, help="model folder (default: the settings' profile model)"
     )
@@ -152,10 +173,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _generate(args, settings, Path(folder))
     except Exception as exc:  # one clear line for the user, no traceback
+        from tfgnet_desk.cases.rows import NotFound
         from tfgnet_desk.model.fusion import ClassWordError
         from tfgnet_desk.pipeline import Cancelled
         from tfgnet_desk.weights import WeightsError
 
+        if isinstance(exc, NotFound):
+            print(f"tfgnet-desk generate: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+            return 2
         known = (WeightsError, ClassWordError, Cancelled, ValueError, OSError)
         if not isinstance(exc, known):
             try:
@@ -170,6 +195,44 @@ def run(args: argparse.Namespace) -> int:
         raise
 
 
+def _case_inputs(args: argparse.Namespace, settings, folder: Path, boxes):
+    """Import the run's images into ``--case`` and return (store, recorder, images, reference): the
+    images decoded from the stored copies, as ``case verify-run`` will read them."""
+    from tfgnet_desk.cases import CaseStore
+    from tfgnet_desk.cases.recorder import RunRecorder
+    from tfgnet_desk.weights import manifest_hash
+
+    store = CaseStore(settings)
+    try:
+        cid = store.find_case(args.case)
+        ev_ids = [
+            store.import_evidence(cid, p, face_box=b)
+            for p, b in zip(args.image, boxes or [None] * len(args.image), strict=True)
+        ]
+        ref_id = store.import_evidence(cid, args.reference, kind="reference") if args.reference else None
+        images = [store.load_evidence_image(e) for e in ev_ids]
+        reference = store.load_evidence_image(ref_id) if ref_id is not None else None
+        try:
+            model_hash = manifest_hash(folder)
+        except Exception:  # noqa: BLE001 - verification happens when the pipeline loads the folder
+            model_hash = ""
+        recorder = RunRecorder(
+            store,
+            cid,
+            ev_ids,
+            prompt=args.text,
+            parameters={},
+            profile=settings.profile,
+            device=settings.device,
+            model_hash=model_hash,
+            reference_id=ref_id,
+        )
+    except BaseException:
+        store.close()
+        raise
+    return store, recorder, images, reference
+
+
 def _generate(args: argparse.Namespace, settings, folder: Path) -> int:
     if not folder.is_dir():
         from tfgnet_desk.weights import WeightsError
@@ -182,13 +245,17 @@ def _generate(args: argparse.Namespace, settings, folder: Path) -> int:
     from tfgnet_desk.imaging import load_image
     from tfgnet_desk.pipeline import GenerationRequest, TFGNetPipeline
 
-    images = [load_image(p) for p in args.image]
     boxes = None
     if args.box:
-        if len(args.box) != len(images):
-            raise ValueError(f"--box given {len(args.box)} times for {len(images)} --image")
+        if len(args.box) != len(args.image):
+            raise ValueError(f"--box given {len(args.box)} times for {len(args.image)} --image")
         boxes = [_parse_box(b) for b in args.box]
-    reference = load_image(args.reference) if args.reference else None
+    store = recorder = None
+    if args.case:
+        store, recorder, images, reference = _case_inputs(args, settings, folder, boxes)
+    else:
+        images = [load_image(p) for p in args.image]
+        reference = load_image(args.reference) if args.reference else None
     request = GenerationRequest(
         images=images,
         prompt=args.text,
@@ -202,14 +269,32 @@ def _generate(args: argparse.Namespace, settings, folder: Path) -> int:
         sampler=args.sampler,
         restore_fusion=args.restore_fusion,
         candidate_fusion=args.candidate_fusion,
+        fidelity=args.fidelity,
     )
     request.validate()
-    pipe = TFGNetPipeline.from_pretrained(folder, settings)
 
     def progress(ev) -> None:
         print(f"\r{ev.stage:<8} {ev.step}/{ev.total}   ", end="", file=sys.stderr, flush=True)
 
-    result = pipe(request, progress=progress)
+    try:
+        if recorder is not None:
+            recorder.parameters = request.to_record()
+            recorder.start()
+        pipe = TFGNetPipeline.from_pretrained(folder, settings)
+        on_candidate = recorder.add_candidate if recorder is not None else None
+        result = pipe(request, progress=progress, on_candidate=on_candidate)
+    except BaseException as exc:
+        if recorder is not None:
+            from tfgnet_desk.pipeline import Cancelled
+
+            status = "cancelled" if isinstance(exc, (Cancelled, KeyboardInterrupt)) else "failed"
+            recorder.finish(status, error=str(exc) or type(exc).__name__)
+            store.close()
+        raise
+    if recorder is not None:
+        recorder.finish("done", result.provenance)
+        store.close()
+        print(f"recorded as run {recorder.run_id} of case {recorder.case_id}", file=sys.stderr)
     print(file=sys.stderr)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -221,21 +306,24 @@ def _generate(args: argparse.Namespace, settings, folder: Path) -> int:
             c.image, out / name, _png_text({"Seed": c.seed, "Prompt": args.text, "ModelManifest": manifest})
         )
         files["candidates"].append(name)
+    w = result.provenance["request"].get("fidelity")
+    stage = f"restorer output (codebook prior, fidelity w = {w})"
     for i, r in enumerate(result.restored):
         name = f"restored_{i:02d}.png"
-        _save_png(
-            r, out / name, _png_text({"Stage": "restorer output (codebook prior)", "ModelManifest": manifest})
-        )
+        _save_png(r, out / name, _png_text({"Stage": stage, "ModelManifest": manifest}))
         files["restored"].append(name)
     import numpy as np
 
     mask = (np.clip(result.mask, 0, 1) * 255).round().astype(np.uint8)
     _save_png(np.repeat(mask[:, :, None], 3, axis=2), out / "mask.png", {"Software": "tfgnet-desk"})
     files["mask"] = "mask.png"
+    from tfgnet_desk.score_labels import candidate_label
+
     summary = {
         "candidates": [
             {
                 "index": c.index,
+                "label": candidate_label(c.index),
                 "seed": c.seed,
                 "file": files["candidates"][k],
                 "scores": {name: s.to_dict() for name, s in c.scores.items()},

@@ -15,7 +15,6 @@ The models are loaded once (``from_pretrained``) and reused across calls; calls 
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import threading
 import time
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tfgnet_desk.evidence_fusion import default_sigmas, lowfreq_fusion
+from tfgnet_desk.hashing import pixel_sha256
 from tfgnet_desk.model import Cancelled
 from tfgnet_desk.run_scoring import RunScorer
 
@@ -52,6 +52,10 @@ STAGES = ("restore", "embed", "generate", "score")
 CROP_FRAME_POINTS = np.array([[0.2950, 0.3000], [0.6875, 0.2995], [0.4915, 0.7060]])
 
 
+# Version of GenerationRequest.to_record(): 2 added sampler and fidelity (records without the key: 1)
+RECORD_VERSION = 2
+
+
 @dataclass
 class GenerationRequest:
     images: list[np.ndarray]  # evidence crops, RGB uint8 (N >= 1: frames of one person)
@@ -69,6 +73,28 @@ class GenerationRequest:
     # against the restored face.
     restore_fusion: float | None = None
     candidate_fusion: float | None = None
+    # The restorer's fidelity weight w (CodeFormer's CFT) in [0, 1]: 0 = the codebook alone, 1 = closest
+    # to the evidence; None = the model's measured default (``config.fidelity``).
+    fidelity: float | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        """The run parameters a case store records for this request (the window and ``generate --case``
+        alike): everything but the images, the prompt (its own column) and the reference photo (an
+        evidence row); ``record_version`` says which fields a record has (1: before it existed)."""
+        return {
+            "record_version": RECORD_VERSION,
+            "n_candidates": self.n_candidates,
+            "seed": self.seed,
+            "steps": self.steps,
+            "guidance": self.guidance,
+            "strength": self.strength,
+            "sampler": self.sampler,
+            "face_boxes": [list(b) if b else None for b in (self.face_boxes or [])],
+            "reference": self.reference is not None,
+            "restore_fusion": self.restore_fusion,
+            "candidate_fusion": self.candidate_fusion,
+            "fidelity": self.fidelity,
+        }
 
     def validate(self) -> None:
         if not self.images:
@@ -89,6 +115,8 @@ class GenerationRequest:
             value = getattr(self, name)
             if value is not None and not 0.0 <= float(value) <= 64.0:
                 raise ValueError(f"{name} must be a Gaussian sigma in [0, 64] pixels, got {value}")
+        if self.fidelity is not None and not 0.0 <= float(self.fidelity) <= 1.0:
+            raise ValueError(f"fidelity must be in [0, 1], got {self.fidelity}")
         if self.face_boxes is not None and len(self.face_boxes) != len(self.images):
             raise ValueError("face_boxes needs one entry (or None) per evidence image")
 
@@ -130,11 +158,15 @@ class PreparedFace:
     detection: FaceDetection | None = None  # in the evidence image's coordinates; None: no face found
 
 
+# How evidence_sha256 and outputs[i].sha256 are computed (absent in records made before: dtype+shape headers)
+IMAGE_HASH = "pixel_sha256: sha256(repr(shape) + uint8 bytes), as the case store"
+
+
 def sha256_array(img: np.ndarray) -> str:
-    a = np.ascontiguousarray(img)
-    h = hashlib.sha256(f"{a.dtype}{a.shape}".encode())
-    h.update(a.tobytes())
-    return h.hexdigest()
+    """The project's one image hash (``hashing.pixel_sha256``), as the case store records it. Runs
+    recorded before it was unified hashed dtype and shape headers too (``provenance.image_hash`` says
+    which definition a record used)."""
+    return pixel_sha256(img)
 
 
 def library_versions() -> dict[str, str]:
@@ -274,13 +306,15 @@ class TFGNetPipeline:
                 self._identity, self._identity_error = None, f"{name}: {exc}"
         return self._identity
 
-    def resolve_fusion(self, req: GenerationRequest) -> GenerationRequest:
-        """``req`` with unset fusion sigmas replaced by the profile's defaults (recorded as used)."""
+    def resolve_defaults(self, req: GenerationRequest) -> GenerationRequest:
+        """``req`` with unset fusion sigmas and fidelity replaced by the profile's and the model's
+        defaults (recorded as used)."""
         rs, cs = default_sigmas(self.model.config.profile)
         return replace(
             req,
             restore_fusion=float(rs if req.restore_fusion is None else req.restore_fusion),
             candidate_fusion=float(cs if req.candidate_fusion is None else req.candidate_fusion),
+            fidelity=float(self.model.config.fidelity if req.fidelity is None else req.fidelity),
         )
 
     # -------------------------------------------------------------------------------------- call
@@ -313,7 +347,7 @@ class TFGNetPipeline:
         timings: dict[str, float] = {}
         t_all = time.perf_counter()
         model.class_token_index(model.tokenize([req.prompt])[0], [req.prompt])  # fail early: no class word
-        req = self.resolve_fusion(req)
+        req = self.resolve_defaults(req)
 
         # -- restore -------------------------------------------------------------------------------
         t0 = time.perf_counter()
@@ -325,7 +359,7 @@ class TFGNetPipeline:
             for i, (img, box) in enumerate(zip(req.images, boxes, strict=True)):
                 check()
                 face = prepare_face(np.asarray(img), size, cfg.face_frame, box, models_dir)
-                out = model.restorer.restore(to_tensor(face.lq).to(model.device, model.dtype))
+                out = model.restorer.restore(to_tensor(face.lq).to(model.device, model.dtype), w=req.fidelity)
                 rest = lowfreq_fusion(to_uint8(out), face.lq, req.restore_fusion)
                 if face.landmarks68 is not None:
                     mask = faces.identity_mask(face.landmarks68, rest.shape[:2], soft=False)
@@ -418,6 +452,7 @@ class TFGNetPipeline:
                 "sampler": req.sampler or model.config.generator.sampler,
                 "restore_fusion": req.restore_fusion,
                 "candidate_fusion": req.candidate_fusion,
+                "fidelity": req.fidelity,
                 "face_boxes": [list(b) if b is not None else None for b in (req.face_boxes or [])] or None,
                 "evidence_sha256": [sha256_array(np.asarray(x)) for x in req.images],
                 "reference_sha256": None
@@ -443,6 +478,7 @@ class TFGNetPipeline:
             "outputs": [
                 {"index": c.index, "seed": c.seed, "sha256": sha256_array(c.image)} for c in candidates
             ],
+            "image_hash": IMAGE_HASH,
             "scores": [{k: asdict(v) for k, v in c.scores.items()} for c in candidates],
             "libraries": library_versions(),
             "device": str(model.device),

@@ -92,6 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=None, help="diffusion steps (default: the pipeline's)")
     p.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the pipeline's)")
     p.add_argument(
+        "--fidelity",
+        type=float,
+        default=None,
+        metavar="W",
+        help="the restorer's fidelity weight w in [0, 1] (CodeFormer's CFT): 0 = the codebook alone, "
+        "1 = closest to the evidence (default: the model's measured default)",
+    )
+    p.add_argument(
         "--restore-fusion",
         type=float,
         default=None,
@@ -183,6 +191,7 @@ def _model_methods(args, settings, wanted: list[str], model: Path, unavailable: 
         face_box=box,
         restore_fusion=args.restore_fusion,
         candidate_fusion=args.candidate_fusion,
+        fidelity=args.fidelity,
     )
     strengths = [float(s) for s in args.strength] if args.strength else [None]
     methods: list[Any] = []

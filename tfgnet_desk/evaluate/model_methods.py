@@ -41,6 +41,7 @@ class GenerationSettings:
     # Low-frequency fusion sigmas (evidence_fusion.py); None: the profile's default, 0: off.
     restore_fusion: float | None = None
     candidate_fusion: float | None = None
+    fidelity: float | None = None  # the restorer's w; None: the model's default (config.fidelity)
 
 
 class ModelRunner:
@@ -60,13 +61,18 @@ class ModelRunner:
         self.steps = gen.steps if gen.steps is not None else defaults.steps
         self.guidance = gen.guidance if gen.guidance is not None else defaults.guidance
         self.default_strength = float(defaults.strength)
-        fusion = self.pipe.resolve_fusion(
+        resolved = self.pipe.resolve_defaults(
             GenerationRequest(
-                images=[], prompt="", restore_fusion=gen.restore_fusion, candidate_fusion=gen.candidate_fusion
+                images=[],
+                prompt="",
+                restore_fusion=gen.restore_fusion,
+                candidate_fusion=gen.candidate_fusion,
+                fidelity=gen.fidelity,
             )
         )
-        self.restore_fusion = float(fusion.restore_fusion)
-        self.candidate_fusion = float(fusion.candidate_fusion)
+        self.restore_fusion = float(resolved.restore_fusion)
+        self.candidate_fusion = float(resolved.candidate_fusion)
+        self.fidelity = float(resolved.fidelity)
         self._restored: tuple[str, np.ndarray] | None = None
         self._face: tuple[str, Any] | None = None
 
@@ -89,6 +95,7 @@ class ModelRunner:
         return {
             "restore_fusion": self.restore_fusion,
             "candidate_fusion": self.candidate_fusion,
+            "fidelity": self.fidelity,
             "strength": self._strength(strength),
             "steps": self.steps,
             "guidance": self.guidance,
@@ -114,6 +121,7 @@ class ModelRunner:
             face_boxes=[box] if box is not None else None,
             restore_fusion=self.restore_fusion,
             candidate_fusion=self.candidate_fusion,
+            fidelity=self.fidelity,
         )
         result = self.pipe(req)
         self._restored = (case.case_id, np.asarray(result.restored[0]))
@@ -131,7 +139,8 @@ class ModelRunner:
 
         face = self._prepared(case)
         with torch.no_grad():
-            out = self.model.restorer.restore(to_tensor(face.lq).to(self.model.device, self.model.dtype))
+            lq = to_tensor(face.lq).to(self.model.device, self.model.dtype)
+            out = self.model.restorer.restore(lq, w=self.fidelity)
         self._restored = (case.case_id, lowfreq_fusion(to_uint8(out), face.lq, self.restore_fusion))
         return self._restored[1]
 
@@ -221,8 +230,9 @@ class Restorer(Method):
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "what": "codebook + transformer restorer alone (paper 3.1-3.2)",
+            "what": "codebook + transformer restorer alone (paper 3.1-3.2), CFT fidelity w",
             "restore_fusion": self.runner.restore_fusion,
+            "fidelity": self.runner.fidelity,
             "model": str(self.runner.folder),
         }
 

@@ -98,6 +98,7 @@ class RunSession(QObject):
             reference_id=w.reference_id if w.evidence.reference is not None else None,
             restore_fusion=restore_fusion,
             candidate_fusion=candidate_fusion,
+            fidelity=p.fidelity,
         )
         w.candidates.clear()
         self.shown_run = None

@@ -56,19 +56,11 @@ class GenerationJob:
     reference_id: int | None = None  # the reference photo's evidence id in the store
     restore_fusion: float | None = None  # low-frequency fusion sigmas (evidence_fusion.py); None: default
     candidate_fusion: float | None = None
+    fidelity: float | None = None  # the restorer's w; None: the model's default (resolved, recorded)
 
     def parameters(self) -> dict[str, Any]:
-        return {
-            "n_candidates": self.n_candidates,
-            "seed": self.seed,
-            "steps": self.steps,
-            "guidance": self.guidance,
-            "strength": self.strength,
-            "face_boxes": [list(b) if b else None for b in (self.face_boxes or [])],
-            "reference": self.reference is not None,
-            "restore_fusion": self.restore_fusion,
-            "candidate_fusion": self.candidate_fusion,
-        }
+        """What the case store records (``GenerationRequest.to_record``, the one definition)."""
+        return self.request().to_record()
 
     def request(self):
         from tfgnet_desk.pipeline import GenerationRequest
@@ -85,6 +77,7 @@ class GenerationJob:
             reference=self.reference,
             restore_fusion=self.restore_fusion,
             candidate_fusion=self.candidate_fusion,
+            fidelity=self.fidelity,
         )
 
 
@@ -290,20 +283,27 @@ class BackendWorker(QThread):
 
 
 class _RunRecord:
-    """One run as the store sees it: started, a row per candidate as it arrives, finished once."""
+    """One run of the window: :class:`~tfgnet_desk.cases.recorder.RunRecorder` (the recorder ``generate
+    --case`` uses too) when the run belongs to a case, plus what the window needs: the candidates that
+    arrived, and a labelled copy under ``home/pending/`` when the store refuses one."""
 
     def __init__(self, worker: BackendWorker, job: GenerationJob) -> None:
         self.worker, self.job = worker, job
         self.store = worker.store if job.case_id is not None else None
-        self.run_id: int | None = None
+        self.recorder = None
         self.arrived: list[Any] = []
         self.store_problem: UserMessage | None = None
-        self.finished = False
         self.t0 = time.perf_counter()
 
+    @property
+    def run_id(self) -> int | None:
+        return self.recorder.run_id if self.recorder is not None else None
+
     def start(self) -> None:
-        if self.store is None or self.run_id is not None:
+        if self.store is None or self.recorder is not None:
             return
+        from tfgnet_desk.cases.recorder import RunRecorder
+
         job = self.job
         model_hash = ""
         try:
@@ -312,7 +312,8 @@ class _RunRecord:
             model_hash = manifest_hash(job.settings.model_path()) or ""
         except Exception:  # noqa: BLE001 - a missing model has no hash; the run is still recorded
             model_hash = ""
-        self.run_id = self.store.start_run(
+        recorder = RunRecorder(
+            self.store,
             job.case_id,
             job.evidence_ids,
             prompt=job.prompt,
@@ -322,6 +323,8 @@ class _RunRecord:
             model_hash=model_hash,
             reference_id=job.reference_id,
         )
+        recorder.start()
+        self.recorder = recorder
 
     def add(self, cand: Any) -> CandidateEvent:
         """Store ``cand`` at once (a crash later loses nothing); on a store problem keep a labelled copy
@@ -331,11 +334,9 @@ class _RunRecord:
         if self.store is None:
             return event
         try:
-            if self.run_id is None:
+            if self.recorder is None:
                 raise RuntimeError("the run was not recorded")
-            cid = self.store.add_candidate(
-                self.run_id, int(cand.index), int(cand.seed), cand.image, dict(cand.scores or {})
-            )
+            cid = self.recorder.add_candidate(cand)
             event.candidate_id, event.stored_file = cid, self.store.candidate_path(cid)
         except Exception as exc:  # noqa: BLE001 - the candidate must not be lost
             event.stored_file = _pending_copy(Path(self.store.home), self.job.token, cand)
@@ -343,13 +344,8 @@ class _RunRecord:
         return event
 
     def finish(self, status: str, provenance: dict | None = None, error: str | None = None) -> None:
-        if self.store is None or self.run_id is None or self.finished:
-            return
-        self.finished = True
-        libraries = (provenance or {}).get("libraries")
-        self.store.finish_run(
-            self.run_id, status, provenance=provenance, library_versions=libraries, error=error
-        )
+        if self.recorder is not None:
+            self.recorder.finish(status, provenance, error)
 
     def outcome(self, result: Any, message: UserMessage | None = None) -> RunOutcome:
         candidates = list(result.candidates) if result is not None else list(self.arrived)

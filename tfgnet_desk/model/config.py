@@ -150,9 +150,15 @@ class TFGNetConfig:
     # How evidence faces are framed before restoration: "crop" = the training crops of data/crops.py
     # (tiny profile), "ffhq" = FFHQ alignment (CodeFormer / the full profile).
     face_frame: str = "crop"
+    # The restorer's default fidelity weight w (CodeFormer's CFT: 0 = codebook only, 1 = closest to the
+    # evidence), chosen by measurement for each trained model; a request may override it.
+    fidelity: float = 0.0
 
     def __post_init__(self) -> None:
         self.class_words = tuple(str(w).lower() for w in self.class_words)
+        self.fidelity = float(self.fidelity)
+        if not 0.0 <= self.fidelity <= 1.0:
+            raise ValueError(f"fidelity must be in [0, 1], got {self.fidelity}")
         if self.face_frame not in FACE_FRAMES:
             raise ValueError(f"face_frame must be one of {FACE_FRAMES}, not {self.face_frame!r}")
         cross = int(self.generator.unet["cross_attention_dim"])
@@ -225,6 +231,7 @@ class TFGNetConfig:
             "class_words": list(self.class_words),
             "id_image_noise": self.id_image_noise,
             "face_frame": self.face_frame,
+            "fidelity": self.fidelity,
         }
 
     @classmethod
@@ -244,6 +251,7 @@ class TFGNetConfig:
             class_words=tuple(d.get("class_words") or default_class_words()),
             id_image_noise=bool(d.get("id_image_noise", True)),
             face_frame=str(d.get("face_frame", "crop")),
+            fidelity=float(d.get("fidelity", 0.0)),
         )
 
     def to_json(self, path: Path | str | None = None) -> str:

@@ -1,5 +1,5 @@
-"""Run controls: number of candidates, seed, steps, guidance, fidelity (strength), profile, device;
-Generate and Cancel with per-step progress."""
+"""Run controls: number of candidates, seed, steps, guidance, strength, the restorer's fidelity to the
+evidence, profile, device; Generate and Cancel with per-step progress."""
 
 from __future__ import annotations
 
@@ -42,6 +42,10 @@ class RunParameters:
     profile: str
     device: str
     anchor: bool = True  # low-frequency fusion with the evidence (the profile's sigmas) or none
+    fidelity: float | None = None  # the restorer's CFT weight w in [0, 1]; None: the model's default
+
+
+FIDELITY_DEFAULT_TEXT = "model default"
 
 
 class RunControls(QWidget):
@@ -72,8 +76,18 @@ class RunControls(QWidget):
             objectName="strength", minimum=0.05, maximum=1.0, value=0.6, singleStep=0.05, decimals=2
         )
         self.strength.setToolTip(
-            "Fidelity knob (strength): 1.0 starts from pure noise as in the paper; lower "
-            "values start from the restored evidence and keep more of it"
+            "Strength: 1.0 starts from pure noise as in the paper; lower values start from the "
+            "restored evidence and keep more of it"
+        )
+        # below 0 shows "model default" (None): the value measured for the loaded model
+        self.fidelity = QDoubleSpinBox(
+            objectName="fidelity", minimum=-0.1, maximum=1.0, value=-0.1, singleStep=0.1, decimals=1
+        )
+        self.fidelity.setSpecialValueText(FIDELITY_DEFAULT_TEXT)
+        self.fidelity.setToolTip(
+            "Fidelity to the evidence (the restorer's w): 0 = the face the codebook knows, "
+            "1 = closest to the evidence. 'model default' uses the value measured for the loaded "
+            "model. Recorded with the run."
         )
         self.anchor = QCheckBox("Keep the evidence's coarse shape and colour", objectName="anchorEvidence")
         self.anchor.setChecked(True)
@@ -107,7 +121,8 @@ class RunControls(QWidget):
             ("Candidates", self.n_candidates),
             ("Steps", self.steps),
             ("Guidance", self.guidance),
-            ("Fidelity", self.strength),
+            ("Strength", self.strength),
+            ("Fidelity", self.fidelity),
             ("Profile", self.profile),
             ("Device", self.device),
         ]
@@ -121,9 +136,9 @@ class RunControls(QWidget):
             grid.addWidget(widget, i // 3, (i % 3) * 2 + 1)
         seed_label = QLabel("Seed:")
         seed_label.setBuddy(self.seed)
-        grid.addWidget(seed_label, 2, 0)
-        grid.addLayout(seed_box, 2, 1, 1, 2)
-        grid.addWidget(self.anchor, 2, 3, 1, 3)
+        grid.addWidget(seed_label, 3, 0)
+        grid.addLayout(seed_box, 3, 1, 1, 2)
+        grid.addWidget(self.anchor, 3, 3, 1, 3)
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate)
         buttons.addWidget(self.cancel)
@@ -145,7 +160,13 @@ class RunControls(QWidget):
             self.profile.currentText(),
             self.device.currentText(),
             self.anchor.isChecked(),
+            self.fidelity_value(),
         )
+
+    def fidelity_value(self) -> float | None:
+        """The fidelity box as a request value: ``None`` for 'model default'."""
+        v = self.fidelity.value()
+        return None if v < 0 else round(v, 3)
 
     def set_profile_device(self, profile: str, device: str) -> None:
         for combo, value in ((self.profile, profile), (self.device, device)):
@@ -163,6 +184,7 @@ class RunControls(QWidget):
             self.steps,
             self.guidance,
             self.strength,
+            self.fidelity,
             self.anchor,
             self.profile,
             self.device,
