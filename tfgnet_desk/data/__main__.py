@@ -58,6 +58,7 @@ def _cmd_build_benchmark(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=not args.quiet,
         tier=args.tier,
+        pool=args.pool,
     )
     print(f"wrote {len(written)} {args.tier} cases to {args.out} in {time.perf_counter() - t0:.1f} s")
     return 0
@@ -140,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="degradation of the LQ input: a1 = the paper's A.1 (default, the original benchmark); "
         "surveillance = CCTV-like, face 12-32 px wide, noise and JPEG, enlarged back to the 128 px frame "
         "(same pairs and texts as a1 for the same seed)",
+    )
+    p.add_argument(
+        "--pool",
+        choices=["benchmark", "val"],
+        default="benchmark",
+        help="identities from the split's benchmark pool (default: the figures of record) or its val pool "
+        "(for choosing settings and learning curves without tuning on the benchmark)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace case folders already in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

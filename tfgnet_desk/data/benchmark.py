@@ -10,12 +10,13 @@ Layout written to ``out``::
                                   # tier, landmarks of the face in lq.png
 
 How a case is made (paper 4.1 "T2F500" and A.1): identities come only from the split's **benchmark**
-pool (never in train/val), each used once; two different photos (distinct content hashes) are drawn;
-photo A is cut with the shared face crop (:func:`tfgnet_desk.data.load_face`) at ``hq_size`` (512) and
-degraded with A.1 from a per-case generator ``default_rng([seed, case_index])``, giving the 128x128 LQ
-input; photo B is cut with the same crop at ``target_size`` (default 256: CelebA here is 89x109 with a
-~49 px face box, so a larger target would only add interpolated pixels). Everything is deterministic in
-``seed`` and the split file.
+pool (never in train/val; ``pool="val"`` builds the same kind of set from the val pool, for choosing
+settings without tuning on the benchmark), each used once; two different photos (distinct content
+hashes) are drawn; photo A is cut with the shared face crop (:func:`tfgnet_desk.data.load_face`) at
+``hq_size`` (512) and degraded with A.1 from a per-case generator ``default_rng([seed, case_index])``,
+giving the 128x128 LQ input; photo B is cut with the same crop at ``target_size`` (default 256: CelebA
+here is 89x109 with a ~49 px face box, so a larger target would only add interpolated pixels).
+Everything is deterministic in ``seed`` and the split file.
 
 Tiers (``tier``, recorded in ``benchmark.json`` and every ``meta.json``):
 
@@ -84,7 +85,7 @@ def benchmark_pairs(records: list[FaceRecord], cases: int, seed: int) -> list[tu
             by_id.setdefault(r.identity, []).append(r)
     ids = sorted((i for i, rs in by_id.items() if len(rs) >= 2), key=lambda s: (len(s), s))
     if len(ids) < cases:
-        raise ValueError(f"the benchmark pool has {len(ids)} identities with two photos; {cases} requested")
+        raise ValueError(f"the pool has {len(ids)} identities with two photos; {cases} requested")
     rng = np.random.default_rng(seed)
     chosen = [ids[i] for i in rng.choice(len(ids), size=cases, replace=False)]
     pairs = []
@@ -214,21 +215,25 @@ def build_benchmark(
     overwrite: bool = False,
     progress: bool | Callable[[int, int], None] = False,
     tier: str = "a1",
+    pool: str = "benchmark",
 ) -> list[Path]:
     """Write ``cases`` case folders under ``out`` (see the module docstring); returns their paths.
 
     Refuses to write into a folder that already holds case folders unless ``overwrite``.
     ``progress``: True for a tqdm bar, or a callback ``(done, total)``. ``tier``: one of :data:`TIERS`.
+    ``pool``: 'benchmark' (the figures of record) or 'val' (held out from training like the benchmark,
+    for choosing settings and learning curves, so that the benchmark is not tuned on).
     """
+    if pool not in ("benchmark", "val"):
+        raise ValueError(f"pool must be 'benchmark' or 'val', not {pool!r}")
     if source != "celeba10k":
         raise ValueError("only 'celeba10k' has identities with two photos; UTKFace has no identities")
     if tier not in TIERS:
         raise ValueError(f"unknown tier {tier!r}; choose one of {', '.join(TIERS)}")
     root, out, split_file = Path(root), Path(out), Path(split_file)
     splits = Splits.load(split_file)
-    pool = splits.records("benchmark", root)
-    pool = [r for r in pool if r.dataset == source]
-    pairs = benchmark_pairs(pool, cases, seed)
+    records = [r for r in splits.records(pool, root) if r.dataset == source]
+    pairs = benchmark_pairs(records, cases, seed)
 
     out.mkdir(parents=True, exist_ok=True)
     old = sorted(out.glob("case_*"))
@@ -243,7 +248,7 @@ def build_benchmark(
         "file": split_file.name,
         "sha256": _sha256(split_file),
         "seed": splits.seed,
-        "pool": "benchmark",
+        "pool": pool,
     }
     bar = None
     if progress is True:

@@ -216,6 +216,22 @@ def diversity_section(result: RunResult, encoders: list[str]) -> list[str]:
     return out
 
 
+def sharpness_section(result: RunResult) -> list[str]:
+    s, c = result.summary, result.counts
+    rows = [m for m in _rows(result) if s.get(m, {}).get("sharp_face") is not None]
+    out = ["## Sharpness of the face region", ""]
+    if not rows:
+        return out + ["No outputs scored."]
+    body = [[_name(m), _num(s[m]["sharp_face"]), str(c[m].get("sharp_face", 0))] for m in rows]
+    out += _table(["method", "sharpness (Laplacian RMS, of 255)", "cases"], body) + [""]
+    out.append(
+        "RMS of the 3x3 Laplacian of the grey image at 128 px inside the crop frame's face ellipse, mean "
+        "over a method's outputs, then over cases. Blur lowers it; noise, JPEG blocks and invented texture "
+        "raise it too, so read it beside the identity columns, and against the clean source."
+    )
+    return out
+
+
 def markdown_sections(result: RunResult, encoders: list[str]) -> list[str]:
     parts: list[str] = []
     for sec in (
@@ -223,6 +239,7 @@ def markdown_sections(result: RunResult, encoders: list[str]) -> list[str]:
         attribute_section(result),
         flip_section(result),
         diversity_section(result, encoders),
+        sharpness_section(result),
     ):
         parts += ["", *sec]
     return parts
@@ -244,6 +261,7 @@ def csv_keys(result: RunResult) -> list[str]:
         "age_agree",
         "div_id_",
         "div_px",
+        "sharp_face",
         *(f"flip_{a}" for a in [*FLIP_ATTRIBUTES, "all"]),
         *(f"flip_sign_{a}" for a in [*FLIP_ATTRIBUTES, "all"]),
         *(f"flip_decision_{a}" for a in [*FLIP_ATTRIBUTES, "all"]),

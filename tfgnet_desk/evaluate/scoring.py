@@ -60,6 +60,7 @@ class CaseScorer:
         for m, imgs in outputs.items():
             scores[m].update(an.identity_scores(embs[m], ev_emb, tfeats["identity"], suite.identity))
             scores[m].update(an.diversity(imgs, embs[m], suite.identity))
+            scores[m].update(an.sharpness(imgs))
         self._tick("metrics", t0, c0)
 
         t0, c0 = time.perf_counter(), time.process_time()

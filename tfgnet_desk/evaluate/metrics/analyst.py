@@ -23,6 +23,9 @@ age_agree                  share (%) of candidates with faceres age < 40 exactly
 div_id_<enc>               mean over candidate pairs of 1 - centred cosine (K > 1 only)         (spread)
 div_px                     mean over candidate pairs of the mean absolute pixel difference,     (spread)
                            of 255 (K > 1 only)
+sharp_face                 face-region sharpness: RMS of the 3x3 Laplacian of the grey image    (detail)
+                           at 128 px, inside the crop frame's face ellipse, of 255 (a blur
+                           lowers it; noise and JPEG blocks raise it: read beside identity)
 =========================  ===================================================================  ========
 
 Summaries are means over the cases that have the value (``counts`` says how many), except ``attr_all``
@@ -63,7 +66,20 @@ ATTRIBUTE_ORDER = (
     "hat",
     "young",
 )
-ANALYST_PREFIXES = ("face_ev_", "face_cal_best_", "faceres_", "attr_", "gender_agree", "age_agree", "div_")
+ANALYST_PREFIXES = (
+    "face_ev_",
+    "face_cal_best_",
+    "faceres_",
+    "attr_",
+    "gender_agree",
+    "age_agree",
+    "div_",
+    "sharp_",
+)
+# Face region of the benchmark's crop frame (eyes near (0.49, 0.30), mouth near (0.49, 0.70) of the side),
+# brows to chin and cheek to cheek: centre x, centre y, semi-axis x, semi-axis y, fractions of the side.
+SHARPNESS_SIZE = 128
+SHARPNESS_ELLIPSE = (0.49, 0.52, 0.40, 0.50)
 
 
 @dataclass
@@ -214,6 +230,36 @@ def diversity(
         ]
         out[f"div_id_{n}"] = _mean(d)
     return out
+
+
+def _sharpness_mask() -> np.ndarray:
+    n = SHARPNESS_SIZE
+    cx, cy, ax, ay = SHARPNESS_ELLIPSE
+    yy, xx = np.mgrid[0:n, 0:n]
+    return (((xx + 0.5) / n - cx) / ax) ** 2 + (((yy + 0.5) / n - cy) / ay) ** 2 <= 1.0
+
+
+def face_sharpness(img: np.ndarray) -> float:
+    """RMS of the 3x3 Laplacian of ``img``'s grey values at 128 px inside the face ellipse (0-255 scale)."""
+    from PIL import Image
+
+    a = np.asarray(img)
+    if a.shape[:2] != (SHARPNESS_SIZE, SHARPNESS_SIZE):
+        down = a.shape[0] > SHARPNESS_SIZE
+        resample = Image.Resampling.BOX if down else Image.Resampling.BICUBIC
+        a = np.asarray(Image.fromarray(a).resize((SHARPNESS_SIZE, SHARPNESS_SIZE), resample))
+    g = a[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    lap = np.zeros_like(g)
+    lap[1:-1, 1:-1] = g[:-2, 1:-1] + g[2:, 1:-1] + g[1:-1, :-2] + g[1:-1, 2:] - 4.0 * g[1:-1, 1:-1]
+    inside = _sharpness_mask()
+    inside[[0, -1], :] = False
+    inside[:, [0, -1]] = False
+    return float(np.sqrt(np.mean(lap[inside] ** 2)))
+
+
+def sharpness(images: list[np.ndarray]) -> dict[str, float | None]:
+    """``sharp_face``: mean face-region sharpness of a method's outputs (see :func:`face_sharpness`)."""
+    return {"sharp_face": _mean([face_sharpness(img) for img in images])}
 
 
 def faceres_scores(
