@@ -215,3 +215,42 @@ def test_files_left_by_an_interrupted_run_are_noted_not_failed(filled):
     (store.home / "candidates" / ("ab" * 32 + ".png")).write_bytes(b"orphan")
     rep = store.verify()
     assert rep.ok and len(rep.notes) == 1 and "candidates/" in rep.notes[0]
+
+
+def test_a_cut_log_with_its_head_moved_back_needs_an_anchor_and_dropped_triggers_show(filled, capsys):
+    """Issue 17 item 4: deleting a trailing entry that records no row state (a report written) and moving
+    ``audit_head`` back passed verify, and verify did not notice the dropped append-only triggers."""
+    from tfgnet_desk.cases.verify import parse_anchor
+
+    store, cid, *_ = filled
+    uid = store.get_case(cid)["uid"]
+    store.log_event(cid, "report.write", file="r.pdf")
+    seq, head = store.audit_head(cid)
+    anchor = parse_anchor(f"{seq}:{head[:16]}")
+    assert store.verify(cid, anchor).ok
+    prev = store.audit_trail(cid)[-2]
+    tamper(store, "DELETE FROM audit WHERE chain = ? AND seq = ?", uid, seq)
+    tamper(store, "UPDATE audit_head SET seq = ?, hash = ? WHERE chain = ?", prev.seq, prev.hash, uid)
+    assert "append-only trigger" in problems(store)  # the triggers the tamperer dropped
+    conn = sqlite3.connect(store.settings.cases_db, isolation_level=None)
+    for sql in SCHEMA_TRIGGERS:  # a careful tamperer puts them back (the SQL of cases/schema.py)
+        conn.execute(sql)
+    conn.close()
+    assert store.verify(cid).ok  # restored triggers: without an anchor the cut is not detectable
+    rep = store.verify(cid, anchor)
+    assert not rep.ok and "before the anchor's entry" in "\n".join(rep.problems)
+    from tfgnet_desk.cli import main
+
+    home = str(store.settings.home)
+    rc = main(["case", "--home", home, "verify", str(cid), "--head", f"{head[:20]}:{seq}"])
+    assert rc != 0 and "cut" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="SEQ:HASH"):
+        parse_anchor("12:xyz")
+
+
+SCHEMA_TRIGGERS = [
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is "
+    "append-only'); END",
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is "
+    "append-only'); END",
+]

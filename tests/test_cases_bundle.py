@@ -116,3 +116,77 @@ def test_export_refuses_a_tampered_case(source, tmp_path):
     with pytest.raises(BundleError, match="fails verification"):
         store.export_case(cid, tmp_path / "x.zip")
     assert not (tmp_path / "x.zip").exists()
+
+
+def _corrupt_one_byte_of(bundle, dst, member: str) -> None:
+    """Flip one byte of ``member``'s compressed data inside the zip (the CRC no longer matches)."""
+    raw = bytearray(bundle.read_bytes())
+    with zipfile.ZipFile(bundle) as zf:
+        info = zf.getinfo(member)
+    # local header: 30 bytes + name + extra, then the data
+    name_len = int.from_bytes(raw[info.header_offset + 26 : info.header_offset + 28], "little")
+    extra_len = int.from_bytes(raw[info.header_offset + 28 : info.header_offset + 30], "little")
+    start = info.header_offset + 30 + name_len + extra_len
+    raw[start + info.compress_size // 2] ^= 0x5A
+    dst.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("member", ["candidates", "manifest.json"])
+def test_a_damaged_zip_is_refused_in_one_line_with_exit_2(source, settings, tmp_path, capsys, member):
+    """Issue 17 item 2: one corrupt byte in the zip gave a BadZipFile traceback and exit 1."""
+    from tfgnet_desk.cli import main
+
+    store, cid = source
+    bundle = store.export_case(cid, tmp_path / "case.zip")
+    with zipfile.ZipFile(bundle) as zf:
+        target = next(n for n in zf.namelist() if n.startswith(member))
+    bad = tmp_path / "damaged.zip"
+    _corrupt_one_byte_of(bundle, bad, target)
+    home = tmp_path / "other-home"
+    rc = main(["case", "--home", str(home), "import", str(bad)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "damaged.zip" in lines[0]
+    with CaseStore(settings.with_(home=home)) as dest:
+        assert dest.list_cases() == []
+
+
+def test_an_edited_image_with_every_hash_recomputed_is_refused(source, settings, tmp_path):
+    """Issue 17 item 3: an image edited inside the zip, its ``files`` entry and ``manifest.sha256``
+    recomputed, imported with exit 0. The file no longer hashes to its own name or its row."""
+    import hashlib
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    store, cid = source
+    bundle = store.export_case(cid, tmp_path / "case.zip")
+    with zipfile.ZipFile(bundle) as zf:
+        names = zf.namelist()
+        m = json.loads(zf.read("manifest.json"))
+        victim = next(n for n in names if n.startswith("candidates/"))
+        img = np.asarray(Image.open(io.BytesIO(zf.read(victim))).convert("RGB")).copy()
+    img[:8, :8] = 255  # a visible edit
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG")
+    edited = buf.getvalue()
+    m["files"][victim] = {"sha256": hashlib.sha256(edited).hexdigest(), "size": len(edited)}
+    raw = json.dumps(m).encode()
+    forged = tmp_path / "forged.zip"
+
+    def change(name, data):
+        if name == victim:
+            return edited
+        if name == "manifest.json":
+            return raw
+        if name == "manifest.sha256":
+            return (hashlib.sha256(raw).hexdigest() + "\n").encode()
+        return data
+
+    _rewrite(bundle, forged, change)
+    with CaseStore(settings.with_(home=tmp_path / "other-home")) as dest:
+        with pytest.raises(BundleError, match="altered"):
+            dest.import_case(forged)
+        assert dest.list_cases() == []

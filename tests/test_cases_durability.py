@@ -89,7 +89,9 @@ def _writer(settings, case_id: int, evidence_id: int, start: int):
     return body
 
 
-def test_sigkill_mid_transaction_loses_nothing_committed(settings, tmp_path):
+def test_sigkill_at_random_times_loses_nothing_committed(settings, tmp_path):
+    """Kills at random moments after an operation began: some land inside a write transaction, some
+    between transactions or in file writes (the count printed says only how many came after a 'b')."""
     kills = 50
     with CaseStore(settings) as store:
         cid = store.create_case("crash test")
@@ -142,12 +144,79 @@ def test_sigkill_mid_transaction_loses_nothing_committed(settings, tmp_path):
         rep = store.verify()
         assert rep.ok, rep.problems
     print(
-        f"{kills} kills, {mid_operation} mid-operation, {len(committed_runs)} runs committed, "
-        f"{elapsed:.1f} s",
+        f"{kills} kills at random times, {mid_operation} after an operation began (inside a transaction "
+        f"or not), {len(committed_runs)} runs committed, {elapsed:.1f} s",
         file=sys.stderr,
     )
-    assert mid_operation >= kills // 2, "the kills did not land during writes"
+    assert mid_operation >= kills // 2, "the kills did not land during operations"
     assert len(committed_runs) >= kills // 2
+
+
+def _traced_writer(settings, case_id: int, candidate_id: int, start: int, hold_s: float):
+    """Annotate forever; after BEGIN IMMEDIATE of each note's transaction says 't <i>' and holds the
+    transaction ``hold_s`` (a slow write), then commits and says 'c <i>'."""
+
+    def body(say) -> None:
+        import contextlib
+
+        store = CaseStore(settings, actor=f"traced-{os.getpid()}")
+        plain = store._write
+        op = {"i": start}
+
+        @contextlib.contextmanager
+        def traced():
+            with plain() as c:
+                say(f"t {op['i']}")
+                time.sleep(hold_s)
+                yield c
+
+        store._write = traced
+        while True:
+            store.annotate(candidate_id, f"note {op['i']}")
+            say(f"c {op['i']}")
+            op["i"] += 1
+
+    return body
+
+
+def test_sigkill_synchronised_inside_transactions_counts_what_it_hit(settings, tmp_path):
+    """Issue 17 item 5: each kill waits for the marker the writer prints after BEGIN, then the database
+    says whether that transaction committed; the kills that landed inside (rolled back) are counted, not
+    assumed, and nothing that committed is ever lost."""
+    kills = 30
+    with CaseStore(settings) as store:
+        cid = store.create_case("synchronised kills")
+        eid = store.import_evidence(cid, make_image(tmp_path / "e.png"))
+        rid = store.record_run(cid, [eid], fake_result(n=1, seed=1))
+        k = store.list_candidates(rid)[0]["id"]
+    rng = random.Random(7)
+    inside, committed = 0, 0
+    for attempt in range(kills):
+        start = attempt * 1000
+        pid, lines = _fork(_traced_writer(settings, cid, k, start, hold_s=0.005))
+        target = start + rng.randint(0, 3)  # let a few notes commit first
+        while True:
+            line = lines.readline().strip()
+            assert line, "the writer died on its own"
+            kind, n = line.split(" ")
+            if kind == "t" and int(n) == target:
+                break
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        lines.close()
+        with CaseStore(settings) as store:
+            note = store.get_candidate(k)["note"]
+        if note == f"note {target}":
+            committed += 1  # the commit finished before the kill arrived
+        else:
+            inside += 1
+            if target > start:  # the child's previous note committed before this BEGIN
+                assert note == f"note {target - 1}", note
+    with CaseStore(settings) as store:
+        rep = store.verify()
+        assert rep.ok, rep.problems
+    print(f"{kills} synchronised kills: {inside} inside a transaction (rolled back), {committed} after")
+    assert inside >= kills * 0.8, f"only {inside} of {kills} kills landed inside a transaction"
 
 
 def test_sigkill_inside_an_open_write_transaction_rolls_it_back(settings):

@@ -136,10 +136,26 @@ def test_import_model_folder_as_tiny(tmp_path, random_tiny, capsys):
     assert rc == 0
 
 
+def _onnx_bytes(tag: str) -> bytes:
+    """A minimal valid ONNX model (one Identity node), distinct per ``tag``."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"], name=tag)],
+        f"fake_{tag}",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
 def _fake_pack(folder: Path, names: list[str]) -> Path:
     folder.mkdir(parents=True)
     for i, n in enumerate(names):
-        (folder / n).write_bytes(bytes([i]) * (100 + i))
+        data = _onnx_bytes(n.split(".")[0]) if n.endswith(".onnx") else bytes([i]) * (100 + i)
+        (folder / n).write_bytes(data)
     return folder
 
 
@@ -153,19 +169,47 @@ def test_import_insightface_pack_folder_and_zip(tmp_path, capsys):
     assert not (dest / "readme.txt").exists()
     assert verify_folder(dest).ok
     rc, out = run(capsys, "models", "--models-dir", str(models), "verify", "buffalo_l")
-    assert rc == 0 and "verified" in out
+    assert rc == 0 and "verified" in out and "MANIFEST.json" in out and "ONNX files parse" in out
 
     z = tmp_path / "antelopev2.zip"
     with zipfile.ZipFile(z, "w") as zf:
-        zf.writestr("antelopev2/glintr100.onnx", b"g" * 50)
-        zf.writestr("antelopev2/scrfd_10g_bnkps.onnx", b"s" * 20)
+        zf.writestr("antelopev2/glintr100.onnx", _onnx_bytes("g"))
+        zf.writestr("antelopev2/scrfd_10g_bnkps.onnx", _onnx_bytes("s"))
         zf.writestr("../../evil.onnx", b"x")
     rc, out = run(capsys, "models", "--models-dir", str(models), "import", str(z))
     assert rc == 0, out
     dest = models / "insightface" / "models" / "antelopev2"
-    assert (dest / "glintr100.onnx").read_bytes() == b"g" * 50
+    assert (dest / "glintr100.onnx").read_bytes() == _onnx_bytes("g")
     assert not (tmp_path / "evil.onnx").exists() and not (models / "evil.onnx").exists()
     assert (dest / MANIFEST_NAME).is_file()
+
+
+def test_a_pickle_renamed_onnx_is_refused_and_never_called_verified(tmp_path, capsys):
+    """Issue 17 item 7: a zip holding a pickle renamed ``w600k_r50.onnx`` imported as buffalo_l and
+    ``models verify`` called it verified."""
+    import pickle
+
+    models = tmp_path / "models"
+    z = tmp_path / "buffalo_l.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("buffalo_l/w600k_r50.onnx", pickle.dumps({"not": "a network"}))
+    rc, out = run(capsys, "models", "--models-dir", str(models), "import", str(z))
+    assert rc != 0 and "not an ONNX model" in out and "Traceback" not in out
+    dest = models / "insightface" / "models" / "buffalo_l"
+    assert not (dest / "w600k_r50.onnx").exists()
+    # placed by hand with a manifest over it: the hashes match, but it is not a usable network
+    from tfgnet_desk.weights import write_manifest
+
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "w600k_r50.onnx").write_bytes(pickle.dumps({"not": "a network"}))
+    write_manifest(dest, licence="test", source="test")
+    rc, out = run(capsys, "models", "--models-dir", str(models), "verify", "buffalo_l")
+    assert rc != 0 and "not an ONNX model" in out and "verified" not in out.split("buffalo_l", 1)[1][:40]
+    truncated = _onnx_bytes("w600k_r50")[:-7]  # starts like ONNX, does not parse
+    (dest / "w600k_r50.onnx").write_bytes(truncated)
+    write_manifest(dest, licence="test", source="test")
+    rc, out = run(capsys, "models", "--models-dir", str(models), "verify", "buffalo_l")
+    assert rc != 0 and "not a valid ONNX model" in out
 
 
 def test_import_hf_cache_snapshot_of_a_metric_backbone(tmp_path, capsys):

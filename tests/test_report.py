@@ -217,3 +217,68 @@ def test_report_labels_scores_vs_evidence_and_old_runs_scores_as_old(tmp_path):
     assert "vs evidence: 0.420 (raw 0.900) dlib-resnet" in new_run and esc(SCORES_NOTE) in new_run
     assert "Restored face (model output)" in new_run and "vs evidence: 0.520 (raw 0.910)" in new_run
     assert "provenance: restored_scores" not in new_run  # shown once, readably
+
+
+def test_long_titles_are_elided_not_overprinted_and_the_audit_head_is_on_every_page(tmp_path):
+    """Issue 17 items 4 and 8: header and footer text fits its line (ellipsis), the audit chain's head
+    anchors every page, line breaks in notes survive, and characters the font lacks (emoji) print as
+    their code point."""
+    from tfgnet_desk.report import write_case_report
+    from tfgnet_desk.settings import Settings
+
+    settings = Settings(home=tmp_path / "home", models_dir=tmp_path / "models")
+    long_title = "Armed robbery at the all-night pharmacy on the corner " * 4
+    long_ref = "REF-" + "9" * 60
+    with CaseStore(settings, actor="analyst-9") as store:
+        notes = "first line\nsecond line \U0001f9d0 \u4e2d"
+        cid = store.create_case(long_title, reference=long_ref, notes=notes)
+        eid = store.import_evidence(cid, make_image(tmp_path / "cam.png", size=(120, 90)))
+        store.record_run(cid, [eid], fake_result(n=2, seed=5))
+        out = write_case_report(store, cid, tmp_path / "long.pdf")
+        seq, head = store.audit_head(cid)
+        pdf, texts = _pages(out)
+        try:
+            page = pdf[0]
+            tp = page.get_textpage()
+            width = page.get_width()
+            # every character of the header and footer lies on the page, none past its right edge
+            boxes = [tp.get_charbox(i) for i in range(tp.count_chars())]
+            assert boxes and max(b[2] for b in boxes) <= width
+        finally:
+            pdf.close()
+        for text in texts:
+            assert f"audit head {seq}:{head[:16]}" in text
+            assert "…" in text or "..." in text  # the long title was elided
+            assert f"page {texts.index(text) + 1} of {len(texts)}" in text
+        joined = " ".join(texts)
+        # U+1F9D0 (an emoji) and U+4E2D (a CJK character) are not in DejaVu Sans: printed as code points
+        assert "first line second line [U+1F9D0] [U+4E2D]" in joined
+        from tfgnet_desk.report.content import build_content
+
+        assert "first line<br>second line" in build_content(store, cid, "now").html
+
+
+def test_candidates_are_numbered_as_in_the_window(report, capsys):
+    """Issue 14 item 5: the window's '#3 ... picked' was 'candidate 2' in the PDF. One numbering."""
+    from tfgnet_desk.cli import main
+    from tfgnet_desk.gui.widgets.candidate_grid import CandidateCard  # noqa: F401 - the window's label
+    from tfgnet_desk.report.content import build_content
+    from tfgnet_desk.score_labels import candidate_label
+
+    store, cid, (r1, _), _ = report
+    picked = store.list_candidates(r1)[2]
+    assert picked["idx"] == 2 and candidate_label(picked["idx"]) == "#3"
+    html = build_content(store, cid, "now").html
+    assert "candidate #3</b>" in html and "candidate 2</b>" not in html
+    main(["case", "--home", str(store.settings.home), "show", str(cid)])
+    assert f"candidate {picked['id']} #3 seed" in capsys.readouterr().out
+
+
+def test_the_report_file_name_comes_from_the_case_title_and_date():
+    """Issue 14 item 14: the window suggested `case.pdf` for every case."""
+    from tfgnet_desk.report import default_report_name
+
+    name = default_report_name("Kiosk robbery <Main St>", "2026-11-30T13:00:00Z")
+    assert name == "Kiosk-robbery-Main-St_2026-11-30.pdf"
+    assert default_report_name("///", "2026-01-02") == "case_2026-01-02.pdf"
+    assert len(default_report_name("x" * 500, "2026-01-02")) < 80

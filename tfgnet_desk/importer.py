@@ -21,7 +21,7 @@ from pathlib import Path
 from tfgnet_desk import convert, registry
 from tfgnet_desk.assemble import Log, assemble_full
 from tfgnet_desk.import_detect import CHECKPOINT_SUFFIXES, ImportError_, detect, read_json, resolve_hf_cache
-from tfgnet_desk.weights import MANIFEST_NAME, verify_folder, write_manifest
+from tfgnet_desk.weights import MANIFEST_NAME, onnx_problem, verify_folder, write_manifest
 
 
 @dataclass
@@ -178,11 +178,22 @@ def import_files(comp: registry.Component, src: Path, models_dir: Path, link: bo
     missing = [f.path for f in comp.files if f.required and f not in wanted]
     if missing:
         raise ImportError_(f"{src} lacks {', '.join(missing)} for {comp.name}")
+    for f in wanted:  # nothing is placed unless every network parses
+        _require_onnx(src if src.is_file() else src / f.path)
     for f in wanted:
         place(src if src.is_file() else src / f.path, dest / f.path, link)
     write_manifest(dest, licence=comp.licence, source=f"{comp.source}, imported from {src}")
     log(f"  {comp.name}: {len(wanted)} files into {dest}")
     return [dest]
+
+
+def _require_onnx(path: Path, name: str | None = None) -> None:
+    """Refuse a file named ``*.onnx`` that does not parse as ONNX (a pickle renamed, say)."""
+    if not (name or path.name).endswith(".onnx"):
+        return
+    problem = onnx_problem(path)
+    if problem is not None:
+        raise ImportError_(problem.replace(path.name, name or path.name, 1) + "; nothing imported")
 
 
 def _unzip_pack(comp: registry.Component, src: Path, dest: Path, log: Log) -> Path:
@@ -196,6 +207,11 @@ def _unzip_pack(comp: registry.Component, src: Path, dest: Path, log: Log) -> Pa
                 tmp = dest / (base + ".part")
                 with zf.open(info) as fi, open(tmp, "wb") as fo:
                     shutil.copyfileobj(fi, fo, 1 << 20)
+                try:
+                    _require_onnx(tmp, base)
+                except ImportError_:
+                    tmp.unlink()
+                    raise
                 tmp.replace(dest / base)
                 n += 1
     missing = [f.path for f in comp.files if f.required and not (dest / f.path).is_file()]

@@ -25,7 +25,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tfgnet_desk.weights import MANIFEST_NAME, VerifyReport, WeightsError, read_manifest, verify_folder
+from tfgnet_desk.weights import (
+    MANIFEST_NAME,
+    VerifyReport,
+    WeightsError,
+    manifest_hash,
+    onnx_problem,
+    read_manifest,
+    verify_folder,
+)
 
 MB = 1_000_000
 GB = 1_000_000_000
@@ -460,14 +468,33 @@ def component_status(
         return Status(
             comp, folder, "present", "files present but no MANIFEST.json (import it to record hashes)"
         )
+    onnx_bad = [
+        msg
+        for f in comp.files
+        if f.path.endswith(".onnx") and (folder / f.path).is_file()
+        if (msg := onnx_problem(folder / f.path, full=check_hashes))
+    ]
+    if onnx_bad:
+        return Status(comp, folder, "failed", "; ".join(onnx_bad))
     source = manifest_source(folder / parts[0])
-    how = "sha256 checked" if check_hashes else "sizes checked; `models verify` checks hashes"
+    manifests = ", ".join(
+        f"{(folder / p / MANIFEST_NAME).relative_to(folder)} {manifest_hash(folder / p)[:12]}" for p in parts
+    )
+    how = (
+        f"sha256 of every file matches {manifests}" + ("; ONNX files parse" if onnx_names(comp) else "")
+        if check_hashes
+        else "sizes checked; `models verify` checks hashes"
+    )
     return Status(
         comp,
         folder,
         "verified" if check_hashes else "present",
         f"{how}" + (f"; source: {source}" if source else ""),
     )
+
+
+def onnx_names(comp: Component) -> list[str]:
+    return [f.path for f in comp.files if f.path.endswith(".onnx")]
 
 
 def all_status(

@@ -13,6 +13,10 @@ backend, ...}}``); the names are:
 The restored face itself gets a score against the evidence (``GenerationResult.restored_scores``,
 provenance ``restored_scores``), shown wherever the restored face is shown. No Qt here: the command lines,
 the case store, the window and the report all use these labels.
+
+Candidates are numbered one way everywhere an analyst reads them: ``candidate_label(index)`` is "#1" for
+index 0 (the first seed), in the window, the compare view, the PDF, ``case show`` and ``result.json``
+(which keeps the 0-based ``index`` beside it for scripts).
 """
 
 from __future__ import annotations
@@ -24,6 +28,12 @@ from typing import Any
 EVIDENCE = "evidence"
 REFERENCE = "reference"
 OLD_RESTORED = "restored"  # only in runs recorded before scores were taken against the evidence
+
+
+def candidate_label(index: int) -> str:
+    """The analyst's number of candidate ``index`` (0-based in code and records): '#1', '#2', ..."""
+    return f"#{int(index) + 1}"
+
 
 LABELS: dict[str, str] = {
     EVIDENCE: "vs evidence",

@@ -193,6 +193,30 @@ def require_verified(folder: Path | str) -> VerifyReport:
     return report
 
 
+def onnx_problem(path: Path | str, full: bool = True) -> str | None:
+    """Why ``path`` is not a usable ONNX model, or None. ``full``: parse it with ``onnx`` and run the
+    checker (seconds for a large network); otherwise only the first protobuf tag (ModelProto field 1,
+    ``ir_version``, is byte 0x08), which already tells a pickle or an archive renamed ``.onnx``."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1)
+    except OSError as exc:
+        return f"{path.name}: unreadable ({exc})"
+    if head != b"\x08":
+        return f"{path.name} is not an ONNX model (it does not start as an ONNX protobuf)"
+    if not full:
+        return None
+    try:
+        import onnx
+
+        model = onnx.load(str(path), load_external_data=False)
+        onnx.checker.check_model(model)
+    except Exception as exc:  # noqa: BLE001 - any parse or checker failure makes it unusable
+        return f"{path.name} is not a valid ONNX model: {str(exc).splitlines()[0][:200]}"
+    return None
+
+
 def load_safetensors(path: Path | str, device: str = "cpu") -> dict[str, Any]:
     """Load a state dict from a ``.safetensors`` file; any other format is refused (no unpickling)."""
     path = Path(path)

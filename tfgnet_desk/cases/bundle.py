@@ -5,8 +5,9 @@ The zip holds ``manifest.json`` (the case, its evidence (crops and reference pho
 the SHA-256 and size of every file), ``manifest.sha256`` and the files themselves at their store paths
 (``evidence/<sha256>``, ``candidates/<sha256>.png``). Nothing in it depends on local row ids, so the
 audit chain of the case still verifies after import. Import checks everything before it writes: the
-manifest hash, every file's hash, the audit chain, and that each row matches the last state its chain
-recorded; a bundle that fails any check is refused whole.
+manifest hash, every file's hash (against the manifest, its own content-addressed name and the row that
+names it; candidate PNGs also by decoded pixels), the audit chain, and that each row matches the last
+state its chain recorded; a bundle that fails any check, or a damaged zip, is refused whole.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import hashlib
 import json
 import re
 import zipfile
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -118,37 +120,98 @@ def export_case(store: CaseStore, case_id: int, out: Path | str) -> Path:
 
 
 def read_bundle(path: Path | str) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """The checked manifest and file contents of a bundle; raises :class:`BundleError` on any mismatch."""
+    """The checked manifest and file contents of a bundle; raises :class:`BundleError` on any mismatch.
+
+    A damaged zip (bad CRC, truncated data, a broken manifest) is refused in one line, like an altered
+    one. Every file must hash to the SHA-256 in its own content-addressed name, and to the row that names
+    it (evidence ``sha256``; candidate ``sha256`` and, decoded, ``pixel_sha256``): recomputing the
+    manifest's hashes after editing a file does not make the edit importable.
+    """
     path = Path(path)
     try:
         zf = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
         raise BundleError(f"'{path.name}' is not a case bundle (not a readable zip file): {exc}") from exc
-    with zf:
-        names = set(zf.namelist())
-        if not {"manifest.json", "manifest.sha256"} <= names:
-            raise BundleError(f"'{path.name}' is not a case bundle (no manifest)")
-        raw = zf.read("manifest.json")
-        if zf.read("manifest.sha256").decode().split()[0] != hashlib.sha256(raw).hexdigest():
-            raise BundleError("the bundle's manifest was altered (its hash does not match)")
-        manifest = json.loads(raw)
-        if manifest.get("format") != FORMAT or int(manifest.get("bundle_version", 0)) > BUNDLE_VERSION:
-            raise BundleError("unsupported bundle format or version")
-        files: dict[str, bytes] = {}
-        for rel, meta in manifest["files"].items():
-            if not _FILE_RE.match(rel) or rel not in names:
-                raise BundleError(f"the bundle lacks or misnames the file {rel!r}")
-            if zf.getinfo(rel).file_size != meta["size"]:  # checked before anything is decompressed
-                raise BundleError(f"the file {rel} in the bundle has the wrong size")
-            data = zf.read(rel)
-            if hashlib.sha256(data).hexdigest() != meta["sha256"] or len(data) != meta["size"]:
-                raise BundleError(f"the file {rel} in the bundle was altered (hash mismatch)")
-            files[rel] = data
-    entries = [AuditEntry.from_dict(d) for d in manifest["audit"]]
-    problems = audit.verify_chain(entries, tuple(manifest["audit_head"]))
+    try:
+        with zf:
+            manifest, files = _read_checked(zf, path.name)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, UnicodeDecodeError) as exc:
+        raise BundleError(f"'{path.name}' is damaged (unreadable zip data): {exc}") from exc
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise BundleError(f"'{path.name}' is damaged (malformed manifest: {type(exc).__name__})") from exc
+    _check_rows_name_their_files(manifest, files)
+    try:
+        entries = [AuditEntry.from_dict(d) for d in manifest["audit"]]
+        problems = audit.verify_chain(entries, tuple(manifest["audit_head"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"the bundle's audit chain is malformed: {type(exc).__name__}") from exc
     if problems:
         raise BundleError("the bundle's audit chain does not verify: " + "; ".join(problems))
     return manifest, files
+
+
+def _read_checked(zf: zipfile.ZipFile, name: str) -> tuple[dict[str, Any], dict[str, bytes]]:
+    names = set(zf.namelist())
+    if not {"manifest.json", "manifest.sha256"} <= names:
+        raise BundleError(f"'{name}' is not a case bundle (no manifest)")
+    raw = zf.read("manifest.json")
+    if zf.read("manifest.sha256").decode().split()[0] != hashlib.sha256(raw).hexdigest():
+        raise BundleError("the bundle's manifest was altered (its hash does not match)")
+    manifest = json.loads(raw)
+    if manifest.get("format") != FORMAT or int(manifest.get("bundle_version", 0)) > BUNDLE_VERSION:
+        raise BundleError("unsupported bundle format or version")
+    files: dict[str, bytes] = {}
+    for rel, meta in manifest["files"].items():
+        if not _FILE_RE.match(rel) or rel not in names:
+            raise BundleError(f"the bundle lacks or misnames the file {rel!r}")
+        if zf.getinfo(rel).file_size != meta["size"]:  # checked before anything is decompressed
+            raise BundleError(f"the file {rel} in the bundle has the wrong size")
+        data = zf.read(rel)
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != meta["sha256"] or len(data) != meta["size"]:
+            raise BundleError(f"the file {rel} in the bundle was altered (hash mismatch)")
+        if digest != _name_hash(rel):
+            raise BundleError(f"the file {rel} was altered (it no longer hashes to its own name)")
+        files[rel] = data
+    return manifest, files
+
+
+def _name_hash(rel: str) -> str:
+    """The SHA-256 a content-addressed store path names (``evidence/<h>``, ``candidates/<h>.png``)."""
+    return rel.split("/", 1)[1].removesuffix(".png")
+
+
+def _check_rows_name_their_files(manifest: dict[str, Any], files: dict[str, bytes]) -> None:
+    """Each evidence and candidate row names a file of the bundle whose bytes (and, for a candidate PNG,
+    decoded pixels) hash to what the row says."""
+    from tfgnet_desk.cases.evidence import pixel_sha256
+
+    for e in manifest.get("evidence", []):
+        rel = e.get("stored_path")
+        if rel not in files or _name_hash(rel) != e.get("sha256"):
+            raise BundleError(f"evidence {str(e.get('original_name'))[:80]!r} does not match its file")
+    for r in manifest.get("runs", []):
+        for c in r.get("candidates", []):
+            rel = c.get("file")
+            if rel not in files or _name_hash(rel) != c.get("sha256"):
+                raise BundleError(f"candidate {c.get('idx')} of run {r.get('uid')} does not match its file")
+            if c.get("pixel_sha256"):
+                try:
+                    pixels = _decode_png(files[rel])
+                except (OSError, ValueError) as exc:
+                    raise BundleError(f"candidate file {rel} is not a readable PNG") from exc
+                if pixel_sha256(pixels) != c["pixel_sha256"]:
+                    raise BundleError(f"candidate {c.get('idx')} of run {r.get('uid')}: pixels altered")
+
+
+def _decode_png(data: bytes):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        return np.asarray(im.convert("RGB"))
 
 
 def import_case(store: CaseStore, path: Path | str) -> int:

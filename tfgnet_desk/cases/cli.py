@@ -78,6 +78,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
     s = sub.add_parser("verify", help="check the audit chain and every stored file against its hash")
     s.add_argument("case", nargs="?", help="one case (default: the whole store)")
+    s.add_argument(
+        "--head",
+        metavar="SEQ:HASH",
+        default=None,
+        help="an audit head written down earlier (report footer, `case export`): fail unless the case's "
+        "chain still holds that entry with that hash (detects a cut log; needs CASE)",
+    )
     s.set_defaults(func=_verify)
 
     s = sub.add_parser("export", help="write a case bundle (zip with manifest and hashes)")
@@ -190,6 +197,7 @@ def _update(args, **fields) -> int:
 def _show(args) -> int:
     def body(store) -> None:
         from tfgnet_desk.cases.runs import run_status_text
+        from tfgnet_desk.score_labels import candidate_label
 
         cid = store.find_case(args.case)
         c = store.get_case(cid)
@@ -230,8 +238,9 @@ def _show(args) -> int:
             for k in cands:
                 pick = "  PICKED" if k["picked"] else ""
                 note = f"  note: {k['note']!r}" if k["note"] else ""
+                label = candidate_label(k["idx"])
                 print(
-                    f"  candidate {k['id']} #{k['idx']} seed {k['seed']}  {_scores(k['scores'])}  "
+                    f"  candidate {k['id']} {label} seed {k['seed']}  {_scores(k['scores'])}  "
                     f"sha256 {k['sha256'][:16]}{pick}{note}"
                 )
         if args.audit:
@@ -291,8 +300,13 @@ def _note(args) -> int:
 
 def _verify(args) -> int:
     def body(store) -> int:
+        from tfgnet_desk.cases.verify import parse_anchor
+
         cid = store.find_case(args.case) if args.case else None
-        rep = store.verify(cid)
+        anchor = parse_anchor(args.head) if args.head else None
+        if anchor is not None and cid is None:
+            raise ValueError("--head needs the case it anchors")
+        rep = store.verify(cid, anchor)
         for p in rep.problems:
             print(f"PROBLEM: {p}")
         for n in rep.notes:
@@ -308,8 +322,11 @@ def _verify(args) -> int:
 
 def _export(args) -> int:
     def body(store) -> None:
-        out = store.export_case(store.find_case(args.case), args.out)
+        cid = store.find_case(args.case)
+        out = store.export_case(cid, args.out)
+        seq, head = store.audit_head(cid)
         print(f"wrote {out}")
+        print(f"audit head {seq}:{head} (write it down: `case verify CASE --head {seq}:{head[:16]}`)")
 
     return _run(args, body)
 

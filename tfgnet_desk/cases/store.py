@@ -416,8 +416,9 @@ class CaseStore(RunsMixin):
 
         return import_case(self, bundle)
 
-    def verify(self, case_id: int | None = None):
-        """Check the audit chains, every row's state and every stored file; see :mod:`.verify`."""
+    def verify(self, case_id: int | None = None, anchor: tuple[int, str] | None = None):
+        """Check the audit chains, every row's state and every stored file, and the case's chain against
+        an external ``anchor`` (seq, hash prefix) when given; see :mod:`.verify`."""
         from tfgnet_desk.cases.verify import verify_store
 
         # Its own connection, in one read transaction: a consistent snapshot (WAL) that neither waits for
@@ -426,7 +427,7 @@ class CaseStore(RunsMixin):
         conn.row_factory = sqlite3.Row
         try:
             conn.execute("BEGIN")
-            return verify_store(conn, self.home, case_id)
+            return verify_store(conn, self.home, case_id, anchor)
         finally:
             conn.close()
 

@@ -3,7 +3,15 @@
 Finds: an audit entry edited, deleted or re-ordered (hash chain, head); a row of any table edited
 (its state no longer the last state its chain recorded), deleted (recorded but gone) or inserted behind
 the application's back (present but never recorded); a case deleted (the store chain recorded it); a
-stored evidence copy or candidate PNG changed or missing (hash of the file against the recorded hash).
+stored evidence copy or candidate PNG changed or missing (hash of the file against the recorded hash);
+the append-only triggers of the audit table dropped.
+
+What it cannot find on its own: someone with write access to the database file can cut the newest entries
+of a chain *and* move ``audit_head`` back consistently. Entries that record no row state (a report
+written, a bundle exported) leave no other trace. Against that, write the head down outside the store
+(every report page prints it, ``case export`` prints it) and check later with an **anchor**:
+``case verify CASE --head SEQ:HASH`` fails when the chain no longer reaches that entry or that entry's
+hash differs.
 """
 
 from __future__ import annotations
@@ -39,16 +47,56 @@ class VerifyReport:
         )
 
 
+APPEND_ONLY_TRIGGERS = ("audit_no_update", "audit_no_delete")
+
+
+def parse_anchor(text: str) -> tuple[int, str]:
+    """``SEQ:HASH`` or ``HASH:SEQ`` (as printed on report footers) -> (seq, hash prefix, lower case).
+    The hash may be shortened to 16 or more hex digits."""
+    parts = [p.strip() for p in str(text).split(":")]
+    if len(parts) != 2:
+        raise ValueError(f"an anchor is SEQ:HASH (as on a report footer), not {text[:80]!r}")
+    seq_part, hash_part = parts if parts[0].isdigit() else parts[::-1]
+    h = hash_part.lower()
+    if not seq_part.isdigit() or len(h) < 16 or len(h) > 64 or any(c not in "0123456789abcdef" for c in h):
+        raise ValueError(f"an anchor is SEQ:HASH with at least 16 hex digits of the hash, not {text[:80]!r}")
+    return int(seq_part), h
+
+
+def check_anchor(chain: list, anchor: tuple[int, str], uid: str) -> list[str]:
+    """Problems of ``chain`` (the case's entries, in order) against an external anchor (seq, hash)."""
+    seq, prefix = anchor
+    entry = next((e for e in chain if e.seq == seq), None)
+    if entry is None:
+        last = chain[-1].seq if chain else 0
+        return [f"case {uid}: the audit chain ends at entry {last}, before the anchor's entry {seq}: cut"]
+    if not entry.hash.startswith(prefix):
+        return [f"case {uid}: audit entry {seq} is {entry.hash[:16]}…, not the anchor's {prefix[:16]}…"]
+    return []
+
+
 def _heads(conn) -> dict[str, tuple[int, str]]:
     return {r[0]: (int(r[1]), r[2]) for r in conn.execute("SELECT chain, seq, hash FROM audit_head")}
 
 
-def verify_store(conn: sqlite3.Connection, home: Path, case_id: int | None = None) -> VerifyReport:
-    """Verify the whole store, or one case (and the store chain) when ``case_id`` is given.
+def verify_store(
+    conn: sqlite3.Connection,
+    home: Path,
+    case_id: int | None = None,
+    anchor: tuple[int, str] | None = None,
+) -> VerifyReport:
+    """Verify the whole store, or one case (and the store chain) when ``case_id`` is given; ``anchor``
+    (seq, hash prefix; needs ``case_id``) is a head written down earlier (see the module docstring).
 
     ``conn`` should be inside a read transaction, so that everything is checked on one snapshot.
     """
+    if anchor is not None and case_id is None:
+        raise ValueError("an anchor (--head) names one case's chain: give the case")
     rep = VerifyReport()
+    present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    for name in APPEND_ONLY_TRIGGERS:
+        if name not in present:
+            rep.problems.append(f"the audit table's append-only trigger {name} was dropped")
     heads = _heads(conn)
     store_chain = audit.read_chain(conn, audit.STORE_CHAIN)
     rep.audit_entries += len(store_chain)
@@ -69,6 +117,9 @@ def verify_store(conn: sqlite3.Connection, home: Path, case_id: int | None = Non
         todo = [(uid, cid) for uid, cid in cases.items() if cid == case_id]
     for uid, cid in todo:
         _verify_case(conn, home, uid, cid, heads.get(uid), rep)
+        if anchor is not None:
+            rep.problems += check_anchor(audit.read_chain(conn, uid), anchor, uid)
+            rep.notes.append(f"anchored: entry {anchor[0]} checked against {anchor[1][:16]}…")
     rep.cases = len(todo)
     return rep
 

@@ -5,6 +5,13 @@ of its larger side on every side) so that a face touching the border still fits 
 enlarged so that its shorter side is at least ``MIN_WORK_SIDE`` pixels (CelebA's 89x109 faces are ~45 px
 wide, below the HOG window). Boxes and landmarks are mapped back to the caller's image coordinates.
 
+Memory is bounded whatever the image: the detectors run on a working copy of at most
+``WORK_MAX_PIXELS`` (a larger image is shrunk, boxes mapped back), HOG's pyramid upsampling is skipped
+where it would pass ``HOG_MAX_PIXELS``, and the CNN sees at most ``CNN_MAX_PIXELS`` (it needs about 1 KB per
+pixel: a 4000x3 strip once made it allocate 24 GB). Images that cannot be a face crop are refused with a
+one-line reason before any of that (``check_face_image``: sides of at least ``MIN_SIDE`` px, aspect ratio
+within ``MAX_ASPECT``).
+
 Order of attempts, and what ``FaceDetection.method`` then says:
 1. ``hog``: dlib's frontal HOG detector (fast; ~94 % of CelebA crops);
 2. ``cnn``: dlib's CNN mmod detector (about 1 s on a small crop on CPU; catches the rest of CelebA);
@@ -28,6 +35,11 @@ WHOLE_CROP_ASPECT = (0.6, 1.67)  # width / height of a crop that may be mostly f
 WHOLE_CROP_MIN_STD = 8.0  # grey-level spread below which an image is "flat" (no face to fit)
 WHOLE_CROP_INSET = 0.08  # landmarks are fitted in the crop shrunk by this fraction per side
 METHODS = ("hog", "cnn", "whole-crop", "manual")
+WORK_MAX_PIXELS = 2_500_000  # padded working copy for the detectors (about 1580 x 1580)
+HOG_MAX_PIXELS = 10_000_000  # HOG after its pyramid upsampling
+CNN_MAX_PIXELS = 1_500_000  # the CNN's input (about 1.5 GB of activations)
+MIN_SIDE = 8  # px: smaller cannot hold a face
+MAX_ASPECT = 8.0  # a face crop is never a strip
 
 
 class NoFaceError(ValueError):
@@ -66,20 +78,43 @@ class FaceDetection:
         }
 
 
-def _work_image(rgb: np.ndarray) -> tuple[np.ndarray, int, float]:
-    """Padded, enlarged copy of ``rgb`` for the detectors; returns (image, pad, scale)."""
+def check_face_image(rgb: np.ndarray) -> None:
+    """Raise :class:`NoFaceError` with a one-line reason for an image that cannot be a face crop."""
+    h, w = np.asarray(rgb).shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise NoFaceError(f"a {w}x{h} image is too small to hold a face (sides of at least {MIN_SIDE} px)")
+    if max(h, w) / min(h, w) > MAX_ASPECT:
+        raise NoFaceError(
+            f"a {w}x{h} image is not a face crop (its sides differ more than {MAX_ASPECT:.0f}:1); "
+            "crop the face first"
+        )
+
+
+def _work_image(rgb: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Padded copy of ``rgb`` for the detectors, enlarged to ``MIN_WORK_SIDE`` or shrunk to
+    ``WORK_MAX_PIXELS``; returns (image, pad in ``rgb`` pixels, scale). A large image is shrunk before it
+    is padded, so the full-size padded image never exists."""
     import cv2
 
     h, w = rgb.shape[:2]
     pad = int(round(PAD_FRACTION * max(h, w)))
-    padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    scale = max(1.0, MIN_WORK_SIDE / min(padded.shape[:2]))
-    if scale > 1.0:
-        padded = cv2.resize(padded, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-    return np.ascontiguousarray(padded), pad, scale
+    ph, pw = h + 2 * pad, w + 2 * pad
+    if ph * pw <= WORK_MAX_PIXELS:
+        padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        scale = max(1.0, MIN_WORK_SIDE / min(padded.shape[:2]))
+        if scale > 1.0:
+            padded = cv2.resize(padded, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        return np.ascontiguousarray(padded), float(pad), scale
+    scale = (WORK_MAX_PIXELS / (ph * pw)) ** 0.5
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    scale = size[0] / w  # the scale actually applied, for mapping back
+    spad = int(round(PAD_FRACTION * max(small.shape[:2])))
+    padded = cv2.copyMakeBorder(small, spad, spad, spad, spad, cv2.BORDER_REPLICATE)
+    return np.ascontiguousarray(padded), spad / scale, scale
 
 
-def _to_image(points: np.ndarray, pad: int, scale: float) -> np.ndarray:
+def _to_image(points: np.ndarray, pad: float, scale: float) -> np.ndarray:
     return (np.asarray(points, dtype=np.float64) / scale - pad).astype(np.float32)
 
 
@@ -95,6 +130,9 @@ def _run_detectors(work: np.ndarray, upsample: int, models_dir: Path | None, use
     """(rects as (N, 4) float array in work coords, scores, method)."""
     from .models import cnn_detector, hog_detector, inference_lock
 
+    area = work.shape[0] * work.shape[1]
+    while upsample > 0 and area * 4**upsample > HOG_MAX_PIXELS:
+        upsample -= 1
     with inference_lock:
         rects, scores, _ = hog_detector().run(work, upsample, 0.0)
     if len(rects):
@@ -110,8 +148,17 @@ def _run_detectors(work: np.ndarray, upsample: int, models_dir: Path | None, use
     # The CNN costs ~20x HOG per pixel: instead of a full 2x pyramid step it runs on a 1.5x enlargement
     # (measured on CelebA crops: 10 of the 11 HOG misses out of 150 found, at about half the time).
     cnn_scale, cnn_up = (CNN_STEP, upsample - 1) if upsample >= 1 else (1.0, 0)
+    while cnn_up > 0 and area * cnn_scale**2 * 4**cnn_up > CNN_MAX_PIXELS:
+        cnn_up -= 1
+    cnn_scale = min(cnn_scale, (CNN_MAX_PIXELS / area) ** 0.5)
     img = (
-        cv2.resize(work, None, fx=cnn_scale, fy=cnn_scale, interpolation=cv2.INTER_CUBIC)
+        cv2.resize(
+            work,
+            None,
+            fx=cnn_scale,
+            fy=cnn_scale,
+            interpolation=cv2.INTER_CUBIC if cnn_scale > 1 else cv2.INTER_AREA,
+        )
         if cnn_scale != 1
         else work
     )
@@ -177,6 +224,7 @@ def detect_faces(
     never, None (default) when the image looks like a face crop (``looks_like_face_crop``).
     """
     rgb = to_rgb_uint8(img)
+    check_face_image(rgb)
     if box is not None:
         return [landmarks_in_box(rgb, box, models_dir=models_dir)]
     work, pad, scale = _work_image(rgb)

@@ -8,7 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_case_report"]
+__all__ = ["default_report_name", "write_case_report"]
+
+
+def default_report_name(title: str, when: str) -> str:
+    """A file name for a case's report: the title made file-safe, then the date (``YYYY-MM-DD``)."""
+    import re
+
+    safe = re.sub(r"[^A-Za-z0-9]+", "-", str(title)).strip("-")[:60].rstrip("-") or "case"
+    return f"{safe}_{str(when)[:10]}.pdf"
 
 
 def write_case_report(store: Any, case_id: int, out_pdf: Path | str) -> Path:

@@ -1,8 +1,11 @@
 """Write the case report as a PDF with ``QPdfWriter`` and a paginated ``QTextDocument`` (works offscreen).
 
 The document is laid out once at the page's body size; each page then draws its slice of the document
-between a header (title, case id, reference) and a footer (case id, page i of n, the leads statement in
-short), so that the case id and page number are on every page.
+between a header (title, case id, reference) and a footer (case id, the audit chain's head as
+``seq:hash`` to anchor the log outside the store, the leads statement in short, page i of n), so that the
+case id, the anchor and the page number are on every page. Header and footer text that does not fit is
+elided with an ellipsis, never overprinted; characters the report font cannot draw (emoji) are printed
+as their code point, ``[U+1F600]``, instead of an empty box.
 """
 
 from __future__ import annotations
@@ -30,11 +33,46 @@ def ensure_gui_app():
     return app
 
 
+def printable(text: str, metrics: Any) -> str:
+    """``text`` with every character ``metrics``' font cannot draw replaced by ``[U+XXXX]``."""
+    out = []
+    for ch in text:
+        if ord(ch) < 128 or ch in "\n\t" or metrics.inFontUcs4(ord(ch)):
+            out.append(ch)
+        else:
+            out.append(f"[U+{ord(ch):04X}]")
+    return "".join(out)
+
+
+def draw_line_pair(painter: Any, rect: Any, left: str, right: str, metrics: Any) -> None:
+    """``right`` right-aligned (in full up to 60 % of the line), ``left`` left-aligned and elided to the
+    room that remains."""
+    from PySide6.QtCore import Qt
+
+    gap = metrics.horizontalAdvance("    ")
+    right = metrics.elidedText(right, Qt.TextElideMode.ElideMiddle, 0.6 * rect.width())
+    room = max(0.0, rect.width() - metrics.horizontalAdvance(right) - gap)
+    v = Qt.AlignmentFlag.AlignVCenter
+    shown = metrics.elidedText(left, Qt.TextElideMode.ElideRight, room)
+    painter.drawText(rect, Qt.AlignmentFlag.AlignLeft | v, shown)
+    painter.drawText(rect, Qt.AlignmentFlag.AlignRight | v, right)
+
+
 def write_case_report(store: Any, case_id: int, out_pdf: Path | str) -> Path:
     """Write the PDF report of ``case_id`` to ``out_pdf`` (atomically) and record it in the audit log."""
     ensure_gui_app()
-    from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt, QUrl
-    from PySide6.QtGui import QColor, QFont, QPageLayout, QPageSize, QPainter, QPdfWriter, QPen, QTextDocument
+    from PySide6.QtCore import QMarginsF, QRectF, QSizeF, QUrl
+    from PySide6.QtGui import (
+        QColor,
+        QFont,
+        QFontMetricsF,
+        QPageLayout,
+        QPageSize,
+        QPainter,
+        QPdfWriter,
+        QPen,
+        QTextDocument,
+    )
 
     from tfgnet_desk.report.content import build_content
 
@@ -42,6 +80,7 @@ def write_case_report(store: Any, case_id: int, out_pdf: Path | str) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     generated_at = utc_now()
     store.log_event(case_id, "report.write", file=out.name, at=generated_at)
+    head_seq, head_hash = store.audit_head(case_id)
     content = build_content(store, case_id, generated_at)
     case = content.case
     case_label = f"Case {case['id']} ({case['uid'][:8]})" + (
@@ -70,7 +109,7 @@ def write_case_report(store: Any, case_id: int, out_pdf: Path | str) -> Path:
     doc.setDefaultFont(base)
     for url, img in content.images.items():
         doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(url), img)
-    doc.setHtml(content.html)
+    doc.setHtml(printable(content.html, QFontMetricsF(base, writer)))
 
     painter = QPainter()
     if not painter.begin(writer):
@@ -86,21 +125,15 @@ def write_case_report(store: Any, case_id: int, out_pdf: Path | str) -> Path:
         n_pages = doc.pageCount()
         small = QFont("DejaVu Sans")
         small.setPointSizeF(7.5)
+        fm = QFontMetricsF(small, writer)
+        title = printable(f"tfgnet-desk case report: {' '.join(str(case['title']).split())}", fm)
+        label = printable(case_label, fm)
         for i in range(n_pages):
             if i:
                 writer.newPage()
             painter.setFont(small)
             painter.setPen(QColor(60, 60, 60))
-            painter.drawText(
-                QRectF(0, 0, width, header_h * 0.7),
-                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                f"tfgnet-desk case report: {case['title']}",
-            )
-            painter.drawText(
-                QRectF(0, 0, width, header_h * 0.7),
-                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                case_label,
-            )
+            draw_line_pair(painter, QRectF(0, 0, width, header_h * 0.7), title, label, fm)
             painter.setPen(QPen(QColor(150, 150, 150), 1))
             painter.drawLine(0, int(header_h * 0.8), int(width), int(header_h * 0.8))
             painter.save()
@@ -113,16 +146,9 @@ def write_case_report(store: Any, case_id: int, out_pdf: Path | str) -> Path:
             painter.setPen(QColor(60, 60, 60))
             painter.setFont(small)
             foot = QRectF(0, y + footer_h * 0.2, width, footer_h * 0.8)
-            painter.drawText(
-                foot,
-                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                f"{case_label}  |  candidates are synthetic investigative leads, not identifications",
-            )
-            painter.drawText(
-                foot,
-                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                f"page {i + 1} of {n_pages}",
-            )
+            left = f"{label}  |  candidates are synthetic investigative leads, not identifications"
+            right = f"audit head {head_seq}:{head_hash[:16]}  |  page {i + 1} of {n_pages}"
+            draw_line_pair(painter, foot, left, right, fm)
     finally:
         painter.end()
     del writer

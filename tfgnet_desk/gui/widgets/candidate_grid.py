@@ -29,6 +29,7 @@ from tfgnet_desk.score_labels import (
     EVIDENCE,
     OLD_RESTORED,
     REFERENCE,
+    candidate_label,
     ordered_scores,
     score_backend,
     score_label,
@@ -82,7 +83,7 @@ class CandidateCard:
         return value if value is not None else float("-inf")
 
     def label(self) -> str:
-        lines = [f"#{self.index + 1}  seed {self.seed}" + ("  ★ picked" if self.picked else "")]
+        lines = [f"{candidate_label(self.index)}  seed {self.seed}" + ("  ★ picked" if self.picked else "")]
         lines += score_lines(self.scores)
         return "\n".join(lines)
 

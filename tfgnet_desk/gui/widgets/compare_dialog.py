@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QGridLayout, QLabel, QV
 
 from tfgnet_desk.gui.images import to_pixmap
 from tfgnet_desk.gui.widgets.candidate_grid import CandidateCard, score_lines
+from tfgnet_desk.score_labels import candidate_label
 
 BIG = 320
 RESTORED_FACE_TITLE = "Restored face (model output, not evidence)"
@@ -41,7 +42,7 @@ class CompareDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("compareDialog")
-        self.setWindowTitle(f"Compare candidates #{a.index + 1} and #{b.index + 1}")
+        self.setWindowTitle(f"Compare candidates {candidate_label(a.index)} and {candidate_label(b.index)}")
         self.cards = (a, b)
         grid = QGridLayout()
         grid.addWidget(QLabel("Evidence (unaltered)", objectName="paneTitle"), 0, 0)
@@ -54,7 +55,9 @@ class CompareDialog(QDialog):
             lines = score_lines(restored_scores or {}, backend=True)
             grid.addWidget(QLabel("\n".join(lines), objectName="compareRestoredScore", wordWrap=True), 4, 0)
         for col, card in enumerate((a, b), start=1):
-            title = f"Candidate #{card.index + 1} (seed {card.seed})" + ("  ★ picked" if card.picked else "")
+            title = f"Candidate {candidate_label(card.index)} (seed {card.seed})" + (
+                "  ★ picked" if card.picked else ""
+            )
             grid.addWidget(QLabel(title, objectName="paneTitle"), 0, col)
             grid.addWidget(_image_label(card.image, BIG, f"compareCandidate{col}"), 1, col, 3, 1)
             lines = score_lines(card.scores, backend=True)
