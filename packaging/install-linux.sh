@@ -69,3 +69,11 @@ command -v gtk-update-icon-cache >/dev/null 2>&1 && gtk-update-icon-cache -q "$I
 
 echo "installed: $BIN/tfgnet-desk -> $TARGET"
 echo "desktop entry: $APPS/tfgnet-desk.desktop (look for tfgnet-desk in your applications menu)"
+# Qt's X11 plugin needs these beyond the PySide6 wheel (Debian/Ubuntu names); say so, never install them
+missing=""
+for lib in xcb-cursor:libxcb-cursor0 xcb-icccm:libxcb-icccm4 xcb-keysyms:libxcb-keysyms1; do
+  if ! ldconfig -p 2>/dev/null | grep -q "lib${lib%%:*}\.so"; then missing="$missing ${lib#*:}"; fi
+done
+if [[ -n "$missing" ]]; then
+  echo "note: the window needs these system libraries first: sudo apt install$missing"
+fi

@@ -56,3 +56,19 @@ def test_signal_emission_and_delivery_keep_reference_counts():
         # one lost reference per call shows as -n or -2n
         assert all(abs(d) < tolerance for d in drift), f"{n} x 2 emissions: None/True/False drift {drift}"
     assert e.calls == 2 * (50 + 2000)
+
+
+def test_missing_xcb_libraries_are_named_before_qt_aborts(monkeypatch):
+    """Issue 14 item 16: Qt's xcb plugin needs libxcb-cursor0, -icccm4 and -keysyms1; the app names the
+    Debian packages (Qt itself aborts the process with a message that does not)."""
+    from tfgnet_desk.gui.app import missing_xcb_packages, xcb_hint
+
+    monkeypatch.setattr("sys.platform", "linux")
+    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    missing = missing_xcb_packages(lambda lib: None if lib == "xcb-cursor" else f"lib{lib}.so")
+    assert missing == ["libxcb-cursor0"]
+    assert "sudo apt install libxcb-cursor0" in xcb_hint(missing)
+    assert missing_xcb_packages(lambda lib: f"lib{lib}.so") == []
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")  # no window: nothing needed
+    assert missing_xcb_packages(lambda lib: None) == []

@@ -25,6 +25,32 @@ def _prepare_qt_environment() -> None:
         os.environ.pop("QT_PLUGIN_PATH", None)
 
 
+# What Qt's xcb platform plugin needs on a desktop Linux beyond PySide6's wheel (Debian/Ubuntu names).
+XCB_LIBRARIES = {
+    "xcb-cursor": "libxcb-cursor0",
+    "xcb-icccm": "libxcb-icccm4",
+    "xcb-keysyms": "libxcb-keysyms1",
+}
+
+
+def missing_xcb_packages(find_library=None) -> list[str]:
+    """Debian packages whose libraries Qt's xcb plugin will fail to load here ([] when not on X11)."""
+    import ctypes.util
+
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if not sys.platform.startswith("linux") or not os.environ.get("DISPLAY") or platform not in ("", "xcb"):
+        return []
+    find = find_library or ctypes.util.find_library
+    return [pkg for lib, pkg in XCB_LIBRARIES.items() if find(lib) is None]
+
+
+def xcb_hint(packages: list[str]) -> str:
+    return (
+        "Qt's X11 (xcb) platform needs libraries that are not installed: "
+        f"sudo apt install {' '.join(packages)}  (or run with QT_QPA_PLATFORM=offscreen for no window)"
+    )
+
+
 def resource_path(name: str) -> Path:
     """A file under ``tfgnet_desk/resources`` (the style sheet, icons)."""
     return Path(__file__).resolve().parent.parent / "resources" / name
@@ -43,6 +69,9 @@ def ensure_application(argv: list[str] | None = None):
 
     app = QApplication.instance()
     if app is None:
+        missing = missing_xcb_packages()
+        if missing:  # Qt aborts the process when the plugin fails: say why first
+            print(xcb_hint(missing), file=sys.stderr, flush=True)
         app = QApplication([APP_NAME, *(argv or [])])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)

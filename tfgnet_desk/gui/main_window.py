@@ -494,9 +494,12 @@ class MainWindow(QMainWindow):
             )
             return None
         if out is None:
-            name, _ = QFileDialog.getSaveFileName(
-                self, "Export case report", str(Path.home() / "case.pdf"), "PDF (*.pdf)"
-            )
+            from tfgnet_desk.cases.audit import utc_now
+            from tfgnet_desk.report import default_report_name
+
+            title = self.store.get_case(self.case_id)["title"]
+            suggested = Path.home() / default_report_name(title, utc_now())
+            name, _ = QFileDialog.getSaveFileName(self, "Export case report", str(suggested), "PDF (*.pdf)")
             if not name:
                 return None
             out = Path(name)

@@ -109,7 +109,10 @@ class EvidencePanel(QWidget):
         self.ref_thumb = QLabel(objectName="referenceThumb")
         self.ref_thumb.setFixedSize(48, 48)
         self.ref_button = QPushButton("Add reference…", objectName="addReference")
-        self.ref_button.setToolTip("Optional photo of a known person to score the candidates against")
+        self.ref_button.setToolTip(
+            "Optional photo of a known person. It does not change the candidates: each candidate only "
+            "gets a second score, its similarity to this person."
+        )
         self.ref_button.clicked.connect(self.reference_requested)
         self.ref_clear = QPushButton("Clear", objectName="clearReference")
         self.ref_clear.clicked.connect(self.clear_reference)
@@ -119,7 +122,9 @@ class EvidencePanel(QWidget):
         buttons.addWidget(self.reset_button)
         buttons.addStretch(1)
         ref = QHBoxLayout()
-        ref.addWidget(QLabel("Reference photo (optional)"))
+        role = QLabel("Known person to compare against (scores only, optional)", objectName="referenceRole")
+        role.setWordWrap(True)
+        ref.addWidget(role)
         ref.addWidget(self.ref_thumb)
         ref.addWidget(self.ref_button)
         ref.addWidget(self.ref_clear)
