@@ -52,6 +52,7 @@ def build_sheet(
     from tfgnet_desk.evaluate.flip import flip_texts
     from tfgnet_desk.evaluate.metrics.analyst import stated_gender
     from tfgnet_desk.pipeline import GenerationRequest, TFGNetPipeline
+    from tfgnet_desk.score_labels import candidate_label
 
     if tier not in TIERS:
         raise ValueError(f"tier must be one of {TIERS}, not {tier!r}")
@@ -79,7 +80,7 @@ def build_sheet(
         res = pipe(GenerationRequest(prompt=prompt, n_candidates=n, **base))
         row = ([hq, lq] if show_inputs else []) + [res.restored[0]] + [c.image for c in res.candidates]
         cols = (["clean photo", "low-quality input"] if show_inputs else []) + ["restored"]
-        cols += [f"candidate {i}" for i in range(n)]
+        cols += [f"candidate {candidate_label(i)}" for i in range(n)]
         flips = {}
         for attr, (added, removed) in flip_texts(prompt, stated_gender(prompt)).items():
             pair = []
