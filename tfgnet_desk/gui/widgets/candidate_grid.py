@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -60,6 +61,17 @@ def format_score(score: Any) -> str:
     if cal is None:
         return f"{raw:.2f}"
     return f"{cal:.2f} (raw {raw:.2f})" if raw is not None else f"{cal:.2f}"
+
+
+def face_icon(image: np.ndarray) -> QIcon:
+    """The candidate's thumbnail as an icon that looks the same selected or not: the style would
+    otherwise tint a selected icon with the highlight colour, over the face. Selection is drawn as a
+    frame around the card instead (``style.qss``, ``QListWidget#candidates::item:selected``)."""
+    pix = to_pixmap(image, CARD)
+    icon = QIcon()
+    for mode in (QIcon.Mode.Normal, QIcon.Mode.Selected, QIcon.Mode.Active):
+        icon.addPixmap(pix, mode)
+    return icon
 
 
 @dataclass
@@ -216,7 +228,7 @@ class CandidateGrid(QWidget):
         self._show_backends()
         if OLD_RESTORED in card.scores:
             self._offer_old_sort(True)
-        item = QListWidgetItem(to_pixmap(card.image, CARD), card.label())
+        item = QListWidgetItem(face_icon(card.image), card.label())
         item.setData(Qt.UserRole, card.key)
         item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
         item.setToolTip(
