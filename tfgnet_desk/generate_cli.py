@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tfgnet_desk.generation_options import add_generation_options
 from tfgnet_desk.settings import IDENTITY_BACKENDS
 
 SYNTHETIC_NOTE = (
@@ -56,39 +57,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed; candidate i uses seed + i (default 0)")
     p.add_argument("--steps", type=int, default=25, help="diffusion steps (default 25)")
     p.add_argument("--guidance", type=float, default=5.0, help="classifier-free guidance scale (default 5.0)")
-    p.add_argument(
-        "--strength",
-        type=float,
-        default=0.6,
-        help="fidelity knob in (0, 1]: 1.0 = from pure noise as the paper; lower keeps more of the "
-        "restored evidence (default 0.6)",
-    )
+    add_generation_options(p, strength_default=0.6)
     p.add_argument(
         "--sampler", choices=("ddim", "dpm++"), default=None, help="sampler (default: the model's)"
-    )
-    p.add_argument(
-        "--fidelity",
-        type=float,
-        default=None,
-        metavar="W",
-        help="the restorer's fidelity weight w in [0, 1] (CodeFormer's CFT): 0 = the codebook alone, "
-        "1 = closest to the evidence (default: the model's measured default)",
-    )
-    p.add_argument(
-        "--restore-fusion",
-        type=float,
-        default=None,
-        metavar="SIGMA",
-        help="keep the evidence's low frequencies in the restored face: Gaussian sigma in pixels, 0 = off "
-        "(default: the profile's; tiny 2)",
-    )
-    p.add_argument(
-        "--candidate-fusion",
-        type=float,
-        default=None,
-        metavar="SIGMA",
-        help="keep the restored face's low frequencies in each candidate: sigma in pixels, 0 = off "
-        "(default: the profile's; tiny 4)",
     )
     p.add_argument(
         "--reference",
@@ -195,12 +166,10 @@ def run(args: argparse.Namespace) -> int:
         raise
 
 
-def _case_inputs(args: argparse.Namespace, settings, folder: Path, boxes):
-    """Import the run's images into ``--case`` and return (store, recorder, images, reference): the
-    images decoded from the stored copies, as ``case verify-run`` will read them."""
+def _case_inputs(args: argparse.Namespace, settings, boxes):
+    """Import the run's images into ``--case``: returns (store, case id, evidence ids, reference id,
+    images, reference), the images decoded from the stored copies, as ``case verify-run`` will read them."""
     from tfgnet_desk.cases import CaseStore
-    from tfgnet_desk.cases.recorder import RunRecorder
-    from tfgnet_desk.weights import manifest_hash
 
     store = CaseStore(settings)
     try:
@@ -212,25 +181,32 @@ def _case_inputs(args: argparse.Namespace, settings, folder: Path, boxes):
         ref_id = store.import_evidence(cid, args.reference, kind="reference") if args.reference else None
         images = [store.load_evidence_image(e) for e in ev_ids]
         reference = store.load_evidence_image(ref_id) if ref_id is not None else None
-        try:
-            model_hash = manifest_hash(folder)
-        except Exception:  # noqa: BLE001 - verification happens when the pipeline loads the folder
-            model_hash = ""
-        recorder = RunRecorder(
-            store,
-            cid,
-            ev_ids,
-            prompt=args.text,
-            parameters={},
-            profile=settings.profile,
-            device=settings.device,
-            model_hash=model_hash,
-            reference_id=ref_id,
-        )
     except BaseException:
         store.close()
         raise
-    return store, recorder, images, reference
+    return store, cid, ev_ids, ref_id, images, reference
+
+
+def _recorder(store, settings, folder: Path, cid: int, ev_ids, ref_id, request):
+    """The run's recorder (``cases/recorder.py``), holding the request's record as its parameters."""
+    from tfgnet_desk.cases.recorder import RunRecorder
+    from tfgnet_desk.weights import manifest_hash
+
+    try:
+        model_hash = manifest_hash(folder)
+    except Exception:  # noqa: BLE001 - verification happens when the pipeline loads the folder
+        model_hash = ""
+    return RunRecorder(
+        store,
+        cid,
+        ev_ids,
+        prompt=request.prompt,
+        parameters=request.to_record(),
+        profile=settings.profile,
+        device=settings.device,
+        model_hash=model_hash,
+        reference_id=ref_id,
+    )
 
 
 def _generate(args: argparse.Namespace, settings, folder: Path) -> int:
@@ -252,7 +228,7 @@ def _generate(args: argparse.Namespace, settings, folder: Path) -> int:
         boxes = [_parse_box(b) for b in args.box]
     store = recorder = None
     if args.case:
-        store, recorder, images, reference = _case_inputs(args, settings, folder, boxes)
+        store, cid, ev_ids, ref_id, images, reference = _case_inputs(args, settings, boxes)
     else:
         images = [load_image(p) for p in args.image]
         reference = load_image(args.reference) if args.reference else None
@@ -271,14 +247,20 @@ def _generate(args: argparse.Namespace, settings, folder: Path) -> int:
         candidate_fusion=args.candidate_fusion,
         fidelity=args.fidelity,
     )
-    request.validate()
+    try:
+        request.validate()
+        if store is not None:
+            recorder = _recorder(store, settings, folder, cid, ev_ids, ref_id, request)
+    except BaseException:
+        if store is not None:
+            store.close()
+        raise
 
     def progress(ev) -> None:
         print(f"\r{ev.stage:<8} {ev.step}/{ev.total}   ", end="", file=sys.stderr, flush=True)
 
     try:
         if recorder is not None:
-            recorder.parameters = request.to_record()
             recorder.start()
         pipe = TFGNetPipeline.from_pretrained(folder, settings)
         on_candidate = recorder.add_candidate if recorder is not None else None

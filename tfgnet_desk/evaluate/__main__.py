@@ -31,6 +31,7 @@ from typing import Any
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from tfgnet_desk.evaluate.methods import ALL_METHODS, MODEL_METHODS, REFERENCE_METHODS
+from tfgnet_desk.generation_options import add_generation_options
 
 log = logging.getLogger("tfgnet_desk.evaluate")
 
@@ -63,11 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, required=True, help="output folder for tables, figure and JSON")
     p.add_argument("--seed", type=int, default=0, help="base seed; case i uses seed*100003 + i")
-    p.add_argument(
-        "--strength",
-        type=_csv,
-        default=None,
-        help="tfgnet fidelity values, e.g. 1.0,0.8,0.6 (default: the pipeline's default)",
+    add_generation_options(
+        p,
+        strength_type=_csv,
+        strength_help="; several values, comma-separated, give one tfgnet row each (e.g. 1.0,0.6)",
     )
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N cases")
     p.add_argument(
@@ -91,29 +91,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--steps", type=int, default=None, help="diffusion steps (default: the pipeline's)")
     p.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the pipeline's)")
-    p.add_argument(
-        "--fidelity",
-        type=float,
-        default=None,
-        metavar="W",
-        help="the restorer's fidelity weight w in [0, 1] (CodeFormer's CFT): 0 = the codebook alone, "
-        "1 = closest to the evidence (default: the model's measured default)",
-    )
-    p.add_argument(
-        "--restore-fusion",
-        type=float,
-        default=None,
-        metavar="SIGMA",
-        help="low-frequency fusion of the restored face with the evidence (Gaussian sigma, px; 0 = off; "
-        "default: the profile's)",
-    )
-    p.add_argument(
-        "--candidate-fusion",
-        type=float,
-        default=None,
-        metavar="SIGMA",
-        help="low-frequency fusion of each candidate with the restored face (0 = off; default: profile's)",
-    )
     p.add_argument(
         "--candidates",
         type=int,
