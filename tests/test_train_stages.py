@@ -61,6 +61,38 @@ def test_transformer_and_joint_chain(tmp_path):
     assert (model / "config.json").is_file() and (model / "MANIFEST.json").is_file()
     assert (tmp_path / "joint" / "samples" / "step_000002.png").is_file()
 
+    # Fine-tuning the assembled model (``base_model``) with a re-trained image encoder: the weights move,
+    # the image encoder is the one named, and training.json keeps the first joint run under "earlier".
+    from tfgnet_desk.model.tfgnet import TFGNet
+    from tfgnet_desk.train.assemble import assemble
+
+    first = assemble(tmp_path, tmp_path / "first")
+    run(small_config("clip", max_steps=1), tmp_path / "again")
+    tune = small_config(
+        "joint",
+        max_steps=1,
+        lr=1e-2,
+        init={"image_encoder": "clip/export/image_encoder.safetensors"},
+        params={"base_model": str(first)},
+    )
+    assert run(tune, tmp_path / "again").step == 1
+    second = assemble(tmp_path / "again", tmp_path / "second")
+    a, b = TFGNet.from_pretrained(first), TFGNet.from_pretrained(second)
+    unet_a = dict(a.unet.named_parameters())
+    assert any(not torch.equal(p, unet_a[k]) for k, p in b.unet.named_parameters())
+    from tfgnet_desk.train.checkpoint import load_component
+
+    clip = load_component(
+        type(a.image_encoder)(a.image_encoder.config), tmp_path / "again/clip/export/image_encoder.safetensors"
+    )
+    assert all(
+        torch.allclose(p.float(), q, atol=1e-2)
+        for p, q in zip(b.image_encoder.parameters(), clip.parameters(), strict=True)
+    )
+    history = json.loads((second / "training.json").read_text())
+    assert history["joint"]["steps"] == 1 and history["joint"]["earlier"]["steps"] == 2
+    assert history["clip"]["steps"] == 1 and "codebook" in history
+
 
 def test_fidelity_stage_trains_only_the_fuse_blocks_with_the_faceres_teacher(tmp_path):
     """transformer -> fidelity: the CFT fuse blocks change, everything else of the restorer does not,
@@ -178,3 +210,54 @@ def test_overfits_one_fixed_batch(tmp_path):
     run(cfg, tmp_path, source=src)
     losses = [float(r["l1"]) for r in csv.DictReader(open(tmp_path / "vae" / "log.csv"))]
     assert sum(losses[-5:]) / 5 < 0.6 * sum(losses[:3]) / 3
+
+
+def test_relation_loss_rewards_the_teachers_geometry():
+    """The relational term is small when the embedding ranks faces as the teacher does, larger when it
+    does not, and falls under a gradient step."""
+    from tfgnet_desk.train.stages.clip import relation_loss
+
+    g = torch.Generator().manual_seed(0)
+    teacher = torch.nn.functional.normalize(torch.randn(12, 16, generator=g), dim=-1)
+    has = torch.ones(12, dtype=torch.bool)
+    aligned = relation_loss(teacher @ torch.linalg.qr(torch.randn(16, 16, generator=g))[0], teacher, has)
+    emb = torch.randn(12, 16, generator=g, requires_grad=True)
+    unrelated = relation_loss(emb, teacher, has)
+    assert aligned < 0.25 * unrelated
+    unrelated.backward()
+    with torch.no_grad():
+        assert relation_loss(emb - 0.5 * emb.grad / emb.grad.norm(), teacher, has) < unrelated
+    assert relation_loss(emb, teacher, torch.zeros(12, dtype=torch.bool)) == 0
+
+
+def test_clip_stage_lr_mult_freezes_the_text_encoder(tmp_path):
+    """``lr_mult: {text_encoder: 0}`` keeps the text encoder bit-identical while the image encoder and
+    the relational term train."""
+    from tfgnet_desk.train.checkpoint import load_component
+    from tfgnet_desk.train.stages.clip import ClipStage
+
+    first = small_config("clip", max_steps=1)
+    run(first, tmp_path / "a")
+    init = {
+        "image_encoder": str(tmp_path / "a/clip/export/image_encoder.safetensors"),
+        "text_encoder": str(tmp_path / "a/clip/export/text_encoder.safetensors"),
+    }
+    cfg = small_config("clip", max_steps=3, init=init)
+    cfg.params.update(relation_weight=1.0, lr_mult={"text_encoder": 0.0})
+    res = run(cfg, tmp_path / "b")
+    assert res.step == 3 and "relation" in res.last_logs
+    before, after = (ClipStage(cfg, None, tmp_path / "b") for _ in range(2))
+    load_component(before.text_encoders[0], tmp_path / "a/clip/export/text_encoder.safetensors")
+    load_component(after.text_encoders[0], tmp_path / "b/clip/export/text_encoder.safetensors")
+    load_component(before.image_encoder, tmp_path / "a/clip/export/image_encoder.safetensors")
+    load_component(after.image_encoder, tmp_path / "b/clip/export/image_encoder.safetensors")
+
+    def equal(x, y) -> list[bool]:
+        return [torch.equal(a, b) for a, b in zip(x.parameters(), y.parameters(), strict=True)]
+
+    assert all(equal(before.text_encoders, after.text_encoders))
+    assert not all(equal(before.image_encoder, after.image_encoder))
+    bad = small_config("clip", max_steps=1)
+    bad.params.update(lr_mult={"text": 0.0})
+    with pytest.raises(ValueError, match="unknown parts"):
+        run(bad, tmp_path / "c")

@@ -9,7 +9,8 @@ figures for the model card (steps, wall time, final losses) are collected into `
 ``--base MODEL_DIR`` starts from a shipped model folder instead of the joint export: a run that retrained
 only some stages (say the restorer's ``fidelity`` stage) updates those stages' figures in the base's
 ``training.json`` and keeps the rest. ``--fidelity W`` records the restorer's default fidelity weight
-(``config.fidelity``), chosen by measurement.
+(``config.fidelity``), chosen by measurement. A joint stage that fine-tuned a model folder
+(``base_model`` in its config) keeps that folder's ``training.json`` history the same way.
 """
 
 from __future__ import annotations
@@ -62,6 +63,23 @@ def stage_summary(run: Path) -> dict[str, dict]:
     return out
 
 
+def merge_history(run: Path, base: Path | None = None) -> dict[str, dict]:
+    """``training.json`` for the assembled folder: the history of ``base`` (or of the model the run's
+    joint stage fine-tuned, its ``base_model``) with this run's stages on top. A stage trained again
+    keeps its earlier record under ``earlier`` (steps and time spent on a model are never dropped)."""
+    new = stage_summary(run)
+    joint_cfg = new.get("joint", {}).get("config", {})
+    origin = base if base is not None else joint_cfg.get("params", {}).get("base_model")
+    summary: dict[str, dict] = {}
+    if origin is not None and (Path(origin) / "training.json").exists():
+        summary = json.loads((Path(origin) / "training.json").read_text())
+    for stage, record in new.items():
+        if stage in summary and summary[stage].get("config") != record.get("config"):
+            record = {**record, "earlier": summary[stage]}
+        summary[stage] = record
+    return summary
+
+
 def swap_restorer(model, restorer: Path) -> None:
     """Load exported restorer weights into ``model``; when the ``restorer.json`` beside them describes a
     different architecture (say a fuse level the fidelity stage added), rebuild the restorer to it and
@@ -97,10 +115,7 @@ def assemble(
         if not 0.0 <= fidelity <= 1.0:
             raise ValueError(f"fidelity must be in [0, 1], got {fidelity}")
         model.config.fidelity = float(fidelity)
-    summary: dict[str, dict] = {}
-    if base is not None and (base / "training.json").exists():
-        summary = json.loads((base / "training.json").read_text())
-    summary.update(stage_summary(run))
+    summary = merge_history(run, base)
     tmp = out.with_name(out.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)

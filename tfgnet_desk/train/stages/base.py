@@ -31,12 +31,16 @@ class TrainStage(nn.Module):
         self.p: dict[str, Any] = dict(cfg.params)
 
     def init_path(self, component: str) -> Path | None:
-        """Exported weights of ``component`` from an earlier stage (``cfg.init``), if configured."""
+        """Exported weights of ``component`` from an earlier stage (``cfg.init``), if configured: a path
+        under the run folder, else under the working directory, or absolute."""
         rel = self.cfg.init.get(component)
         if not rel:
             return None
         path = Path(rel)
-        path = path if path.is_absolute() else self.out_root / path
+        if not path.is_absolute():
+            # relative to the run folder (an earlier stage's export) or, failing that, to the working
+            # directory (a shipped model's component, e.g. models/tiny/image_encoder/model.safetensors)
+            path = self.out_root / path if (self.out_root / path).exists() or not path.exists() else path
         if not path.exists():
             raise FileNotFoundError(
                 f"{self.name}: init weights for {component} not found at {path}; "

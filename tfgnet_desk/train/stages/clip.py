@@ -9,6 +9,15 @@ The full profile loads a pretrained CLIP; the tiny one has none, so this stage s
   evaluation's scorer, teaches nothing),
   so that the embedding the fusion MLP later reads carries who the person is, not only gender, age and
   hair. The head is training-only; the embedding carries identity linearly.
+- optionally (``relation_weight``) a relational distillation term: the batch's matrix of cosines
+  between centred projected embeddings is pulled towards the teacher's matrix of cosines (MSE, or with
+  ``relation_temperature`` > 0 a KL divergence between per-face softmaxes over the batch), so that
+  the embedding's own geometry, not only a linear read-out of it, ranks faces by identity (what the
+  fusion MLP and the identity AUC of ``scripts/encoder_auc.py`` see).
+``clip_weight`` (default 1) scales the contrastive term against the identity terms.
+``lr_mult`` (optional) scales the learning rate per part (``image_encoder``, ``text_encoder``,
+``id_head``, ``logit_scale``; 0 freezes it): fine-tuning the image encoder of a shipped model against
+its frozen text encoder keeps the prompt embeddings the generator was trained on.
 Inputs are the clean face or its A.1-degraded version (half each, as the restored evidence at test time
 lies between the two), and with probability ``noise_background`` everything outside the face region is
 replaced by uniform noise, as the pipeline does before CLIP (paper 3.3).
@@ -39,6 +48,31 @@ def noise_background(
     return torch.where(use[:, None, None, None], filled, x)
 
 
+def relation_loss(
+    emb: torch.Tensor, teacher: torch.Tensor, has: torch.Tensor, temperature: float = 0.0
+) -> torch.Tensor:
+    """How far the batch-centred embeddings ``emb`` (B, D) rank the batch's faces unlike the (already
+    centred, unit-norm) teacher features ``teacher`` (B, T), over the rows that have a teacher feature
+    (``has``), a face never compared with itself; zero when fewer than three rows have one.
+
+    ``temperature`` 0: MSE between the two cosine matrices. ``temperature`` t > 0: per face, the KL
+    divergence from the teacher's softmax over the other faces (cosine / t) to the student's (cosine /
+    t), which weighs each face's nearest neighbours, i.e. the ranking an identity AUC measures."""
+    rows = has.nonzero().flatten()
+    if len(rows) < 3:
+        return emb.sum() * 0
+    e = emb[rows]
+    e = F.normalize(e - e.mean(0, keepdim=True), dim=-1)
+    t = F.normalize(teacher[rows].to(e.dtype), dim=-1)
+    off = ~torch.eye(len(rows), dtype=torch.bool, device=e.device)
+    if temperature <= 0:
+        return F.mse_loss((e @ e.T)[off], (t @ t.T)[off])
+    n = len(rows)
+    s_log = F.log_softmax((e @ e.T)[off].view(n, n - 1) / temperature, dim=1)
+    t_prob = F.softmax((t @ t.T)[off].view(n, n - 1) / temperature, dim=1)
+    return F.kl_div(s_log, t_prob, reduction="batchmean")
+
+
 class ClipStage(TrainStage):
     name = "clip"
 
@@ -53,6 +87,13 @@ class ClipStage(TrainStage):
         desc = getattr(source, "desc", None)
         self.id_head = nn.Linear(self.spec.image_embed_dim, int(desc.shape[1]) if desc is not None else 128)
         self.id_weight = float(self.p.get("id_weight", 2.0))
+        self.relation_weight = float(self.p.get("relation_weight", 0.0))
+        self.clip_weight = float(self.p.get("clip_weight", 1.0))
+        self.relation_temperature = float(self.p.get("relation_temperature", 0.0))
+        self.lr_mult = {k: float(v) for k, v in dict(self.p.get("lr_mult", {})).items()}
+        unknown = set(self.lr_mult) - {"image_encoder", "text_encoder", "id_head", "logit_scale"}
+        if unknown:
+            raise ValueError(f"clip: lr_mult names unknown parts {sorted(unknown)}")
         self.p_lq = float(self.p.get("p_lq", 0.5))
         self.p_noise = float(self.p.get("noise_background", 0.5))
         self.max_length = int(self.p.get("max_length", E.MAX_LENGTH))
@@ -65,6 +106,23 @@ class ClipStage(TrainStage):
             path = self.init_path(comp)
             if path is not None:
                 load_component(mod, path)
+
+    def param_groups(self) -> list[dict]:
+        parts = {
+            "image_encoder": list(self.image_encoder.parameters()),
+            "text_encoder": list(self.text_encoders.parameters()),
+            "id_head": list(self.id_head.parameters()),
+            "logit_scale": [self.logit_scale],
+        }
+        groups = []
+        for name, params in parts.items():
+            mult = self.lr_mult.get(name, 1.0)
+            if mult > 0:
+                groups.append({"params": params, "lr": self.cfg.lr * mult, "name": name})
+            else:
+                for p in params:
+                    p.requires_grad_(False)
+        return groups
 
     def embed(self, batch: Batch, rand: StepRandom) -> tuple[torch.Tensor, torch.Tensor]:
         dev = batch.hq.device
@@ -107,12 +165,17 @@ class ClipStage(TrainStage):
         cos = (pred * batch.desc).sum(-1)
         w = batch.has_desc.to(cos.dtype)
         loss_id = ((1 - cos) * w).sum() / w.sum().clamp(min=1)
-        loss = loss_clip + self.id_weight * loss_id
-        return loss, {
+        loss = self.clip_weight * loss_clip + self.id_weight * loss_id
+        parts = {
             "clip": loss_clip.detach(),
             "id": loss_id.detach(),
             "id_cos": ((cos * w).sum() / w.sum().clamp(min=1)).detach(),
         }
+        if self.relation_weight > 0:
+            loss_rel = relation_loss(img, batch.desc, batch.has_desc, self.relation_temperature)
+            loss = loss + self.relation_weight * loss_rel
+            parts["relation"] = loss_rel.detach()
+        return loss, parts
 
     def export(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)

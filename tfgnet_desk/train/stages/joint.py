@@ -21,6 +21,10 @@ the frozen VAE and compared with the target by faceres (``model.face_teacher``),
 are asked for what the caption states. ``t_max_fraction`` < 1 trains only the lower noise levels, the
 ones the app samples at strength < 1.
 
+``base_model`` (optional) fine-tunes a model folder (for instance ``models/tiny``) instead of
+assembling a fresh one: its config and weights, then any component ``init`` names (a re-trained image
+encoder), so a stage can be re-run on its own without re-training the others.
+
 Ablations: ``--no-stacked-id`` (text only, no ID embedding), ``--no-masked-loss`` (plain MSE);
 ``--no-codebook`` / ``--no-transformer`` use the matching restorer (trained with the same flags).
 """
@@ -49,6 +53,12 @@ def joint_model_config(stage: TrainStage):
     from tfgnet_desk.model.generator import GeneratorConfig
     from tfgnet_desk.model.restorer import RestorerConfig
 
+    base = stage.p.get("base_model")
+    if base:  # fine-tuning a shipped model: its architecture, exactly
+        cfg = TFGNetConfig.from_json(Path(base) / "config.json")
+        cfg.image_size = int(stage.cfg.image_size)
+        cfg.__post_init__()
+        return cfg
     cfg = TFGNetConfig.preset(stage.cfg.profile)
     if "test_config" in stage.p:  # tests: the tiny test model of model/testing.py
         from tfgnet_desk.model.testing import tiny_test_config
@@ -89,7 +99,9 @@ class JointStage(TrainStage):
         from tfgnet_desk.model.tfgnet import TFGNet
 
         self.model_config = joint_model_config(self)
-        self.net = TFGNet(self.model_config)
+        base = self.p.get("base_model")
+        # ``base_model``: start from a model folder (verified), then replace the components ``init`` names
+        self.net = TFGNet.from_pretrained(base).train() if base else TFGNet(self.model_config)
         for comp, module in self.net.components().items():  # text_encoder_2 etc. in the full profile
             path = self.init_path(comp)
             if path is not None:
