@@ -82,9 +82,8 @@ def test_transformer_and_joint_chain(tmp_path):
     assert any(not torch.equal(p, unet_a[k]) for k, p in b.unet.named_parameters())
     from tfgnet_desk.train.checkpoint import load_component
 
-    clip = load_component(
-        type(a.image_encoder)(a.image_encoder.config), tmp_path / "again/clip/export/image_encoder.safetensors"
-    )
+    exported = tmp_path / "again/clip/export/image_encoder.safetensors"
+    clip = load_component(type(a.image_encoder)(a.image_encoder.config), exported)
     assert all(
         torch.allclose(p.float(), q, atol=1e-2)
         for p, q in zip(b.image_encoder.parameters(), clip.parameters(), strict=True)
