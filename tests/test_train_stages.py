@@ -260,3 +260,20 @@ def test_clip_stage_lr_mult_freezes_the_text_encoder(tmp_path):
     bad.params.update(lr_mult={"text": 0.0})
     with pytest.raises(ValueError, match="unknown parts"):
         run(bad, tmp_path / "c")
+
+
+def test_fidelity_stage_with_l1_alone_loads_no_teacher(tmp_path):
+    """The shipped recipe (both teacher weights 0): faceres is not built, only L1 is logged and trained."""
+    from tfgnet_desk.train.stages.fidelity import FidelityStage
+
+    run(small_config("codebook", max_steps=1), tmp_path)
+    run(small_config("transformer", max_steps=1, init={"vq": "codebook/export/vq.safetensors"}), tmp_path)
+    cfg = small_config(
+        "fidelity",
+        max_steps=2,
+        init={"restorer": "transformer/export/restorer.safetensors"},
+        params={"perceptual_weight": 0.0, "identity_weight": 0.0},
+    )
+    assert FidelityStage(cfg, None, tmp_path).teacher is None
+    res = run(cfg, tmp_path)
+    assert res.step == 2 and set(res.last_logs) >= {"l1", "w"} and "id_faceres" not in res.last_logs
