@@ -195,9 +195,31 @@ def test_joint_teacher_losses_on_the_predicted_clean_image(tmp_path):
         assert name in logs and float(logs[name]) == float(logs[name]) and float(logs[name]) >= 0
 
 
-def test_joint_ablation_flags(tmp_path):
-    cfg = small_config("joint", max_steps=1, params={"no_stacked_id": True, "no_masked_loss": True})
+@pytest.mark.parametrize("flags", [{}, {"no_stacked_id": True, "no_masked_loss": True}])
+def test_joint_ablation_flags(tmp_path, monkeypatch, flags):
+    """Each Table-3 switch changes what the step does: ``no_stacked_id`` never calls the ID fusion,
+    ``no_masked_loss`` hands the masked diffusion loss no mask (plain MSE); without them both happen."""
+    import tfgnet_desk.train.stages.joint as joint
+    from tfgnet_desk.model.fusion import IDFusion
+
+    masks, fused = [], []
+    real_loss, real_fuse = joint.masked_diffusion_loss, IDFusion.forward
+
+    def loss(pred, target, mask=None):
+        masks.append(mask)
+        return real_loss(pred, target, mask)
+
+    def fuse(self, *args, **kwargs):
+        fused.append(1)
+        return real_fuse(self, *args, **kwargs)
+
+    monkeypatch.setattr(joint, "masked_diffusion_loss", loss)
+    monkeypatch.setattr(IDFusion, "forward", fuse)
+    cfg = small_config("joint", max_steps=1, params=dict(flags))
     assert run(cfg, tmp_path).step == 1
+    ablated = bool(flags)
+    assert masks and all((m is None) == ablated for m in masks)
+    assert (len(fused) == 0) == ablated
 
 
 def test_overfits_one_fixed_batch(tmp_path):
