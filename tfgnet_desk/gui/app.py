@@ -57,8 +57,11 @@ def resource_path(name: str) -> Path:
 
 
 def load_style_sheet() -> str:
+    """``resources/style.qss`` with the images it names (spin box arrows) in place."""
+    from tfgnet_desk.gui.style import resolve_assets
+
     path = resource_path("style.qss")
-    return path.read_text() if path.is_file() else ""
+    return resolve_assets(path.read_text()) if path.is_file() else ""
 
 
 def ensure_application(argv: list[str] | None = None):

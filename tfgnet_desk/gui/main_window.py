@@ -12,31 +12,24 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QLockFile, Qt, QTimer, Slot
+from PySide6.QtCore import QLockFile, QTimer, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
     QInputDialog,
-    QLabel,
     QMainWindow,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
 )
 
 from tfgnet_desk.gui import messages
 from tfgnet_desk.gui.actions import build_actions
 from tfgnet_desk.gui.analysis import AnalysisWorker, EvidenceRequest, LoadedEvidence
+from tfgnet_desk.gui.case_view import can_add_evidence, case_blocker, show_case, update_case_actions
+from tfgnet_desk.gui.export import export_case_report
+from tfgnet_desk.gui.layout import build_layout, default_size
 from tfgnet_desk.gui.run_session import RunSession
 from tfgnet_desk.gui.store_views import case_rows, load_draft, save_draft
-from tfgnet_desk.gui.widgets.candidate_grid import CandidateGrid
-from tfgnet_desk.gui.widgets.case_list import CaseList
-from tfgnet_desk.gui.widgets.description_editor import DescriptionEditor
-from tfgnet_desk.gui.widgets.evidence_panel import EvidenceItem, EvidencePanel
-from tfgnet_desk.gui.widgets.message_bar import MessageBar
-from tfgnet_desk.gui.widgets.run_controls import RunControls
-from tfgnet_desk.gui.widgets.run_history import RunHistory
+from tfgnet_desk.gui.widgets.evidence_panel import EvidenceItem
 from tfgnet_desk.gui.worker import model_present
 from tfgnet_desk.settings import Settings
 
@@ -65,6 +58,7 @@ class MainWindow(QMainWindow):
         self.case_id: int | None = None
         self.reference_id: int | None = None  # the current reference photo's evidence id
         self.case_uid: str | None = None
+        self.case_left = False  # the open case was closed: case-bound actions wait for another case
         self._tokens = 0
         self._close_pending = False
         self._closed = False
@@ -73,55 +67,15 @@ class MainWindow(QMainWindow):
         self._build()
         self.runs = RunSession(self)
         self.actions = build_actions(self)
+        update_case_actions(self)
         self._update_status()
         self._update_blocker()
-        self.resize(1280, 820)
+        self.resize(default_size())
 
     # Layout ----------------------------------------------------------------------------------------
     def _build(self) -> None:
-        self.case_list = CaseList()
-        self.evidence = EvidencePanel()
-        self.description = DescriptionEditor()
-        self.controls = RunControls()
+        build_layout(self)
         self.controls.set_profile_device(self.settings.profile, self.settings.device)
-        self.candidates = CandidateGrid()
-        self.history = RunHistory()
-        self.message_bar = MessageBar()
-        right_top = QWidget()
-        rt = QVBoxLayout(right_top)
-        rt.setContentsMargins(0, 0, 0, 0)
-        rt.addWidget(self.description)
-        rt.addWidget(self.controls)
-        rt.addStretch(1)
-        top = QSplitter(Qt.Orientation.Horizontal)
-        top.addWidget(self.evidence)
-        top.addWidget(right_top)
-        top.setSizes([560, 480])
-        lower = QWidget()
-        lw = QVBoxLayout(lower)
-        lw.setContentsMargins(0, 0, 0, 0)
-        lw.addWidget(self.candidates, 1)
-        lw.addWidget(self.history)
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(top)
-        right.addWidget(lower)
-        right.setSizes([520, 330])
-        body = QSplitter(Qt.Orientation.Horizontal)
-        body.addWidget(self.case_list)
-        body.addWidget(right)
-        body.setSizes([230, 1050])
-        central = QWidget()
-        col = QVBoxLayout(central)
-        col.setContentsMargins(4, 4, 4, 4)
-        col.addWidget(self.message_bar)
-        col.addWidget(body, 1)
-        self.setCentralWidget(central)
-        self.profile_label = QLabel(objectName="profileLabel")
-        self.model_label = QLabel(objectName="modelState")
-        self.model_label.setMinimumWidth(160)
-        self.statusBar().addPermanentWidget(self.model_label)
-        self.statusBar().addPermanentWidget(self.profile_label)
-
         self.case_list.case_selected.connect(self.open_case)
         self.case_list.new_requested.connect(self.new_case_dialog)
         self.case_list.rename_requested.connect(self.rename_case_dialog)
@@ -260,6 +214,8 @@ class MainWindow(QMainWindow):
         reason = None
         if not model_present(self.settings):
             reason = "Model missing: open Settings (Ctrl+,) to choose a model folder."
+        elif case_blocker(self):
+            reason = case_blocker(self)
         elif not self.evidence.used_items():
             reason = "Add at least one evidence crop (drop, Ctrl+O or Ctrl+V) and tick it."
         else:
@@ -317,18 +273,21 @@ class MainWindow(QMainWindow):
             self.store.close_case(case_id)
         except Exception as exc:  # noqa: BLE001
             self.show_message(messages.explain(exc, "closing the case"))
+        else:
+            if case_id == self.case_id:  # the window leaves it: no case open until one is opened
+                self.description.flush()
+                self.case_left = True
+                show_case(self, None)
+                self._update_blocker()
         self.refresh_cases()
 
     def open_case(self, case_id: int) -> None:
         if self.store is None:
             return
         self.description.flush()
-        self.candidates.clear()
-        self.evidence.clear()
         case = self.store.get_case(case_id)
-        self.case_id, self.case_uid = case_id, case["uid"]
-        self.setWindowTitle(f"{case['title']} — tfgnet-desk")
-        self.description.set_text(load_draft(self.settings.home, case["uid"], self.runs.last_prompt(case_id)))
+        self.case_left = False
+        show_case(self, case, load_draft(self.settings.home, case["uid"], self.runs.last_prompt(case_id)))
         rows = self.store.list_evidence(case_id)
         references = [r for r in rows if r.get("kind") == "reference"]
         for row in [r for r in rows if r.get("kind") != "reference"] + references[-1:]:
@@ -346,7 +305,8 @@ class MainWindow(QMainWindow):
         self._update_blocker()
 
     def _ensure_case(self) -> int | None:
-        if self.case_id is None:
+        """The open case; at start (no case closed yet) a new one; None after a case was closed."""
+        if self.case_id is None and can_add_evidence(self):
             return self.create_case(time.strftime("Case %Y-%m-%d %H:%M"))
         return self.case_id
 
@@ -360,13 +320,16 @@ class MainWindow(QMainWindow):
     # Evidence --------------------------------------------------------------------------------------
     def add_evidence_files(self, paths: list[Path]) -> None:
         case_id = self._ensure_case()
+        if case_id is None:
+            return
         for path in paths:
             self.analysis.request(EvidenceRequest(self.next_token(), case_id, path=Path(path)))
         self.statusBar().showMessage(f"Importing {len(paths)} file(s)…", 3000)
 
     def add_evidence_data(self, data: bytes, name: str = "pasted image") -> None:
         case_id = self._ensure_case()
-        self.analysis.request(EvidenceRequest(self.next_token(), case_id, data=data, name=name))
+        if case_id is not None:
+            self.analysis.request(EvidenceRequest(self.next_token(), case_id, data=data, name=name))
 
     def open_evidence_dialog(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Open evidence crops", str(Path.home()), IMAGE_FILTER)
@@ -380,7 +343,8 @@ class MainWindow(QMainWindow):
 
     def add_reference(self, path: Path) -> None:
         case_id = self._ensure_case()
-        self.analysis.request(EvidenceRequest(self.next_token(), case_id, path=path, purpose="reference"))
+        if case_id is not None:
+            self.analysis.request(EvidenceRequest(self.next_token(), case_id, path=path, purpose="reference"))
 
     def paste(self) -> None:
         mime = QGuiApplication.clipboard().mimeData()
@@ -465,11 +429,8 @@ class MainWindow(QMainWindow):
                 self._lock.unlock()
             self._lock = None
             self._report_interrupted_runs()  # claims the new folder's lock
-            self.case_id = self.case_uid = None
-            self.evidence.clear()
-            self.candidates.clear()
-            self.description.set_text("")
-            self.history.set_runs([])
+            self.case_left = False  # a fresh data folder: as at start
+            show_case(self, None)
             self.refresh_cases()
         if self._check_model() and self._preload and self.backend is not None:
             self.backend.preload(new)
@@ -482,49 +443,7 @@ class MainWindow(QMainWindow):
             self.apply_settings(dialog.result_settings())
 
     def export_pdf(self, out: Path | None = None) -> Path | None:
-        if self.case_id is None or self.store is None:
-            self.show_message(
-                messages.UserMessage(
-                    messages.INVALID_INPUT,
-                    "No case open",
-                    "There is nothing to export yet.",
-                    "Open or create a case first.",
-                    "warning",
-                )
-            )
-            return None
-        if out is None:
-            from tfgnet_desk.cases.audit import utc_now
-            from tfgnet_desk.report import default_report_name
-
-            title = self.store.get_case(self.case_id)["title"]
-            suggested = Path.home() / default_report_name(title, utc_now())
-            name, _ = QFileDialog.getSaveFileName(self, "Export case report", str(suggested), "PDF (*.pdf)")
-            if not name:
-                return None
-            out = Path(name)
-        try:
-            from tfgnet_desk.report import write_case_report
-        except ImportError:
-            self.show_message(
-                messages.UserMessage(
-                    messages.UNEXPECTED,
-                    "Report module missing",
-                    "This installation has no PDF report writer.",
-                    "Update tfgnet-desk; the case data is safe in the store.",
-                )
-            )
-            return None
-        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            write_case_report(self.store, self.case_id, out)
-        except Exception as exc:  # noqa: BLE001
-            self.show_message(messages.explain(exc, "writing the report"))
-            return None
-        finally:
-            QGuiApplication.restoreOverrideCursor()
-        self.statusBar().showMessage(f"Report written to {out}", 8000)
-        return out
+        return export_case_report(self, out)
 
     # Closing ---------------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override

@@ -27,6 +27,9 @@ class RunSession(QObject):
         super().__init__(window)
         self.w = window
         self.token: int | None = None  # the run in progress
+        self.run_case: Any = None  # its case (None: the open one) and, once stored, its run id
+        self.run_id: Any = None
+        self._run_title = ""
         self.shown_run: Any = None  # the store run id whose candidates the grid shows
         self._pending_marks: dict[str, dict[str, Any]] = {}  # picks/notes made before the run was stored
         self._compare = None
@@ -101,7 +104,7 @@ class RunSession(QObject):
             fidelity=p.fidelity,
         )
         w.candidates.clear()
-        self.shown_run = None
+        self.follow(self.token)
         self._pending_marks.clear()
         w.controls.set_running(True)
         if w.message_bar.message and w.message_bar.message.kind != messages.NO_FACE:
@@ -110,29 +113,48 @@ class RunSession(QObject):
         w.backend.submit(job)
         return True
 
+    def follow(self, token: int) -> None:
+        """The worker's signals for ``token`` are the run in progress, of the open case."""
+        w = self.w
+        self.token, self.run_case, self.shown_run, self.run_id = token, w.case_id, None, None
+        self._run_title = w.store.get_case(w.case_id)["title"] if w.store and w.case_id is not None else ""
+
     def cancel(self) -> None:
         if self.is_running() and self.w.backend is not None:
             self.w.backend.cancel()
             self.w.controls.progress.setFormat("cancelling…")
 
+    def shows_run_case(self) -> bool:
+        """Whether the open case is the one of the run in progress (True when no run is going)."""
+        return self.run_case is None or self.run_case == self.w.case_id
+
+    def _grid_follows_run(self) -> bool:
+        """The grid fills with the run in progress: a stored run cannot be shown in its place."""
+        return self.is_running() and self.shows_run_case()
+
     # Worker signals --------------------------------------------------------------------------------
     @Slot(object, str, int, int)
     def _progress(self, token: int, stage: str, step: int, total: int) -> None:
         if token == self.token:
-            self.w.controls.show_progress(stage, step, total)
+            where = "" if self.shows_run_case() else f"case '{self._run_title}'"
+            self.w.controls.show_progress(stage, step, total, where)
 
     @Slot(object, object)
     def _started(self, token: int, run_id: Any) -> None:
         """The run is in the case store from its start: list it (status 'running') in the history."""
         if token == self.token and run_id is not None:
-            self.show_history(select=run_id)
+            self.run_id = run_id
+            if self.shows_run_case():
+                self.show_history(select=run_id)
 
     @Slot(object)
     def _candidate(self, ev: CandidateEvent) -> None:
-        if ev.token != self.token:
+        if ev.token != self.token or not self.shows_run_case():
             return
         c = ev.candidate
         key = f"t{ev.token}-{int(c.index)}"
+        if key in self.w.candidates.cards:  # already shown from the store (the case was reopened)
+            return
         card = CandidateCard(key, int(c.index), int(c.seed), c.image, dict(c.scores or {}))
         card.store_id = ev.candidate_id  # stored as it arrived: picks and notes go straight to the store
         self.w.candidates.add_card(card)
@@ -140,13 +162,19 @@ class RunSession(QObject):
     def _end(self, outcome: RunOutcome, text: str) -> bool:
         if outcome.token != self.token:
             return False
-        self.token = None
+        shown = self.shows_run_case()
+        self.token = self.run_case = self.run_id = None
         self.last_outcome = outcome
         w = self.w
         w.controls.set_running(False)
-        w.controls.show_done(text)
         w._update_blocker()
-        if outcome.run_id is not None:
+        if not shown:  # the analyst is looking at another case: its own status line comes back
+            self.describe_run(self.shown_run)
+            w.statusBar().showMessage(f"Run in case '{self._run_title}' ended: {text}", 8000)
+            w.refresh_cases()
+        else:
+            w.controls.show_done(text)
+        if shown and outcome.run_id is not None:
             self._attach_store_ids(outcome.run_id)
             self.show_history(select=outcome.run_id)
             w.refresh_cases()
@@ -158,11 +186,12 @@ class RunSession(QObject):
     @Slot(object)
     def _finished(self, outcome: RunOutcome) -> None:
         restored = getattr(outcome.result, "restored", None)
-        if restored and outcome.token == self.token:
+        if restored and outcome.token == self.token and self.shows_run_case():
             scores = getattr(outcome.result, "restored_scores", None) or [{}]
             self.w.candidates.set_restored(restored[0], scores[0])
         n = len(outcome.candidates)
-        if self._end(outcome, f"Done: {n} candidates in {outcome.seconds:.1f} s"):
+        shown = self.shows_run_case()
+        if self._end(outcome, f"Done: {n} candidates in {outcome.seconds:.1f} s") and shown:
             self.w.statusBar().showMessage(f"Run finished: {n} candidates ({outcome.seconds:.1f} s)", 8000)
 
     @Slot(object)
@@ -172,7 +201,8 @@ class RunSession(QObject):
 
     @Slot(object)
     def _cancelled(self, outcome: RunOutcome) -> None:
-        if self._end(outcome, "Cancelled"):
+        shown = self.shows_run_case()
+        if self._end(outcome, "Cancelled") and shown:
             n = len(outcome.candidates)
             self.w.show_message(
                 messages.UserMessage(
@@ -230,6 +260,8 @@ class RunSession(QObject):
         return runs[-1]["prompt"] if runs else ""
 
     def show_history(self, select: Any = None, select_last: bool = False) -> None:
+        """List the open case's runs; show ``select`` (or with ``select_last`` the newest run; the run
+        in progress when it is this case's) in the grid."""
         from tfgnet_desk.gui.store_views import run_rows
 
         w = self.w
@@ -238,19 +270,28 @@ class RunSession(QObject):
             return
         runs = w.store.list_runs(w.case_id)
         counts = {r["id"]: len(w.store.list_candidates(r["id"])) for r in runs}
-        if select_last and runs and not self.is_running():
+        if select_last and self._grid_follows_run():
+            select = self.run_id
+            if self.shown_run is None and self.run_id is not None:
+                self._load(self.run_id, f"t{self.token}")  # what the run stored while the case was shut
+        elif select_last and runs:
             select = runs[-1]["id"]
         w.history.set_runs(run_rows(runs, counts), current=select)
-        if select is not None and select != self.shown_run and not self.is_running():
+        if select is not None and select != self.shown_run and not self._grid_follows_run():
             self.show_run(select)
 
     def show_run(self, run_id: Any) -> None:
-        """Show a stored run's candidates (from the store's files) in the grid."""
-        w = self.w
-        if self.is_running() or w.store is None:
+        """Show a stored run's candidates (from the store's files) in the grid, and say which run it is
+        in the status line."""
+        if self._grid_follows_run() or self.w.store is None:
             return
+        self._load(run_id, f"r{run_id}")
+        self.describe_run(run_id)
+
+    def _load(self, run_id: Any, prefix: str) -> None:
         from tfgnet_desk.imaging import load_image
 
+        w = self.w
         w.candidates.clear()
         for row in w.store.list_candidates(run_id):
             try:
@@ -258,7 +299,7 @@ class RunSession(QObject):
             except Exception:  # noqa: BLE001 - a missing file is reported by store verification
                 continue
             card = CandidateCard(
-                f"r{run_id}-{row['idx']}",
+                f"{prefix}-{row['idx']}",
                 int(row["idx"]),
                 int(row["seed"]),
                 image,
@@ -269,6 +310,24 @@ class RunSession(QObject):
             )
             w.candidates.add_card(card)
         self.shown_run = run_id
+
+    def describe_run(self, run_id: Any) -> None:
+        """The status line for a stored run of the open case ("Run 1: cancelled, 2 candidates"); the idle
+        state when no run is shown. While a run is in progress the line is its progress."""
+        w = self.w
+        if self.is_running():
+            return
+        runs = w.store.list_runs(w.case_id) if w.store is not None and w.case_id is not None else []
+        found = [(n, r) for n, r in enumerate(runs, start=1) if r["id"] == run_id]
+        if run_id is None or not found:
+            w.controls.reset_status()
+            return
+        number, run = found[0]
+        n = len(w.store.list_candidates(run_id))
+        wanted = int((run.get("parameters") or {}).get("n_candidates", 0) or 0)
+        status = str(run.get("status") or "")
+        percent = 100 if status == "done" else (100 * n // wanted if wanted else 0)
+        w.controls.show_status(f"Run {number}: {status}, {n} candidate{'s' if n != 1 else ''}", percent)
 
     # Compare ---------------------------------------------------------------------------------------
     def compare(self, key_a: str, key_b: str) -> None:

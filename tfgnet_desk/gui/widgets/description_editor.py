@@ -53,7 +53,7 @@ class DescriptionEditor(QWidget):
         self.edit = QPlainTextEdit(objectName="description")
         self.edit.setPlaceholderText("a man, thick eyebrows, wears glasses, short black hair")
         self.edit.setTabChangesFocus(True)
-        self.edit.setMaximumHeight(110)
+        self.edit.setMaximumHeight(90)  # four lines: the 60 words the text encoder reads
         self.hint = QLabel(objectName="classWordHint", wordWrap=True)
         self._timer = QTimer(self, singleShot=True, interval=AUTOSAVE_MS)
         self._timer.timeout.connect(self.flush)

@@ -27,6 +27,7 @@ from tfgnet_desk.gui.images import qimage_to_png_bytes, to_pixmap
 from tfgnet_desk.gui.widgets.face_box_view import Box, FaceBoxView
 
 THUMB = 72
+EMPTY_TEXT = "Drop a crop here, press Ctrl+O to open one, or Ctrl+V to paste."
 
 
 @dataclass
@@ -79,6 +80,7 @@ class EvidencePanel(QWidget):
         self.setAcceptDrops(True)
         self.items: dict[str, EvidenceItem] = {}
         self.reference: np.ndarray | None = None
+        self._accepting = True  # False while no case is open: no crops, reference or drops
         title = QLabel("Evidence (drop crops here)", objectName="paneTitle")
         self.strip = QListWidget(objectName="evidenceStrip")
         self.strip.setViewMode(QListWidget.ViewMode.IconMode)
@@ -99,10 +101,10 @@ class EvidencePanel(QWidget):
         self.reset_button.setToolTip("Back to the detected face box")
         self.reset_button.clicked.connect(self._reset_box)
         self.view = FaceBoxView()
-        self.view.setMinimumSize(200, 150)
+        self.view.setMinimumSize(180, 120)  # the panel fits a 1366x768 screen; the splitter gives more
         self.view.box_changed.connect(self._box_edited)
         self.state = QLabel(
-            "Drop a crop here, press Ctrl+O to open one, or Ctrl+V to paste.",
+            EMPTY_TEXT,
             objectName="evidenceState",
             wordWrap=True,
         )
@@ -131,6 +133,7 @@ class EvidencePanel(QWidget):
         ref.addStretch(1)
         col = QVBoxLayout(self)
         col.setContentsMargins(6, 6, 6, 6)
+        col.setSpacing(4)
         col.addWidget(title)
         col.addWidget(self.strip)
         col.addLayout(buttons)
@@ -156,9 +159,19 @@ class EvidencePanel(QWidget):
         self.items.clear()
         self.strip.clear()
         self.view.set_image(None, None)
-        self.state.setText("Drop a crop here, press Ctrl+O to open one, or Ctrl+V to paste.")
+        self.state.setText(EMPTY_TEXT)
         self.clear_reference()
         self._refresh_buttons()
+
+    def set_accepting(self, accepting: bool, reason: str = "") -> None:
+        """Whether crops and a reference photo may be added (by button, drop or paste); ``reason`` is
+        shown in the empty panel when they may not."""
+        self._accepting = accepting
+        self.setAcceptDrops(accepting)
+        self.add_button.setEnabled(accepting)
+        self.ref_button.setEnabled(accepting)
+        if not self.items:
+            self.state.setText(EMPTY_TEXT if accepting else reason)
 
     def current_item(self) -> EvidenceItem | None:
         entry = self.strip.currentItem()
@@ -257,6 +270,8 @@ class EvidencePanel(QWidget):
 
     def accept_mime(self, mime) -> bool:
         """Handle dropped or pasted mime data; returns whether it held anything usable."""
+        if not self._accepting:
+            return False
         paths, data = _mime_images(mime)
         if paths:
             self.files_dropped.emit(paths)

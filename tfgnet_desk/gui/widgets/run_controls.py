@@ -46,6 +46,7 @@ class RunParameters:
 
 
 FIDELITY_DEFAULT_TEXT = "model default"
+IDLE = "idle"
 
 
 class RunControls(QWidget):
@@ -111,12 +112,15 @@ class RunControls(QWidget):
         self.cancel.setEnabled(False)
         self.cancel.clicked.connect(self.cancel_requested)
         self.progress = QProgressBar(objectName="progress", minimum=0, maximum=100, value=0)
-        self.progress.setFormat("idle")
+        self.progress.setFormat(IDLE)
         self.progress.setTextVisible(True)
         self.blocker = QLabel(objectName="runBlocker", wordWrap=True)
 
         grid = QGridLayout()
         grid.setContentsMargins(0, 0, 0, 0)
+        seed_box = QHBoxLayout()
+        seed_box.addWidget(self.seed, 1)
+        seed_box.addWidget(self.dice)
         pairs = [
             ("Candidates", self.n_candidates),
             ("Steps", self.steps),
@@ -125,20 +129,20 @@ class RunControls(QWidget):
             ("Fidelity", self.fidelity),
             ("Profile", self.profile),
             ("Device", self.device),
+            ("Seed", seed_box),
         ]
-        seed_box = QHBoxLayout()
-        seed_box.addWidget(self.seed, 1)
-        seed_box.addWidget(self.dice)
-        for i, (label, widget) in enumerate(pairs):
+        for i, (label, widget) in enumerate(pairs):  # two pairs a row: the pane fits a laptop screen
+            row, col = divmod(i, 2)
             lab = QLabel(label + ":")
-            lab.setBuddy(widget)
-            grid.addWidget(lab, i // 3, (i % 3) * 2)
-            grid.addWidget(widget, i // 3, (i % 3) * 2 + 1)
-        seed_label = QLabel("Seed:")
-        seed_label.setBuddy(self.seed)
-        grid.addWidget(seed_label, 3, 0)
-        grid.addLayout(seed_box, 3, 1, 1, 2)
-        grid.addWidget(self.anchor, 3, 3, 1, 3)
+            lab.setBuddy(self.seed if widget is seed_box else widget)
+            grid.addWidget(lab, row, col * 2)
+            if widget is seed_box:
+                grid.addLayout(seed_box, row, col * 2 + 1)
+            else:
+                grid.addWidget(widget, row, col * 2 + 1)
+        grid.addWidget(self.anchor, len(pairs) // 2, 0, 1, 4)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate)
         buttons.addWidget(self.cancel)
@@ -204,12 +208,23 @@ class RunControls(QWidget):
         self.blocker.setVisible(bool(reason))
         self.generate.setEnabled(reason is None and not self._running)
 
-    def show_progress(self, stage: str, step: int, total: int) -> None:
+    def show_progress(self, stage: str, step: int, total: int, where: str = "") -> None:
+        """A step of the run in progress; ``where`` names its case when another case is open."""
         name = STAGE_NAMES.get(stage, stage.capitalize())
         pct = int(round(100 * step / total)) if total > 0 else 0
         self.progress.setValue(pct)
-        self.progress.setFormat(f"{name} {step}/{total}" if total > 0 else name + "…")
+        text = f"{name} {step}/{total}" if total > 0 else name + "…"
+        self.progress.setFormat(f"{text} ({where})" if where else text)
 
     def show_done(self, text: str) -> None:
         self.progress.setValue(100 if text.startswith("Done") else self.progress.value())
         self.progress.setFormat(text)
+
+    def show_status(self, text: str, percent: int = 0) -> None:
+        """The status line (the progress bar's text) for a run that is not in progress."""
+        self.progress.setValue(max(0, min(100, int(percent))))
+        self.progress.setFormat(text)
+
+    def reset_status(self) -> None:
+        """Back to the state of a case with no run shown."""
+        self.show_status(IDLE)

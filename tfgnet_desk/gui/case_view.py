@@ -1,0 +1,71 @@
+"""What the window shows of the open case, and which actions a case allows.
+
+Creating, opening or closing a case resets every case-bound display at once: the evidence, the
+description, the candidate grid and its restored face, the run history, the run status line and
+progress bar, and the messages about the previous case. Nothing of one case stays on screen under
+another's title.
+
+Closing the open case leaves the window with no case: the actions that work on a case (add crops or a
+reference photo, paste, Generate, Export, rename, close) stay disabled until a case is opened or created.
+At start, before any case was closed, a first crop may still be dropped: it makes a new case.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tfgnet_desk.gui import messages
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tfgnet_desk.gui.main_window import MainWindow
+
+TITLE = "tfgnet-desk"
+NO_CASE = "No case open: open one from the case list or create one (Ctrl+N)."
+# Messages about the case on screen (they go with it); others (model missing, recovered runs) stay.
+CASE_MESSAGES = (messages.BAD_FILE, messages.NO_FACE, messages.INVALID_INPUT, "cancelled")
+EVIDENCE_ACTIONS = ("open_evidence", "paste", "reference", "generate")
+CASE_ACTIONS = ("export", "rename_case", "close_case")
+
+
+def can_add_evidence(w: MainWindow) -> bool:
+    """A case is open, or none was closed yet (then the first crop makes one)."""
+    return w.case_id is not None or not w.case_left
+
+
+def show_case(w: MainWindow, case: dict[str, Any] | None, description: str = "") -> None:
+    """Reset every case-bound display to ``case`` (a store row; ``None``: no case open)."""
+    w.candidates.clear()  # also the restored face and its score
+    w.evidence.clear()
+    w.reference_id = None
+    w.runs.shown_run = None
+    if not w.runs.is_running():  # a run in progress keeps its progress (it names its own case)
+        w.controls.reset_status()
+    w.statusBar().clearMessage()
+    if w.message_bar.message and w.message_bar.message.kind in CASE_MESSAGES:
+        w.message_bar.clear()
+    if case is None:
+        w.case_id = w.case_uid = None
+        w.setWindowTitle(TITLE)
+        w.history.set_runs([])
+    else:
+        w.case_id, w.case_uid = case["id"], case["uid"]
+        w.setWindowTitle(f"{case['title']} — {TITLE}")
+    w.description.set_text(description)
+    update_case_actions(w)
+
+
+def update_case_actions(w: MainWindow) -> None:
+    has_case = w.case_id is not None
+    can_add = can_add_evidence(w)
+    for name in EVIDENCE_ACTIONS:
+        w.actions[name].setEnabled(can_add)
+    for name in CASE_ACTIONS:
+        w.actions[name].setEnabled(has_case)
+    w.history.export.setEnabled(has_case)
+    w.evidence.set_accepting(can_add, NO_CASE)
+    w.description.edit.setEnabled(can_add)
+
+
+def case_blocker(w: MainWindow) -> str | None:
+    """Why Generate is disabled for want of a case (None: a case is open or may still be made)."""
+    return None if can_add_evidence(w) else NO_CASE
