@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tfgnet_desk.faces.bench import roc_auc
 from tfgnet_desk.model import embed as E
 from tfgnet_desk.train.data import CachedFaces, to_tensor
 
@@ -31,11 +32,7 @@ def pair_auc(a: np.ndarray, b: np.ndarray, ident: np.ndarray, same_set: bool) ->
     same = ident[:, None] == ident[None, :]
     n = len(ident)
     keep = np.triu(np.ones((n, n), bool), 1) if same_set else ~np.eye(n, dtype=bool)
-    pos, neg = sim[same & keep], sim[~same & keep]
-    # Mann-Whitney U: probability that a same-identity pair scores above a different-identity pair
-    scores = np.concatenate([pos, neg])
-    ranks = scores.argsort().argsort().astype(np.float64) + 1
-    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+    return roc_auc(sim[same & keep], sim[~same & keep])
 
 
 def centred_unit(x: np.ndarray, centre: np.ndarray) -> np.ndarray:

@@ -33,3 +33,16 @@ def settings(tmp_path: Path):
     from tfgnet_desk.settings import Settings
 
     return Settings(home=tmp_path / "home", models_dir=tmp_path / "models")
+
+
+@pytest.fixture()
+def window(qtbot, settings):
+    """The main window on temporary settings with a detector that always finds one fixed box (no dlib);
+    closed at teardown, waiting until its engine has stopped. GUI tests only (needs pytest-qt)."""
+    from tfgnet_desk.gui.testing import fixed_box_detector, open_window
+
+    w = open_window(settings, detector=fixed_box_detector)
+    qtbot.addWidget(w)
+    yield w
+    w.close()
+    qtbot.waitUntil(lambda: w._closed and not w.backend.isRunning(), timeout=30_000)

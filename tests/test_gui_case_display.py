@@ -18,21 +18,10 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QMimeData, QUrl  # noqa: E402
 
 from tfgnet_desk.gui.testing import (  # noqa: E402
-    fixed_box_detector,
-    open_window,
     synthetic_face,
     write_synthetic_face,
 )
 from tfgnet_desk.gui.worker import CandidateEvent, RunOutcome  # noqa: E402
-
-
-@pytest.fixture()
-def window(qtbot, settings):
-    w = open_window(settings, detector=fixed_box_detector)
-    qtbot.addWidget(w)
-    yield w
-    w.close()
-    qtbot.waitUntil(lambda: w._closed and not w.backend.isRunning(), timeout=30_000)
 
 
 def _candidate(i: int) -> SimpleNamespace:

@@ -15,18 +15,15 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from tfgnet_desk.faces import IdentityScore  # noqa: E402
-from tfgnet_desk.gui.testing import fixed_box_detector, open_window, synthetic_face  # noqa: E402
+from tfgnet_desk.gui.testing import synthetic_face  # noqa: E402
 from tfgnet_desk.gui.worker import CandidateEvent, RunOutcome  # noqa: E402
 
 
 @pytest.fixture()
-def window(qtbot, settings):
-    w = open_window(settings, detector=fixed_box_detector)
-    qtbot.addWidget(w)
-    w.create_case("Scores")
-    yield w
-    w.close()
-    qtbot.waitUntil(lambda: w._closed and not w.backend.isRunning(), timeout=30_000)
+def window(window):
+    """The shared window (conftest.py) with a case open."""
+    window.create_case("Scores")
+    return window
 
 
 def _score(cal: float, raw: float) -> IdentityScore:

@@ -26,14 +26,6 @@ from tfgnet_desk.gui.testing import (  # noqa: E402
 )
 
 
-@pytest.fixture()
-def window(qtbot, settings):
-    w = open_window(settings, detector=fixed_box_detector)
-    qtbot.addWidget(w)
-    yield w
-    w.close()
-
-
 def _wait_evidence(qtbot, w, n):
     qtbot.waitUntil(lambda: len(w.evidence.items) >= n, timeout=5000)
 

@@ -106,23 +106,26 @@ class ClipStage(TrainStage):
             path = self.init_path(comp)
             if path is not None:
                 load_component(mod, path)
+        for name, params in self.parts().items():  # a part with multiplier 0 is frozen
+            if self.lr_mult.get(name, 1.0) <= 0:
+                for p in params:
+                    p.requires_grad_(False)
 
-    def param_groups(self) -> list[dict]:
-        parts = {
+    def parts(self) -> dict[str, list[nn.Parameter]]:
+        """The parameters of each part that ``lr_mult`` names."""
+        return {
             "image_encoder": list(self.image_encoder.parameters()),
             "text_encoder": list(self.text_encoders.parameters()),
             "id_head": list(self.id_head.parameters()),
             "logit_scale": [self.logit_scale],
         }
-        groups = []
-        for name, params in parts.items():
-            mult = self.lr_mult.get(name, 1.0)
-            if mult > 0:
-                groups.append({"params": params, "lr": self.cfg.lr * mult, "name": name})
-            else:
-                for p in params:
-                    p.requires_grad_(False)
-        return groups
+
+    def param_groups(self) -> list[dict]:
+        return [
+            {"params": params, "lr": self.cfg.lr * self.lr_mult.get(name, 1.0), "name": name}
+            for name, params in self.parts().items()
+            if self.lr_mult.get(name, 1.0) > 0
+        ]
 
     def embed(self, batch: Batch, rand: StepRandom) -> tuple[torch.Tensor, torch.Tensor]:
         dev = batch.hq.device
