@@ -12,6 +12,7 @@ from test_cases_store import fake_result, make_image, write_old_evidence
 
 from tfgnet_desk.cases import CaseStore, EvidenceError, NotFound
 from tfgnet_desk.cases.evidence import SYNTHETIC_LABEL, pixel_sha256, read_png_text, sha256_file
+from tfgnet_desk.cases.schema import SCHEMA_VERSION
 
 
 @pytest.fixture()
@@ -305,7 +306,7 @@ def test_version_2_database_migrates_to_3_and_verifies(settings, tmp_path, monke
         assert old.verify().ok
     monkeypatch.undo()
     with CaseStore(settings) as new:
-        assert (new.migrated_from, new.schema_version) == (2, 3)
+        assert (new.migrated_from, new.schema_version) == (2, SCHEMA_VERSION)
         assert {"kind"} <= {r[1] for r in new.conn.execute("PRAGMA table_info(evidence)")}
         assert new.conn.execute("SELECT kind FROM evidence").fetchone()[0] is None  # left as it was
         assert new.get_evidence(eid)["kind"] == "crop"
@@ -315,7 +316,9 @@ def test_version_2_database_migrates_to_3_and_verifies(settings, tmp_path, monke
         rep = new.verify()
         assert rep.ok, rep.problems
         migrations = [e for e in audit.read_chain(new.conn, "") if e.action == "schema.migrate"]
-        assert (migrations[-1].details["from"], migrations[-1].details["to"]) == (2, 3)
+        steps = [(e.details["from"], e.details["to"]) for e in migrations]
+        assert steps[-2:] == [(2, 3), (3, 4)]
+        assert new.get_evidence(eid)["excluded_at"] is None  # version 4: in use, as before
         ref = new.import_evidence(cid, make_image(tmp_path / "r.png", seed=3), kind="reference")
         rid = new.record_run(cid, [eid], fake_result(n=1), reference_id=ref)
         assert new.get_run(rid)["reference_id"] == ref

@@ -142,6 +142,41 @@ def test_evidence_is_hashed_and_stored_read_only(store, tmp_path):
     assert store.verify().ok
 
 
+def test_removing_evidence_excludes_it_keeps_the_file_and_is_audited(store, tmp_path):
+    src = make_image(tmp_path / "crop.png")
+    cid = store.create_case("c")
+    eid = store.import_evidence(cid, src)
+    stored = store.evidence_path(eid)
+    store.exclude_evidence(eid, "wrong person")
+    ev = store.get_evidence(eid)
+    assert ev["excluded_at"] and ev["excluded_reason"] == "wrong person"
+    assert stored.is_file() and [r["id"] for r in store.list_evidence(cid)] == [eid]  # never deleted
+    actions = [e.action for e in store.audit_trail(cid)]
+    assert actions[-1] == "evidence.excluded"
+    assert store.verify().ok
+    store.include_evidence(eid)
+    assert store.get_evidence(eid)["excluded_at"] is None
+    assert store.audit_trail(cid)[-1].action == "evidence.included"
+    # removed again, then the same image imported again: back in use, one row, audited
+    store.exclude_evidence(eid)
+    assert store.import_evidence(cid, src) == eid
+    assert store.get_evidence(eid)["excluded_at"] is None
+    assert [e.action for e in store.audit_trail(cid)][-2:] == ["evidence.excluded", "evidence.included"]
+    assert store.verify().ok
+
+
+def test_the_face_detection_is_kept_with_the_evidence_outside_its_audited_state(store, tmp_path):
+    cid = store.create_case("c")
+    eid = store.import_evidence(cid, make_image(tmp_path / "crop.png"))
+    assert store.stored_detection(eid) is None  # never analysed
+    n_audit = len(store.audit_trail(cid))
+    store.record_detection(eid, (3, 4, 30, 40), "hog")
+    assert store.stored_detection(eid) == ((3, 4, 30, 40), "hog")
+    store.record_detection(eid, None, "")  # analysed, nothing found: kept too
+    assert store.stored_detection(eid) == (None, "")
+    assert len(store.audit_trail(cid)) == n_audit and store.verify().ok  # derived data, not evidence
+
+
 @pytest.mark.parametrize("content", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00"])
 def test_bad_evidence_is_refused_and_nothing_is_stored(store, tmp_path, content):
     bad = tmp_path / "bad.png"
@@ -272,7 +307,7 @@ def test_migration_from_version_1_keeps_data_and_verifies(settings, tmp_path, mo
         migrations = [
             e for e in audit.read_chain(new.conn, audit.STORE_CHAIN) if e.action == "schema.migrate"
         ]
-        assert [(e.details["from"], e.details["to"]) for e in migrations] == [(0, 1), (1, 2), (2, 3)]
+        assert [(e.details["from"], e.details["to"]) for e in migrations] == [(0, 1), (1, 2), (2, 3), (3, 4)]
         rid = new.record_run(cid, [eid], fake_result(n=1))  # the new columns work after the migration
         assert new.list_candidates(rid)[0]["pixel_sha256"]
 

@@ -110,13 +110,30 @@ def test_face_box_adjust_by_drag_and_keys_is_saved(qtbot, window, tmp_path):
     assert "by hand" in w.evidence.state.text()
 
 
-def test_no_face_is_a_normal_state_and_drawing_a_box_fixes_it(qtbot, settings, tmp_path):
-    w = open_window(settings, detector=no_face_detector)
+def _whole_crop_detector(image):
+    """What the detectors answer for a gradient: no face, the whole image offered as the box."""
+    h, w = image.shape[:2]
+    return (0, 0, w, h), "whole-crop"
+
+
+@pytest.mark.parametrize("detector", [no_face_detector, _whole_crop_detector], ids=["none", "whole-crop"])
+def test_no_face_is_a_normal_state_and_drawing_a_box_fixes_it(
+    qtbot, settings, tmp_path, detector, monkeypatch
+):
+    monkeypatch.setattr("tfgnet_desk.gui.main_window.model_present", lambda _s: True)  # blocker: the crop's
+    w = open_window(settings, detector=detector)
     qtbot.addWidget(w)
+    w.description.edit.setPlainText("a man with glasses")
     w.add_evidence_files([write_synthetic_face(tmp_path / "blank.png", 96, seed=3)])
     _wait_evidence(qtbot, w, 1)
     assert w.message_bar.message.kind == messages.NO_FACE
+    assert "No face was found" in w.message_bar.message.text
     assert "draw the face box" in w.evidence.state.text()
+    assert w.evidence.current_item().box is None and not w.evidence.used_items()  # left out: unticked
+    # ticking it by hand without a box does not let it run
+    w.evidence.strip.item(0).setCheckState(Qt.CheckState.Checked)
+    assert w.evidence.used_items() and "Draw the face box on blank.png" in w.controls.blocker.text()
+    w.evidence.strip.item(0).setCheckState(Qt.CheckState.Unchecked)
     view = w.evidence.view
     a, b = view.mapFromScene(20, 20), view.mapFromScene(70, 80)
     qtbot.mousePress(view.viewport(), Qt.MouseButton.LeftButton, pos=a)
@@ -125,6 +142,8 @@ def test_no_face_is_a_normal_state_and_drawing_a_box_fixes_it(qtbot, settings, t
     box = w.evidence.current_item().box
     assert box is not None and abs(box[0] - 20) <= 2 and abs(box[3] - 80) <= 2
     assert w.message_bar.message is None  # the warning goes once the analyst drew a box
+    assert [it.name for it in w.evidence.used_items()] == ["blank.png"]  # and the crop is ticked
+    assert "Draw the face box" not in w.controls.blocker.text()
     w.close()
 
 
@@ -163,16 +182,37 @@ def test_drop_paste_and_image_data_from_other_apps(qtbot, window, tmp_path):
     _wait_evidence(qtbot, w, 3)
     assert len(w.store.list_evidence(w.case_id)) == 3
     assert len(w.evidence.used_items()) == 3  # several crops per run
+    # a file dropped on another part of the window (the description, the candidates) is evidence too
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+
+    late = QMimeData()
+    late.setUrls([QUrl.fromLocalFile(str(write_synthetic_face(tmp_path / "late.png", 128, seed=7)))])
+    pos = w.candidates.mapTo(w, w.candidates.rect().center())
+    enter = QDragEnterEvent(
+        pos, Qt.DropAction.CopyAction, late, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
+    QGuiApplication.sendEvent(w, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(
+        QPointF(pos),
+        Qt.DropAction.CopyAction,
+        late,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QGuiApplication.sendEvent(w, drop)
+    _wait_evidence(qtbot, w, 4)
 
 
 def test_description_hint_validation_and_autosave(qtbot, window):
     w = window
     case = w.create_case("Case text")
     w.description.edit.setPlainText("thick eyebrows, glasses")
-    assert "class word" in w.description.hint.text().lower()
+    assert "say who the crop shows" in w.description.hint.text().lower()
     assert w.description.validate() is not None
     w.description.edit.setPlainText("a woman, thick eyebrows, glasses")
-    assert w.description.hint.text().startswith('class word: "woman"')
+    assert w.description.hint.text() == 'Ready: the evidence\'s face is attached to "woman"'
     w.description.flush()
     other = w.create_case("Other case")
     assert w.description.text() == ""

@@ -192,6 +192,22 @@ def test_report_shows_the_reference_photo_and_an_unfinished_run(tmp_path):
         assert text.count("SYNTHETIC") >= 4
 
 
+def test_report_marks_evidence_removed_from_the_case(tmp_path):
+    from tfgnet_desk.report.content import build_content
+    from tfgnet_desk.settings import Settings
+
+    settings = Settings(home=tmp_path / "home", models_dir=tmp_path / "models")
+    with CaseStore(settings, actor="analyst-9") as store:
+        cid = store.create_case("Removal case")
+        kept = store.import_evidence(cid, make_image(tmp_path / "a.png", seed=1))
+        gone = store.import_evidence(cid, make_image(tmp_path / "b.png", seed=2))
+        store.exclude_evidence(gone, "wrong camera")
+        html = build_content(store, cid, "now").html
+        # both stay in the report (evidence is never dropped); only the removed one says so
+        assert f"img://evidence/{kept}" in html and f"img://evidence/{gone}" in html
+        assert html.count("Removed from the case") == 1 and "wrong camera" in html
+
+
 def test_report_labels_scores_vs_evidence_and_old_runs_scores_as_old(tmp_path):
     """One vocabulary: 'vs evidence' and 'vs reference photo' for new runs, with the restored face's own
     score; a run recorded before holds 'restored' scores, labelled 'vs restored face (old runs)'."""

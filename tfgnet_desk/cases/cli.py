@@ -214,6 +214,11 @@ def _show(args) -> int:
             print(
                 f"evidence {e['id']} ({e['kind']}): {e['original_name']}  {e['width']}x{e['height']}  "
                 f"sha256 {e['sha256']}  face box {box}"
+                + (
+                    f"  REMOVED {e['excluded_at']} ({e.get('excluded_reason') or 'no reason'})"
+                    if e.get("excluded_at")
+                    else ""
+                )
             )
         names = {e["id"]: e["original_name"] for e in evidence}
         for r in store.list_runs(cid):

@@ -11,7 +11,15 @@ from typing import Any
 
 import numpy as np
 
-_JSON_COLUMNS = {"face_box", "evidence_ids", "parameters", "library_versions", "provenance", "scores"}
+_JSON_COLUMNS = {
+    "face_box",
+    "detected_box",
+    "evidence_ids",
+    "parameters",
+    "library_versions",
+    "provenance",
+    "scores",
+}
 
 
 class NotFound(KeyError):

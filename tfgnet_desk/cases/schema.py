@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _V1 = [
     """CREATE TABLE cases (
@@ -109,7 +109,20 @@ _V3 = [
     "ALTER TABLE runs ADD COLUMN reference_id INTEGER REFERENCES evidence(id)",
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3}
+_V4 = [
+    # Evidence the analyst removed from the case: the stored file and the row stay (evidence is never
+    # deleted), the crop is no longer offered for runs. NULL: in use. Set and cleared by audited actions
+    # (evidence.excluded / evidence.included).
+    "ALTER TABLE evidence ADD COLUMN excluded_at TEXT",
+    "ALTER TABLE evidence ADD COLUMN excluded_reason TEXT",
+    # The face detection of the stored image (JSON box or NULL, and the detector that answered, '' when
+    # none found): derived from the evidence, kept so that reopening a case does not analyse every image
+    # again. Not part of the evidence's audited state (it can always be recomputed).
+    "ALTER TABLE evidence ADD COLUMN detected_box TEXT",
+    "ALTER TABLE evidence ADD COLUMN detector TEXT",
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
 
 
 class SchemaError(RuntimeError):

@@ -23,7 +23,7 @@ def _json(text: str | None, default: Any) -> Any:
         return {"_raw": text}
 
 
-def _late(r: sqlite3.Row, column: str) -> Any:
+def late_column(r: sqlite3.Row, column: str) -> Any:
     """A column added by a later schema version: None in a database that does not have it yet."""
     return r[column] if column in r.keys() else None
 
@@ -66,9 +66,12 @@ def evidence_state(r: sqlite3.Row) -> dict[str, Any]:
         )
     }
     s["face_box"] = _json(r["face_box"], None)
-    kind = _late(r, "kind")
+    kind = late_column(r, "kind")
     if kind not in (None, "crop"):  # NULL (before version 3) and 'crop' mean the same: left out alike
         s["kind"] = kind
+    if late_column(r, "excluded_at") is not None:  # in use (NULL, or before version 4): left out alike
+        s["excluded_at"] = r["excluded_at"]
+        s["excluded_reason"] = late_column(r, "excluded_reason") or ""
     return s
 
 
@@ -82,9 +85,9 @@ def run_state(r: sqlite3.Row, evidence_shas: list[str], reference_sha: str | Non
     s["parameters"] = _json(r["parameters"], {})
     s["library_versions"] = _json(r["library_versions"], {})
     s["provenance"] = _json(r["provenance"], {})
-    if _late(r, "error") is not None:
+    if late_column(r, "error") is not None:
         s["error"] = r["error"]
-    if _late(r, "reference_id") is not None:
+    if late_column(r, "reference_id") is not None:
         s["reference"] = reference_sha or f"missing-evidence-row-{r['reference_id']}"
     return s
 
@@ -94,7 +97,7 @@ def candidate_state(r: sqlite3.Row, run_uid: str) -> dict[str, Any]:
     s["run"] = run_uid
     s["picked"] = bool(r["picked"])
     s["scores"] = _json(r["scores"], {})
-    if _late(r, "pixel_sha256") is not None:
+    if late_column(r, "pixel_sha256") is not None:
         s["pixel_sha256"] = r["pixel_sha256"]
     return s
 
@@ -113,7 +116,7 @@ def case_row_states(conn: sqlite3.Connection, case_id: int) -> dict[str, str]:
     for r in conn.execute("SELECT * FROM runs WHERE case_id = ?", (case_id,)):
         ids = _json(r["evidence_ids"], [])
         shas = [ev_sha.get(i, f"missing-evidence-row-{i}") for i in ids] if isinstance(ids, list) else []
-        ref = _late(r, "reference_id")
+        ref = late_column(r, "reference_id")
         ref_sha = ev_sha.get(ref) if ref is not None else None
         out[run_key(r["uid"])] = state_hash(run_state(r, shas, ref_sha))
         for k in conn.execute("SELECT * FROM candidates WHERE run_id = ?", (r["id"],)):

@@ -304,40 +304,43 @@ class CaseStore(RunsMixin):
         with self._write() as c:
             case = self._case_row(case_id)
             dup = c.execute(
-                "SELECT id FROM evidence WHERE case_id = ? AND sha256 = ?", (case_id, stored.sha256)
+                "SELECT * FROM evidence WHERE case_id = ? AND sha256 = ?", (case_id, stored.sha256)
             ).fetchone()
-            if dup is not None:
-                return int(dup[0])
-            cur = c.execute(
-                "INSERT INTO evidence (case_id, sha256, original_path, original_name, stored_path, size, "
-                "width, height, face_box, note, imported_at, kind) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    case_id,
-                    stored.sha256,
-                    original_path,
-                    original_name,
-                    stored.relpath,
-                    stored.size,
-                    w,
-                    h,
-                    box,
-                    note,
-                    utc_now(),
-                    kind,
-                ),
-            )
-            ev_id = int(cur.lastrowid)
-            row = c.execute("SELECT * FROM evidence WHERE id = ?", (ev_id,)).fetchone()
-            self._audit(
-                case["uid"],
-                "evidence.import",
-                states.evidence_key(stored.sha256),
-                states.evidence_state(row),
-                original_path=original_path,
-                size=stored.size,
-                kind=kind,
-            )
+            if dup is None:
+                cur = c.execute(
+                    "INSERT INTO evidence (case_id, sha256, original_path, original_name, stored_path, size, "
+                    "width, height, face_box, note, imported_at, kind) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        case_id,
+                        stored.sha256,
+                        original_path,
+                        original_name,
+                        stored.relpath,
+                        stored.size,
+                        w,
+                        h,
+                        box,
+                        note,
+                        utc_now(),
+                        kind,
+                    ),
+                )
+                ev_id = int(cur.lastrowid)
+                row = c.execute("SELECT * FROM evidence WHERE id = ?", (ev_id,)).fetchone()
+                self._audit(
+                    case["uid"],
+                    "evidence.import",
+                    states.evidence_key(stored.sha256),
+                    states.evidence_state(row),
+                    original_path=original_path,
+                    size=stored.size,
+                    kind=kind,
+                )
+                return ev_id
+        ev_id = int(dup["id"])
+        if states.late_column(dup, "excluded_at") is not None:  # a removed crop imported again
+            self.include_evidence(ev_id)
         return ev_id
 
     def set_face_box(self, evidence_id: int, face_box: Sequence[int] | None) -> dict[str, Any]:
@@ -345,6 +348,32 @@ class CaseStore(RunsMixin):
 
     def annotate_evidence(self, evidence_id: int, note: str) -> dict[str, Any]:
         return self._update_evidence(evidence_id, "evidence.note", note=note)
+
+    def record_detection(self, evidence_id: int, box: Sequence[int] | None, detector: str) -> None:
+        """Keep the face detection of a stored image (derived data: not audited, see schema version 4)."""
+        with self._write() as c:
+            c.execute(
+                "UPDATE evidence SET detected_box = ?, detector = ? WHERE id = ?",
+                (_box(box), str(detector), evidence_id),
+            )
+
+    def stored_detection(self, evidence_id: int) -> tuple[tuple[int, int, int, int] | None, str] | None:
+        """``(box, detector)`` kept by :meth:`record_detection`, or None when the image was never analysed."""
+        row = self.get_evidence(evidence_id)
+        if row.get("detector") is None:
+            return None
+        box = row.get("detected_box")
+        return (tuple(int(v) for v in box) if box else None), str(row["detector"])
+
+    def exclude_evidence(self, evidence_id: int, reason: str = "") -> dict[str, Any]:
+        """Take a crop out of use (audited ``evidence.excluded``); its file and row stay in the case."""
+        return self._update_evidence(
+            evidence_id, "evidence.excluded", excluded_at=utc_now(), excluded_reason=reason.strip()
+        )
+
+    def include_evidence(self, evidence_id: int) -> dict[str, Any]:
+        """Undo :meth:`exclude_evidence` (audited ``evidence.included``)."""
+        return self._update_evidence(evidence_id, "evidence.included", excluded_at=None, excluded_reason=None)
 
     def _update_evidence(self, evidence_id: int, action: str, **fields: Any) -> dict[str, Any]:
         with self._write() as c:

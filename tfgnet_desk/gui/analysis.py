@@ -165,8 +165,15 @@ class AnalysisWorker(QObject):
             image = self.store.load_evidence_image(evidence_id)
         if req.purpose == "reference":
             return LoadedEvidence(req.token, name, image, evidence_id, None, "", None, "reference")
-        try:
-            box, method = self.detector(image)
-        except Exception:  # noqa: BLE001 - a detector failure is the "no face found" state, not an error
-            box, method = None, ""
+        known = self.store.stored_detection(evidence_id) if evidence_id is not None and self.store else None
+        if known is not None:  # analysed when it was imported (or last opened): not again
+            box, method = known
+        else:
+            try:
+                box, method = self.detector(image)
+            except Exception:  # noqa: BLE001 - a detector failure is the "no face found" state, not an error
+                box, method = None, ""
+            else:
+                if evidence_id is not None and self.store is not None:
+                    self.store.record_detection(evidence_id, box, method)
         return LoadedEvidence(req.token, name, image, evidence_id, box, method, stored_box)

@@ -25,6 +25,7 @@ from tfgnet_desk.gui import messages
 from tfgnet_desk.gui.actions import build_actions
 from tfgnet_desk.gui.analysis import AnalysisWorker, EvidenceRequest, LoadedEvidence
 from tfgnet_desk.gui.case_view import can_add_evidence, case_blocker, show_case, update_case_actions
+from tfgnet_desk.gui.evidence_removal import EVIDENCE_REMOVED, EvidenceRemoval
 from tfgnet_desk.gui.export import export_case_report
 from tfgnet_desk.gui.layout import build_layout, default_size
 from tfgnet_desk.gui.run_session import RunSession
@@ -88,6 +89,9 @@ class MainWindow(QMainWindow):
         self.evidence.box_changed.connect(self._box_changed)
         self.evidence.reference_cleared.connect(lambda: setattr(self, "reference_id", None))
         self.evidence.selection_changed.connect(self._update_blocker)
+        self.removal = EvidenceRemoval(self)
+        self.setAcceptDrops(True)  # a crop dropped anywhere in the window is evidence, not only on its panel
+        self.evidence.remove_requested.connect(self.removal.removed)
         self.description.autosave.connect(self._save_description)
         self.description.validity_changed.connect(lambda _v: self._update_blocker())
         self.controls.profile_changed.connect(lambda p: self.apply_settings(self.settings.with_(profile=p)))
@@ -179,6 +183,8 @@ class MainWindow(QMainWindow):
     def _message_action(self, kind: str) -> None:
         if kind == messages.MISSING_WEIGHTS:
             self.open_settings()
+        elif kind == EVIDENCE_REMOVED:
+            self.removal.undo()
 
     def _update_status(self) -> None:
         self.profile_label.setText(f"[profile: {self.settings.profile} | {self.settings.device}]")
@@ -218,6 +224,8 @@ class MainWindow(QMainWindow):
             reason = case_blocker(self)
         elif not self.evidence.used_items():
             reason = "Add at least one evidence crop (drop, Ctrl+O or Ctrl+V) and tick it."
+        elif unboxed := [it.name for it in self.evidence.used_items() if it.box is None]:
+            reason = f"Draw the face box on {unboxed[0]} (no face was found), or untick it."
         else:
             reason = self.description.validate()
         self.controls.set_blocker(reason)
@@ -288,21 +296,22 @@ class MainWindow(QMainWindow):
         case = self.store.get_case(case_id)
         self.case_left = False
         show_case(self, case, load_draft(self.settings.home, case["uid"], self.runs.last_prompt(case_id)))
-        rows = self.store.list_evidence(case_id)
+        rows = [r for r in self.store.list_evidence(case_id) if r.get("excluded_at") is None]
         references = [r for r in rows if r.get("kind") == "reference"]
         for row in [r for r in rows if r.get("kind") != "reference"] + references[-1:]:
-            self.analysis.request(
-                EvidenceRequest(
-                    self.next_token(),
-                    case_id,
-                    evidence_id=row["id"],
-                    name=row.get("original_name", ""),
-                    purpose="reference" if row.get("kind") == "reference" else "evidence",
-                )
-            )
+            self.request_stored_evidence(case_id, row["id"], row.get("original_name", ""), row.get("kind"))
         self.refresh_cases()
         self.runs.show_history(select_last=True)
         self._update_blocker()
+
+    def request_stored_evidence(
+        self, case_id: int, evidence_id: int, name: str, kind: str | None = None
+    ) -> None:
+        """Analyse a crop (or reference photo) of the case store and show it when ready."""
+        purpose = "reference" if kind == "reference" else "evidence"
+        self.analysis.request(
+            EvidenceRequest(self.next_token(), case_id, evidence_id=evidence_id, name=name, purpose=purpose)
+        )
 
     def _ensure_case(self) -> int | None:
         """The open case; at start (no case closed yet) a new one; None after a case was closed."""
@@ -377,8 +386,12 @@ class MainWindow(QMainWindow):
         if key in self.evidence.items:
             self.evidence.strip.setCurrentRow(list(self.evidence.items).index(key))
             return
-        box = ev.stored_box or ev.detected_box
-        item = EvidenceItem(key, ev.name, ev.image, box, ev.detected_box, ev.method, store_id=ev.evidence_id)
+        # "whole-crop" means no detector found a face: the analyst draws the box before the crop is used
+        found = ev.detected_box if ev.method != "whole-crop" else None
+        box = ev.stored_box or found
+        item = EvidenceItem(
+            key, ev.name, ev.image, box, found, ev.method, use=box is not None, store_id=ev.evidence_id
+        )
         self.evidence.add_item(item)
         if box is None:
             self.show_message(messages.no_face_message(ev.name))
@@ -446,6 +459,13 @@ class MainWindow(QMainWindow):
         return export_case_report(self, out)
 
     # Closing ---------------------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if self.evidence.acceptDrops():
+            self.evidence.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.evidence.dropEvent(event)
+
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self.description.flush()
         self.candidates._emit_note()

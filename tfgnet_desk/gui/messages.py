@@ -58,9 +58,8 @@ def no_face_message(name: str) -> UserMessage:
     return UserMessage(
         NO_FACE,
         "No face found",
-        f"The detector found no face in {name}.",
-        "Drag on the image to draw the face box by hand (or move the box's corners); the run then uses "
-        "your box.",
+        f"No face was found in {name}; it is left out of runs (unticked) until a face box is drawn.",
+        "Drag on the image to draw the face box by hand; the crop is then ticked and the run uses your box.",
         level="warning",
     )
 

@@ -196,6 +196,16 @@ def build_content(store: Any, case_id: int, generated_at: str, grid_columns: int
                     ("Face box (x0, y0, x1, y1)", box),
                     ("Original path", e["original_path"]),
                     ("Imported", e["imported_at"]),
+                    *(
+                        [
+                            (
+                                "Removed from the case",
+                                f"{e['excluded_at']} ({e.get('excluded_reason') or 'no reason'})",
+                            )
+                        ]
+                        if e.get("excluded_at")
+                        else []
+                    ),
                     ("Note", e["note"] or "-"),
                 ]
             )

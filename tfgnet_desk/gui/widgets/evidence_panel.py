@@ -71,7 +71,7 @@ class EvidencePanel(QWidget):
     reference_requested = Signal()
     reference_cleared = Signal()
     box_changed = Signal(str, object)  # key, Box | None
-    remove_requested = Signal(str)
+    remove_requested = Signal(str, object)  # key, the EvidenceItem taken out of the strip
     selection_changed = Signal()
 
     def __init__(self, parent=None) -> None:
@@ -226,10 +226,14 @@ class EvidencePanel(QWidget):
         item = self.current_item()
         if item is None:
             return
+        first_box = item.box is None and box is not None
         item.box = box
         self.state.setText(item.state_text())
         self._refresh_buttons()
         self.box_changed.emit(item.key, box)
+        entry = self.strip.currentItem()
+        if first_box and not item.use and entry is not None:  # a crop without a face, now boxed: use it
+            entry.setCheckState(Qt.CheckState.Checked)
 
     def _reset_box(self) -> None:
         item = self.current_item()
@@ -242,11 +246,11 @@ class EvidencePanel(QWidget):
             return
         key = entry.data(Qt.UserRole)
         self.strip.takeItem(self.strip.row(entry))
-        self.items.pop(key, None)
+        item = self.items.pop(key, None)
         if self.strip.count() == 0:
             self.view.set_image(None, None)
         self._refresh_buttons()
-        self.remove_requested.emit(key)
+        self.remove_requested.emit(key, item)
         self.selection_changed.emit()
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt override
