@@ -14,7 +14,6 @@ import time
 import pytest
 
 pytest.importorskip("pytestqt")
-pytest.importorskip("tfgnet_desk.pipeline", reason="the pipeline module has not landed in this checkout")
 
 from tfgnet_desk.gui import messages  # noqa: E402
 from tfgnet_desk.gui.testing import (  # noqa: E402
@@ -176,6 +175,30 @@ def test_cancel_mid_run_emits_cancelled_and_app_stays_usable(qtbot, win):
     assert (run2["parameters"]["restore_fusion"], run2["parameters"]["candidate_fusion"]) == (0.0, 0.0)
 
 
+def test_cancel_keeps_the_finished_candidates_in_the_case(qtbot, win):
+    """Candidates are made one after another; cancelling during the second keeps the first, stored."""
+    w = win
+    w.controls.steps.setValue(6)
+    w.controls.n_candidates.setValue(3)
+    texts: list[str] = []
+
+    def on_progress(_t, stage, step, total):
+        texts.append(w.controls.progress.format())
+        if stage == "score" and step == 1:
+            w.runs.cancel()
+
+    rec = SignalRecorder(w.backend.progress, on_progress)
+    outcome = _wait_for(qtbot, w, w.backend.cancelled, lambda: _generate(w))
+    w.backend.progress.disconnect(rec.record)
+    assert [c.index for c in outcome.candidates] == [0]
+    stored = w.store.list_candidates(outcome.run_id)
+    assert [row["idx"] for row in stored] == [0]
+    assert w.store.get_run(outcome.run_id)["status"] == "cancelled"
+    assert list(w.candidates.cards) and len(w.candidates.cards) == 1
+    assert w.controls.progress.format() == "Cancelled: 1 of 3 candidates kept"
+    assert any(t.startswith("Candidate 1 of 3: step") for t in texts)
+
+
 def test_closing_the_window_during_a_run_cancels_it(qtbot, win):
     w = win
     w.controls.steps.setValue(80)
@@ -279,3 +302,18 @@ def test_engine_killed_mid_run_is_reported_and_the_next_run_works(qtbot, win):
     outcome2 = _run(qtbot, w)
     assert w.backend.engine.pid != killed[0]
     assert w.store.get_run(outcome2.run_id)["status"] == "done" and len(w.candidates.cards) == 1
+
+
+def test_progress_reads_in_the_analysts_units():
+    from tfgnet_desk.gui.widgets.run_controls import progress_text
+
+    # 4 candidates of 15 denoising steps each (Steps 25 x Strength 0.6), made one after another
+    assert progress_text("generate", 1, 60, 4) == "Candidate 1 of 4: step 1 of 15"
+    assert progress_text("generate", 15, 60, 4) == "Candidate 1 of 4: step 15 of 15"
+    assert progress_text("generate", 36, 60, 4) == "Candidate 3 of 4: step 6 of 15"
+    assert progress_text("generate", 60, 60, 4) == "Candidate 4 of 4: step 15 of 15"
+    assert progress_text("score", 2, 4, 4) == "Scored 2 of 4 candidates"
+    assert progress_text("restore", 0, 2) == "Restoring crop 1 of 2"
+    assert progress_text("restore", 2, 2) == "Restored"
+    assert progress_text("generate", 7, 10, 0) == "Generating 7/10"  # candidates unknown: plain count
+    assert progress_text("load", 0, 0) == "Loading model…"

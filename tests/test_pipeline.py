@@ -114,6 +114,30 @@ def test_cancel_stops_within_one_step(pipe: TFGNetPipeline):
     assert steps_after_cancel == []
 
 
+def test_cancel_keeps_the_candidates_already_finished(pipe: TFGNetPipeline):
+    """Candidates are made one after another: a cancel during the second keeps the first, scored."""
+    cancel, got = threading.Event(), []
+
+    def progress(ev: ProgressEvent) -> None:
+        if ev.stage == "score" and ev.step == 1:
+            cancel.set()  # the first candidate is done; the second has not started
+
+    with pytest.raises(Cancelled):
+        pipe(_request(steps=5, strength=1.0), progress=progress, cancel=cancel, on_candidate=got.append)
+    assert [c.index for c in got] == [0]
+    assert got[0].image.shape == (128, 128, 3)
+
+
+def test_generation_progress_counts_one_candidate_after_another(pipe: TFGNetPipeline):
+    events: list[ProgressEvent] = []
+    pipe(_request(steps=5, strength=1.0), progress=events.append)
+    steps = [e.step for e in events if e.stage == "generate"]
+    scored_at = [i for i, e in enumerate(events) if e.stage == "score" and e.step == 1][0]
+    first_of_second = [i for i, e in enumerate(events) if e.stage == "generate" and e.step == 6][0]
+    assert steps == list(range(1, 11))  # candidate-steps: 5 of candidate 0, then 5 of candidate 1
+    assert scored_at < first_of_second  # candidate 0 is finished before candidate 1 starts
+
+
 def test_request_errors_are_clear(pipe: TFGNetPipeline):
     with pytest.raises(ClassWordError, match="class word"):
         pipe(_request(prompt="someone with glasses"))

@@ -421,6 +421,10 @@ class TFGNetPipeline:
             callback=lambda done, total: report("generate", done, total),
             cancel=cancel,
             on_image=on_image,
+            # one candidate after another: each is decoded, scored and handed on (the window stores it)
+            # as soon as it is done, so a cancel keeps the finished ones, and progress reads
+            # "candidate k of n, step s of S"
+            batch_size=1,
         )
         timings["generate"] = time.perf_counter() - t0 - t_score_in_generate
         timings["score"] = t_score + t_score_in_generate

@@ -30,6 +30,7 @@ class RunSession(QObject):
         self.run_case: Any = None  # its case (None: the open one) and, once stored, its run id
         self.run_id: Any = None
         self._run_title = ""
+        self._n_candidates = 0  # of the run in progress (progress reads "candidate k of n")
         self.shown_run: Any = None  # the store run id whose candidates the grid shows
         self._pending_marks: dict[str, dict[str, Any]] = {}  # picks/notes made before the run was stored
         self._compare = None
@@ -109,6 +110,7 @@ class RunSession(QObject):
         w.controls.set_running(True)
         if w.message_bar.message and w.message_bar.message.kind != messages.NO_FACE:
             w.message_bar.clear()
+        self._n_candidates = p.n_candidates
         w.statusBar().showMessage(f"Generating {p.n_candidates} candidates…")
         w.backend.submit(job)
         return True
@@ -137,7 +139,7 @@ class RunSession(QObject):
     def _progress(self, token: int, stage: str, step: int, total: int) -> None:
         if token == self.token:
             where = "" if self.shows_run_case() else f"case '{self._run_title}'"
-            self.w.controls.show_progress(stage, step, total, where)
+            self.w.controls.show_progress(stage, step, total, where, self._n_candidates)
 
     @Slot(object, object)
     def _started(self, token: int, run_id: Any) -> None:
@@ -202,8 +204,8 @@ class RunSession(QObject):
     @Slot(object)
     def _cancelled(self, outcome: RunOutcome) -> None:
         shown = self.shows_run_case()
-        if self._end(outcome, "Cancelled") and shown:
-            n = len(outcome.candidates)
+        n = len(outcome.candidates)
+        if self._end(outcome, f"Cancelled: {n} of {self._n_candidates} candidates kept") and shown:
             self.w.show_message(
                 messages.UserMessage(
                     "cancelled",

@@ -282,7 +282,15 @@ class CandidateGrid(QWidget):
         scores = [s for c in self.cards.values() for s in c.scores.values()]
         backends = sorted({score_parts(s)[2] for s in [*scores, *self.restored_scores.values()]} - {""})
         if backends:
-            self.backend.setText("scores: " + ", ".join(backends) + " (calibrated, raw cosine)")
+            self.backend.setText(
+                "identity scores by "
+                + ", ".join(backends)
+                + " (0 = typical stranger; raw similarity in brackets)"
+            )
+            self.backend.setToolTip(
+                "Technical: the first number is the calibrated (centred) cosine similarity, the one in "
+                "brackets the raw cosine of the identity network's features (docs/identity.md)"
+            )
 
     def _offer_old_sort(self, offer: bool) -> None:
         """Sorting by the old runs' score vs the restored face is offered only while such a run is shown."""

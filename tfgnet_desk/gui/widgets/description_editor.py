@@ -31,9 +31,10 @@ def validate_description(text: str) -> str | None:
     if not text.strip():
         return 'Type a description, e.g. "man, thick eyebrows, wears glasses, short black hair".'
     if not find_class_words(text):
+        words = [f'"{w}"' for w in CLASS_WORDS]
         return (
-            "Add a class word (" + ", ".join(CLASS_WORDS[:4]) + ", ...): the identity of the evidence "
-            "is attached to it."
+            f"Say who the crop shows: add {', '.join(words[:-1])} or {words[-1]} "
+            "(the evidence's face is attached to that word)."
         )
     if len(text.split()) > MAX_WORDS:
         return f"Shorten the description to at most {MAX_WORDS} words (the text encoder reads 77 tokens)."
@@ -99,8 +100,12 @@ class DescriptionEditor(QWidget):
         words = find_class_words(self.text())
         problem = self.validate()
         if problem is None:
-            extra = f" (first of {len(words)} used)" if len(set(words)) > 1 else ""
-            self.hint.setText(f'class word: "{words[0]}"  ok{extra}')
+            extra = (
+                f' (the first of {len(words)} such words, "{words[0]}", is used)'
+                if len(set(words)) > 1
+                else ""
+            )
+            self.hint.setText(f'Ready: the evidence\'s face is attached to "{words[0]}"{extra}')
             self.hint.setProperty("state", "ok")
         else:
             self.hint.setText(problem)

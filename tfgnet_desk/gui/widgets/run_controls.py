@@ -32,6 +32,21 @@ STAGE_NAMES = {
 }
 
 
+def progress_text(stage: str, step: int, total: int, candidates: int = 0) -> str:
+    """The progress bar's words for one event (see ``RunControls.show_progress``)."""
+    name = STAGE_NAMES.get(stage, stage.capitalize())
+    if stage == "generate" and candidates > 0 and total > 0 and total % candidates == 0:
+        per = total // candidates
+        k = min(candidates, max(1, (step - 1) // per + 1))
+        done = step - (k - 1) * per
+        return f"Candidate {k} of {candidates}: step {done} of {per}"
+    if stage == "score" and total > 0:
+        return f"Scored {step} of {total} candidates"
+    if stage == "restore" and total > 0:
+        return f"Restoring crop {min(step + 1, total)} of {total}" if step < total else "Restored"
+    return f"{name} {step}/{total}" if total > 0 else name + "…"
+
+
 @dataclass(frozen=True)
 class RunParameters:
     n_candidates: int
@@ -68,17 +83,23 @@ class RunControls(QWidget):
         self.dice.setToolTip("New random seed (Ctrl+Shift+R)")
         self.dice.clicked.connect(lambda: self.seed.setValue(random.randrange(0, 2**31 - 1)))
         self.steps = QSpinBox(objectName="steps", minimum=1, maximum=200, value=25)
-        self.steps.setToolTip("Diffusion steps (fewer: faster, rougher)")
+        self.steps.setToolTip(
+            "Quality steps (fewer: faster, rougher). Each candidate runs Steps x Strength of them "
+            "(technical: DDIM denoising steps)"
+        )
         self.guidance = QDoubleSpinBox(
             objectName="guidance", minimum=1.0, maximum=20.0, value=5.0, singleStep=0.5, decimals=1
         )
-        self.guidance.setToolTip("Classifier-free guidance: how strongly the description steers")
+        self.guidance.setToolTip(
+            "How strongly the description steers the candidates (technical: classifier-free guidance scale)"
+        )
         self.strength = QDoubleSpinBox(
             objectName="strength", minimum=0.05, maximum=1.0, value=0.6, singleStep=0.05, decimals=2
         )
         self.strength.setToolTip(
-            "Strength: 1.0 starts from pure noise as in the paper; lower values start from the "
-            "restored evidence and keep more of it"
+            "How far the candidates may move away from the restored evidence: lower keeps more of the "
+            "evidence; 1.0 starts from nothing but the description and the identity (the paper's "
+            "setting; technical: the diffusion starts from pure noise)"
         )
         # below 0 shows "model default" (None): the value measured for the loaded model
         self.fidelity = QDoubleSpinBox(
@@ -208,13 +229,17 @@ class RunControls(QWidget):
         self.blocker.setVisible(bool(reason))
         self.generate.setEnabled(reason is None and not self._running)
 
-    def show_progress(self, stage: str, step: int, total: int, where: str = "") -> None:
-        """A step of the run in progress; ``where`` names its case when another case is open."""
-        name = STAGE_NAMES.get(stage, stage.capitalize())
+    def show_progress(self, stage: str, step: int, total: int, where: str = "", candidates: int = 0) -> None:
+        """A step of the run in progress; ``where`` names its case when another case is open.
+
+        Generation is reported in the analyst's units: the pipeline makes the ``candidates`` one after
+        another, so ``step`` of ``total`` candidate-steps reads "candidate k of n, step s of S" (S is
+        the number of denoising steps each candidate runs: Steps x Strength)."""
         pct = int(round(100 * step / total)) if total > 0 else 0
         self.progress.setValue(pct)
-        text = f"{name} {step}/{total}" if total > 0 else name + "…"
-        self.progress.setFormat(f"{text} ({where})" if where else text)
+        self.progress.setFormat(
+            progress_text(stage, step, total, candidates) + (f" ({where})" if where else "")
+        )
 
     def show_done(self, text: str) -> None:
         self.progress.setValue(100 if text.startswith("Done") else self.progress.value())
