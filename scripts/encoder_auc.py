@@ -1,4 +1,6 @@
-"""Identity ROC AUC of the CLIP image encoder on the val pool (issue 15: "at least 0.90").
+"""Identity ROC AUC of the ID image encoder on the val pool (issue 15: "at least 0.90").
+
+The encoder is a CLIP vision tower or the faceres ID encoder (``model/id_encoder.py``).
 
 For every pair of val-pool CelebA faces in the training cache (``.cache/train``, built by
 ``python -m tfgnet_desk.train.facecache``), "same" when both photos show one identity: the AUC of the
@@ -41,11 +43,14 @@ def centred_unit(x: np.ndarray, centre: np.ndarray) -> np.ndarray:
 
 
 def load_encoder(model: Path | None, encoder: Path | None):
-    from transformers import CLIPVisionModelWithProjection
-
-    if model is not None:
-        return CLIPVisionModelWithProjection.from_pretrained(str(model / "image_encoder")).eval()
     from tfgnet_desk.train.checkpoint import load_component
+
+    if model is not None:  # a CLIP vision tower or the faceres ID encoder, as the folder's config says
+        from tfgnet_desk.model.config import TFGNetConfig
+
+        enc = E.build_image_encoder(TFGNetConfig.from_json(model / "config.json").clip)
+        load_component(enc, model / "image_encoder" / "model.safetensors")
+        return enc.float().eval()
 
     spec = E.EncoderSpec.from_dict(json.loads((encoder / "encoders.json").read_text()))
     enc = E.build_image_encoder(spec)

@@ -309,13 +309,20 @@ def stack_conditions(conds: list[Any]) -> Any:
     )
 
 
-def _clip_of(model: Any) -> tuple[Any, Any]:
-    """(image encoder, last text encoder) of a loaded ``TFGNet``: the tiny CLIP used as fallback backbone."""
+def _clip_of(model: Any) -> tuple[Any, Any] | None:
+    """(image encoder, last text encoder) of a loaded ``TFGNet``: the tiny CLIP used as fallback backbone;
+    None when its ID encoder is not a CLIP vision tower (the faceres ID encoder shares no space with the
+    text encoder, so CLIP-I/T, LPIPS and FID need their reference weights instead)."""
+    from tfgnet_desk.model.embed import is_clip_vision
+
+    if not is_clip_vision(model.image_encoder):
+        return None
     return model.image_encoder, model.text_encoders[-1]
 
 
 def load_tiny_clip(folder: Path, settings: Any = None) -> tuple[Any, Any] | None:
-    """The model folder's own CLIP encoders, or None when the folder holds no TFGNet model."""
+    """The model folder's own CLIP encoders, or None when the folder holds no TFGNet model or no CLIP
+    vision tower."""
     folder = Path(folder)
     if not (folder / "config.json").is_file():
         return None

@@ -211,10 +211,23 @@ def spec_for(profile: str) -> EncoderSpec:
 
 # ---------------------------------------------------------------------------------------- builders
 def build_image_encoder(spec: EncoderSpec):
-    """A randomly initialised ``CLIPVisionModelWithProjection`` (weights are loaded by the caller)."""
+    """The ID image encoder of ``spec.vision``: a randomly initialised ``CLIPVisionModelWithProjection``,
+    or the faceres-backed :class:`~tfgnet_desk.model.id_encoder.FaceResIDEncoder` when the entry names
+    that backbone (its projection is fitted or loaded by the caller)."""
+    from tfgnet_desk.model.id_encoder import FaceResIDConfig, FaceResIDEncoder, is_faceres_spec
+
+    if is_faceres_spec(spec.vision):
+        return FaceResIDEncoder(FaceResIDConfig.from_dict(spec.vision))
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
     return CLIPVisionModelWithProjection(CLIPVisionConfig(**spec.vision))
+
+
+def is_clip_vision(image_encoder) -> bool:
+    """True for a CLIP vision tower (the metrics that pair it with the text encoder need one)."""
+    from tfgnet_desk.model.id_encoder import FaceResIDEncoder
+
+    return not isinstance(image_encoder, FaceResIDEncoder)
 
 
 def build_text_encoders(spec: EncoderSpec) -> list:
@@ -245,11 +258,19 @@ def preprocess_images(images: torch.Tensor, image_size: int) -> torch.Tensor:
     return (x - mean) / std
 
 
-def encode_images(image_encoder, images: torch.Tensor) -> torch.Tensor:
-    """Projected CLIP image embeddings ``(B, projection_dim)`` of images in [-1, 1]."""
+def image_features(image_encoder, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(pooled (B, H), projected embedding (B, P))`` of ID images in [-1, 1], for either encoder."""
+    if not is_clip_vision(image_encoder):
+        return image_encoder(images)
     size = int(image_encoder.config.image_size)
     pixels = preprocess_images(images, size).to(dtype=next(image_encoder.parameters()).dtype)
-    return image_encoder(pixel_values=pixels).image_embeds
+    pooled = image_encoder.vision_model(pixel_values=pixels).pooler_output
+    return pooled, image_encoder.visual_projection(pooled)
+
+
+def encode_images(image_encoder, images: torch.Tensor) -> torch.Tensor:
+    """Projected image embeddings ``(B, projection_dim)`` of images in [-1, 1]."""
+    return image_features(image_encoder, images)[1]
 
 
 @dataclass

@@ -6,7 +6,8 @@ folder, one sub-folder per component::
 
     config.json                      TFGNetConfig (the source of truth for building the networks)
     restorer/        config.json  model.safetensors
-    image_encoder/   config.json  model.safetensors       (CLIPVisionModelWithProjection)
+    image_encoder/   config.json  model.safetensors       (CLIPVisionModelWithProjection, or the tiny
+                                                           profile's faceres ID encoder: id_encoder.py)
     text_encoder/    config.json  model.safetensors       (text_encoder_2/ as well in the full profile)
     tokenizer/       vocab.json   merges.txt
     fusion/          config.json  model.safetensors       (visual_projection_2, fuse_module)
@@ -149,12 +150,11 @@ class TFGNet(nn.Module):
 
     # ----------------------------------------------------------------------------------- image side
     def image_features(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """CLIP vision tower on images in [-1, 1]: (pooled (B, H), projected embedding e (B, P))."""
-        size = int(self.image_encoder.config.image_size)
-        enc_dtype = next(self.image_encoder.parameters()).dtype
-        pixels = embed.preprocess_images(images.to(self.device), size).to(enc_dtype)
-        pooled = self.image_encoder.vision_model(pixel_values=pixels).pooler_output
-        return pooled, self.image_encoder.visual_projection(pooled)
+        """ID image encoder on images in [-1, 1]: (pooled (B, H), projected embedding e (B, P)).
+
+        The CLIP vision tower (paper 3.3), or in the tiny profile the faceres-backed ID encoder
+        (``model/id_encoder.py``) with the same outputs."""
+        return embed.image_features(self.image_encoder, images.to(self.device))
 
     def id_embeddings(self, images: torch.Tensor) -> torch.Tensor:
         """e^i for each ID image (B, 3, H, W) in [-1, 1] -> (B, M): PhotoMaker's two projections."""

@@ -132,10 +132,23 @@ def assemble(
 
 
 def write_manifest(folder: Path, licence: str = LICENCE, source: str = SOURCE) -> None:
-    """(Re)write MANIFEST.json over every file, the model card and training.json included."""
+    """(Re)write MANIFEST.json over every file, the model card and training.json included. A faceres ID
+    encoder's files name the pretrained network's licences beside the training data's."""
+    from tfgnet_desk.weights import save_manifest
     from tfgnet_desk.weights import write_manifest as _write
 
-    _write(folder, licence=licence, source=source)
+    manifest = _write(folder, licence=licence, source=source)
+    enc = folder / "image_encoder" / "config.json"
+    if not (enc.is_file() and json.loads(enc.read_text()).get("backbone") == "faceres"):
+        return
+    from tfgnet_desk.faces.faceres import faceres_dir
+
+    net = json.loads((faceres_dir() / "config.json").read_text())
+    for entry in manifest["files"]:
+        if entry["path"].startswith("image_encoder/"):
+            entry["licence"] = f"faceres network weights: {net['licence']}; centre and projection: {licence}"
+            entry["source"] = f"{net['source']} (HSE FaceRec MobileNet); projection fitted by {SOURCE}"
+    save_manifest(folder, manifest["files"])
 
 
 def main(argv: list[str] | None = None) -> None:

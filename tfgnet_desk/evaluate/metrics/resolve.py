@@ -67,6 +67,7 @@ def build_suite(
         suite.clip = bb.tiny_clip_backbone(*enc)
     else:
         why = f"CLIP ViT-B/32 not found at {_where(roots, bb.CLIP_DIR)} and no tiny CLIP in the model folder"
+        why += " (a faceres ID encoder is not one)"
         suite.missing["clip_i"] = suite.missing["clip_t"] = why
 
     folder = bb.find_metric_weights(roots, bb.DINO_DIR, ("config.json", "model.safetensors"))
