@@ -55,6 +55,14 @@ def crop_to_arcface_theta(
     return torch.tensor([theta], dtype=torch.float32)
 
 
+def warp_to_arcface(x: Tensor, theta: Tensor, size: int) -> Tensor:
+    """Training-frame images (N, 3, H, W) in [-1, 1] -> faceres's ArcFace crop (N, 3, size, size) in [0, 1]
+    (``theta`` from :func:`crop_to_arcface_theta`; black outside the frame)."""
+    theta = theta.to(dtype=x.dtype).expand(x.shape[0], 2, 3)
+    grid = F.affine_grid(theta, [x.shape[0], 3, size, size], align_corners=False)
+    return F.grid_sample((x + 1) / 2, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
 class FaceResTeacher(nn.Module):
     """Frozen faceres on training-frame images in [-1, 1]; see the module docstring.
 
@@ -96,9 +104,7 @@ class FaceResTeacher(nn.Module):
 
     def align(self, x: Tensor) -> Tensor:
         """(N, 3, H, W) in [-1, 1], training frame -> (N, 3, size, size) in [0, 1], ArcFace crop."""
-        theta = self.theta.to(dtype=x.dtype).expand(x.shape[0], 2, 3)
-        grid = F.affine_grid(theta, [x.shape[0], 3, self.size, self.size], align_corners=False)
-        return F.grid_sample((x + 1) / 2, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        return warp_to_arcface(x, self.theta, self.size)
 
     def features(self, x: Tensor, taps: Sequence[str] = ()) -> dict[str, Tensor]:
         """``identity`` (N, 1024) and the tap activations (NHWC) of training-frame images."""

@@ -125,13 +125,12 @@ class FaceResIDEncoder(nn.Module):
 
     def features(self, images: Tensor) -> Tensor:
         """Raw faceres identity features (N, 1024) of training-frame images (N, 3, H, W) in [-1, 1]."""
-        size = int(self.config.image_size)
-        dtype = self.visual_projection.weight.dtype
-        x = images.to(self.theta.device, torch.float32)
-        theta = self.theta.float().expand(x.shape[0], 2, 3)
-        grid = F.affine_grid(theta, [x.shape[0], 3, size, size], align_corners=False)
-        aligned = F.grid_sample((x + 1) / 2, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-        nhwc = (aligned * 255.0).permute(0, 2, 3, 1).to(dtype)
+        from tfgnet_desk.model.face_teacher import warp_to_arcface
+
+        aligned = warp_to_arcface(
+            images.to(self.theta.device, torch.float32), self.theta, self.config.image_size
+        )
+        nhwc = (aligned * 255.0).permute(0, 2, 3, 1).to(self.visual_projection.weight.dtype)
         return self.backbone(nhwc)[IDENTITY_OUTPUT]
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
