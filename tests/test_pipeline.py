@@ -306,6 +306,8 @@ def test_to_record_is_what_a_run_records_and_what_verify_run_reads_back(tmp_path
     )
     assert job.parameters() == {**rec, "sampler": None}  # the window records through the same method
     names = {f for f in GenerationRequest.__dataclass_fields__}
-    spec = RunSpec({"provenance": {}}, req.images, req.prompt, rec, tmp_path, "cpu", None)
+    # identity guidance left unset is resolved by the pipeline and read back from the provenance
+    provenance = {"request": {"identity_guidance": 0.05}}
+    spec = RunSpec({"provenance": provenance}, req.images, req.prompt, rec, tmp_path, "cpu", None)
     again = GenerationRequest(images=req.images, prompt=req.prompt, **request_kwargs(spec, names))
-    assert again.to_record() == rec
+    assert again.to_record() == {**rec, "identity_guidance": 0.05}

@@ -246,6 +246,7 @@ def _generate(args: argparse.Namespace, settings, folder: Path) -> int:
         restore_fusion=args.restore_fusion,
         candidate_fusion=args.candidate_fusion,
         fidelity=args.fidelity,
+        identity_guidance=args.identity_guidance,
     )
     try:
         request.validate()

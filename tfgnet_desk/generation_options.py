@@ -1,8 +1,9 @@
 """The generation options that ``generate`` and ``evaluate`` share: one wording, one meaning.
 
-``add_generation_options`` adds ``--strength``, ``--fidelity``, ``--restore-fusion`` and
-``--candidate-fusion``. Defaults are left to the pipeline (``pipeline.resolve_defaults``) unless a CLI
-passes its own ``strength`` default; the help says where each default comes from.
+``add_generation_options`` adds ``--strength``, ``--fidelity``, ``--restore-fusion``,
+``--candidate-fusion`` and ``--identity-guidance``. Defaults are left to the pipeline
+(``pipeline.resolve_defaults``) unless a CLI passes its own ``strength`` default; the help says
+where each default comes from.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ CANDIDATE_FUSION = (
     "(default: the profile's; tiny 4)"
 )
 
+IDENTITY_GUIDANCE = (
+    "pull every denoising step towards the restored face's identity (the model's own image encoder), "
+    "step size in [0, 4], 0 = off (default: the profile's measured one)"
+)
+
 
 def add_generation_options(
     p: argparse.ArgumentParser,
@@ -36,7 +42,7 @@ def add_generation_options(
     strength_type: Callable[[str], Any] = float,
     strength_help: str = "",
 ) -> None:
-    """Add the four shared options to ``p``. ``strength_type`` lets ``evaluate`` take a list."""
+    """Add the five shared options to ``p``. ``strength_type`` lets ``evaluate`` take a list."""
     default = f"(default {strength_default})" if strength_default is not None else "(default: the pipeline's)"
     p.add_argument(
         "--strength",
@@ -47,3 +53,4 @@ def add_generation_options(
     p.add_argument("--fidelity", type=float, default=None, metavar="W", help=FIDELITY)
     p.add_argument("--restore-fusion", type=float, default=None, metavar="SIGMA", help=RESTORE_FUSION)
     p.add_argument("--candidate-fusion", type=float, default=None, metavar="SIGMA", help=CANDIDATE_FUSION)
+    p.add_argument("--identity-guidance", type=float, default=None, metavar="SCALE", help=IDENTITY_GUIDANCE)

@@ -28,6 +28,7 @@ import numpy as np
 from tfgnet_desk.evidence_fusion import default_sigmas, lowfreq_fusion
 from tfgnet_desk.hashing import pixel_sha256
 from tfgnet_desk.model import Cancelled
+from tfgnet_desk.request import RECORD_VERSION, GenerationRequest
 from tfgnet_desk.run_scoring import RunScorer
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,6 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from tfgnet_desk.settings import Settings
 
 __all__ = [
+    "RECORD_VERSION",
     "Cancelled",
     "Candidate",
     "GenerationRequest",
@@ -50,75 +52,6 @@ STAGES = ("restore", "embed", "generate", "score")
 # Training-crop frame of data/crops.py (UTKFace's own framing), as fractions of the side: left eye,
 # right eye and mouth centres. Tiny-profile models are trained on faces framed like this.
 CROP_FRAME_POINTS = np.array([[0.2950, 0.3000], [0.6875, 0.2995], [0.4915, 0.7060]])
-
-
-# Version of GenerationRequest.to_record(): 2 added sampler and fidelity (records without the key: 1)
-RECORD_VERSION = 2
-
-
-@dataclass
-class GenerationRequest:
-    images: list[np.ndarray]  # evidence crops, RGB uint8 (N >= 1: frames of one person)
-    prompt: str  # must contain a class word ("man", "woman", ...)
-    n_candidates: int = 4
-    seed: int = 0  # candidate i uses seed + i (recorded)
-    steps: int = 25
-    guidance: float = 5.0
-    strength: float = 0.6  # fidelity knob; 1.0 = pure noise as in the paper
-    face_boxes: list[tuple[int, int, int, int] | None] | None = None  # x0, y0, x1, y1 per image
-    reference: np.ndarray | None = None  # optional reference photo to score against
-    sampler: str | None = None  # "ddim" | "dpm++"; None = the model's default
-    # Low-frequency fusion with the evidence (evidence_fusion.py), Gaussian sigma in pixels, 0 = off,
-    # None = the profile's default: the restored face against the framed evidence, and each candidate
-    # against the restored face.
-    restore_fusion: float | None = None
-    candidate_fusion: float | None = None
-    # The restorer's fidelity weight w (CodeFormer's CFT) in [0, 1]: 0 = the codebook alone, 1 = closest
-    # to the evidence; None = the model's measured default (``config.fidelity``).
-    fidelity: float | None = None
-
-    def to_record(self) -> dict[str, Any]:
-        """The run parameters a case store records for this request (the window and ``generate --case``
-        alike): everything but the images, the prompt (its own column) and the reference photo (an
-        evidence row); ``record_version`` says which fields a record has (1: before it existed)."""
-        return {
-            "record_version": RECORD_VERSION,
-            "n_candidates": self.n_candidates,
-            "seed": self.seed,
-            "steps": self.steps,
-            "guidance": self.guidance,
-            "strength": self.strength,
-            "sampler": self.sampler,
-            "face_boxes": [list(b) if b else None for b in (self.face_boxes or [])],
-            "reference": self.reference is not None,
-            "restore_fusion": self.restore_fusion,
-            "candidate_fusion": self.candidate_fusion,
-            "fidelity": self.fidelity,
-        }
-
-    def validate(self) -> None:
-        if not self.images:
-            raise ValueError("a request needs at least one evidence image")
-        for i, img in enumerate(self.images):
-            a = np.asarray(img)
-            if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
-                raise ValueError(f"evidence image {i} must be RGB uint8 (H, W, 3), got {a.dtype} {a.shape}")
-        if not self.prompt or not self.prompt.strip():
-            raise ValueError("the description is empty; it must name the person (man, woman, ...)")
-        if self.n_candidates < 1:
-            raise ValueError("n_candidates must be >= 1")
-        if self.steps < 1:
-            raise ValueError("steps must be >= 1")
-        if not 0.0 < self.strength <= 1.0:
-            raise ValueError(f"strength must be in (0, 1], got {self.strength}")
-        for name in ("restore_fusion", "candidate_fusion"):
-            value = getattr(self, name)
-            if value is not None and not 0.0 <= float(value) <= 64.0:
-                raise ValueError(f"{name} must be a Gaussian sigma in [0, 64] pixels, got {value}")
-        if self.fidelity is not None and not 0.0 <= float(self.fidelity) <= 1.0:
-            raise ValueError(f"fidelity must be in [0, 1], got {self.fidelity}")
-        if self.face_boxes is not None and len(self.face_boxes) != len(self.images):
-            raise ValueError("face_boxes needs one entry (or None) per evidence image")
 
 
 @dataclass
@@ -307,11 +240,15 @@ class TFGNetPipeline:
         return self._identity
 
     def resolve_defaults(self, req: GenerationRequest) -> GenerationRequest:
-        """``req`` with unset fusion sigmas and fidelity replaced by the profile's and the model's
-        defaults (recorded as used)."""
+        """``req`` with unset fusion sigmas, identity guidance and fidelity replaced by the profile's and
+        the model's defaults (recorded as used)."""
+        from tfgnet_desk.model.id_guidance import default_scale
+
         rs, cs = default_sigmas(self.model.config.profile)
+        ig = default_scale(self.model.config.profile)
         return replace(
             req,
+            identity_guidance=float(ig if req.identity_guidance is None else req.identity_guidance),
             restore_fusion=float(rs if req.restore_fusion is None else req.restore_fusion),
             candidate_fusion=float(cs if req.candidate_fusion is None else req.candidate_fusion),
             fidelity=float(self.model.config.fidelity if req.fidelity is None else req.fidelity),
@@ -409,6 +346,10 @@ class TFGNetPipeline:
 
         t0 = time.perf_counter()
         init = to_tensor(restored[0]).to(model.device, model.dtype) if req.strength < 1.0 else None
+        from tfgnet_desk.model.id_guidance import build_identity_guide
+
+        refs = torch.cat([to_tensor(r) for r in restored]).to(model.device, model.dtype)
+        guide = build_identity_guide(model, refs, req.identity_guidance)
         model.generator.sample(
             cond,
             seeds,
@@ -425,6 +366,7 @@ class TFGNetPipeline:
             # as soon as it is done, so a cancel keeps the finished ones, and progress reads
             # "candidate k of n, step s of S"
             batch_size=1,
+            guide=guide,
         )
         timings["generate"] = time.perf_counter() - t0 - t_score_in_generate
         timings["score"] = t_score + t_score_in_generate
@@ -457,6 +399,7 @@ class TFGNetPipeline:
                 "restore_fusion": req.restore_fusion,
                 "candidate_fusion": req.candidate_fusion,
                 "fidelity": req.fidelity,
+                "identity_guidance": req.identity_guidance,
                 "face_boxes": [list(b) if b is not None else None for b in (req.face_boxes or [])] or None,
                 "evidence_sha256": [sha256_array(np.asarray(x)) for x in req.images],
                 "reference_sha256": None

@@ -158,15 +158,16 @@ def pipeline_regenerate(spec: RunSpec) -> Any:
 
 def request_kwargs(spec: RunSpec, names: set[str]) -> dict[str, Any]:
     """The recorded parameters that are ``GenerationRequest`` fields (``names``), as the request wants
-    them: boxes as tuples, and the low-frequency fusion sigmas and restorer fidelity a run used (an
-    explicit 0 for runs recorded before they existed: no fusion, and the restorer at w = 0)."""
+    them: boxes as tuples, and the low-frequency fusion sigmas, restorer fidelity and identity guidance a
+    run used (an explicit 0 for runs recorded before they existed: no fusion, the restorer at w = 0, no
+    identity guidance)."""
     kwargs = {k: v for k, v in spec.parameters.items() if k in names and k not in ("images", "prompt")}
     if kwargs.get("face_boxes"):
         kwargs["face_boxes"] = [tuple(b) if b is not None else None for b in kwargs["face_boxes"]]
     else:
         kwargs["face_boxes"] = None  # recorded as [] or null: no boxes were given
     kwargs.pop("reference", None)
-    for name in ("restore_fusion", "candidate_fusion", "fidelity"):
+    for name in ("restore_fusion", "candidate_fusion", "fidelity", "identity_guidance"):
         if name in names and kwargs.get(name) is None:
             kwargs[name] = float(_recorded(spec, name) or 0.0)
     return kwargs

@@ -171,6 +171,7 @@ def _model_methods(args, settings, wanted: list[str], model: Path, unavailable: 
         restore_fusion=args.restore_fusion,
         candidate_fusion=args.candidate_fusion,
         fidelity=args.fidelity,
+        identity_guidance=args.identity_guidance,
     )
     strengths = [float(s) for s in args.strength] if args.strength else [None]
     methods: list[Any] = []

@@ -42,6 +42,7 @@ class GenerationSettings:
     restore_fusion: float | None = None
     candidate_fusion: float | None = None
     fidelity: float | None = None  # the restorer's w; None: the model's default (config.fidelity)
+    identity_guidance: float | None = None  # model/id_guidance.py; None: the profile's default, 0: off
 
 
 class ModelRunner:
@@ -68,11 +69,13 @@ class ModelRunner:
                 restore_fusion=gen.restore_fusion,
                 candidate_fusion=gen.candidate_fusion,
                 fidelity=gen.fidelity,
+                identity_guidance=gen.identity_guidance,
             )
         )
         self.restore_fusion = float(resolved.restore_fusion)
         self.candidate_fusion = float(resolved.candidate_fusion)
         self.fidelity = float(resolved.fidelity)
+        self.identity_guidance = float(resolved.identity_guidance)
         self._restored: tuple[str, np.ndarray] | None = None
         self._face: tuple[str, Any] | None = None
 
@@ -96,6 +99,7 @@ class ModelRunner:
             "restore_fusion": self.restore_fusion,
             "candidate_fusion": self.candidate_fusion,
             "fidelity": self.fidelity,
+            "identity_guidance": self.identity_guidance,
             "strength": self._strength(strength),
             "steps": self.steps,
             "guidance": self.guidance,
@@ -122,6 +126,7 @@ class ModelRunner:
             restore_fusion=self.restore_fusion,
             candidate_fusion=self.candidate_fusion,
             fidelity=self.fidelity,
+            identity_guidance=self.identity_guidance,
         )
         result = self.pipe(req)
         self._restored = (case.case_id, np.asarray(result.restored[0]))
@@ -173,11 +178,13 @@ class ModelRunner:
         ``stacked_id``: the whole method, the pipeline's stages for one evidence image (restored face ->
         identity mask -> background noise from ``default_rng(seed)`` -> ``model.condition(prompt,
         id image)`` -> sampling from the restored face -> candidate fusion; a test checks it against the
-        pipeline); else text-only (no stacked ID embedding)."""
+        pipeline, identity guidance included); else text-only (no stacked ID embedding, no identity
+        guidance)."""
         import torch
 
         from tfgnet_desk import faces
         from tfgnet_desk.evidence_fusion import lowfreq_fusion
+        from tfgnet_desk.model.id_guidance import build_identity_guide
         from tfgnet_desk.pipeline import to_tensor, to_uint8
 
         s = self._strength(strength)
@@ -198,6 +205,10 @@ class ModelRunner:
         with torch.no_grad():
             cond = stack_conditions([self.model.condition(p, id_images)[0] for p in prompts])
             init = to_tensor(restored).to(dev, dtype) if s < 1.0 else None
+            guide = None
+            if stacked_id:
+                ref = to_tensor(restored).to(dev, dtype)
+                guide = build_identity_guide(self.model, ref, self.identity_guidance)
             images = self.model.generator.sample(
                 cond,
                 [seed] * len(prompts),
@@ -206,6 +217,7 @@ class ModelRunner:
                 strength=s,
                 image_size=cfg.image_size,
                 init_image=init,
+                guide=guide,
             )
         out = []
         for i in range(len(prompts)):

@@ -254,6 +254,7 @@ class LatentGenerator:
         cancel: threading.Event | None = None,
         on_image: Callable[[int, torch.Tensor], None] | None = None,
         batch_size: int | None = None,
+        guide: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """One image per seed, (len(seeds), 3, H, W) in [-1, 1].
 
@@ -261,6 +262,8 @@ class LatentGenerator:
         each one's initial noise still comes from its own generator. ``callback(done, total)`` is called
         after every step with candidate-steps done and to do; ``cancel`` is checked before every step and
         raises :class:`Cancelled`; ``on_image(i, image)`` gets each candidate as soon as it is decoded.
+        ``guide`` (an :class:`~tfgnet_desk.model.id_guidance.IdentityGuide`) moves each step's predicted
+        clean latent before the scheduler's step.
         """
         if strength < 1.0 and init_image is None:
             raise ValueError("strength < 1 needs init_image (the restored face)")
@@ -302,6 +305,10 @@ class LatentGenerator:
                     raise Cancelled(f"cancelled after {done} of {total} candidate-steps")
                 x_in = scheduler.scale_model_input(latents, t)
                 eps = self.guided_noise(x_in, t, cond, guidance).float()
+                if guide is not None:
+                    from tfgnet_desk.model.id_guidance import guided_eps
+
+                    eps = guided_eps(scheduler, latents, eps, t, guide)
                 latents = scheduler.step(eps, t, latents, return_dict=False)[0]
                 done += len(part)
                 if callback is not None:
