@@ -111,13 +111,15 @@ def build_example(out_dir: Path, png: bool = False) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         Image.fromarray(cctv_frame()).save(root / "camera3_frame0112.png")
-        with CaseStore(Settings(home=root / "home", models_dir=root / "models"), actor="example") as store:
+        settings = Settings(home=root / "home", models_dir=root / "models", analyst="Example Analyst")
+        with CaseStore(settings) as store:  # the actor of every audited action: the settings' analyst
             cid = store.create_case(
                 "Example: kiosk robbery, Main St",
                 reference="EX-2026-0001",
-                analyst="Example Analyst",
+                analyst=settings.analyst,
                 notes="Demo data: the evidence and candidates are drawings made by "
-                "tfgnet_desk.report.example and the scores are illustrative placeholders, not model output.",
+                "tfgnet_desk.report.example and the scores are illustrative placeholders, not model output.\n"
+                "Conclusion: run 1 candidate #3 goes to the photo line-up review with witness W-2.",
             )
             eid = store.import_evidence(
                 cid, root / "camera3_frame0112.png", face_box=(50, 25, 114, 89), note="frame 112 of camera 3"
@@ -126,6 +128,16 @@ def build_example(out_dir: Path, png: bool = False) -> Path:
             store.record_run(
                 cid, [eid], _result(200, 4, "a man in his forties with a short beard, dark hair")
             )
+            r3 = store.start_run(
+                cid,
+                [eid],
+                prompt="a man in his forties with a short beard, grey hoodie",
+                parameters={"n_candidates": 4, "seed": 300, "steps": 25},
+                profile="tiny",
+                device="cpu",
+                model_hash="demo-drawings-no-model",
+            )
+            store.finish_run(r3, "cancelled", error="cancelled by the analyst")
             k = store.list_candidates(r1)[2]["id"]
             store.set_pick(k)
             store.annotate(k, "Closest to the description by witness W-2; show in the photo line-up review.")

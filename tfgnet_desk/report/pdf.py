@@ -5,7 +5,9 @@ between a header (title, case id, reference) and a footer (case id, the audit ch
 ``seq:hash`` to anchor the log outside the store, the leads statement in short, page i of n), so that the
 case id, the anchor and the page number are on every page. Header and footer text that does not fit is
 elided with an ellipsis, never overprinted; characters the report font cannot draw (emoji) are printed
-as their code point, ``[U+1F600]``, instead of an empty box.
+as their code point, ``[U+1F600]``, instead of an empty box. The painter renders pictures losslessly
+(``LosslessImageRendering``: Qt writes them Flate-compressed, never JPEG) and without smoothing; what
+each picture is (own pixels, enlarged by pixel repetition) is decided in ``report/images.py``.
 """
 
 from __future__ import annotations
@@ -114,6 +116,10 @@ def write_case_report(store: Any, case_id: int, out_pdf: Path | str) -> Path:
     painter = QPainter()
     if not painter.begin(writer):
         raise OSError(f"cannot write a PDF to {out}")
+    # Pictures go into the PDF as Flate-compressed pixels, never as JPEG (the evidence stays unaltered);
+    # no smoothing when Qt scales a picture onto the page.
+    painter.setRenderHint(QPainter.RenderHint.LosslessImageRendering, True)
+    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
     try:
         page = writer.pageLayout().paintRectPixels(writer.resolution())
         width, height = float(page.width()), float(page.height())
