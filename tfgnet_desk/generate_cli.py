@@ -345,7 +345,7 @@ def _restored_scores(result) -> list[dict[str, Any]]:
 
 def _best_line(result) -> str:
     """`` (best identity score vs evidence: #2 0.412 dlib-resnet; restored face 0.390)`` or ''."""
-    from tfgnet_desk.score_labels import EVIDENCE, score_label
+    from tfgnet_desk.score_labels import EVIDENCE, candidate_label, score_label
 
     scored = [c for c in result.candidates if EVIDENCE in c.scores]
     if not scored:
@@ -354,5 +354,5 @@ def _best_line(result) -> str:
     score = best.scores[EVIDENCE]
     restored = _restored_scores(result)[0].get(EVIDENCE) if result.restored else None
     tail = f"; restored face {restored.calibrated:.3f}" if restored is not None else ""
-    value = f"#{best.index} {score.calibrated:.3f} {score.backend}"
+    value = f"{candidate_label(best.index)} {score.calibrated:.3f} {score.backend}"
     return f" (best identity score {score_label(EVIDENCE)}: {value}{tail})"

@@ -62,8 +62,10 @@ class Settings:
     device: str = "cpu"
     identity_backend: str = "dlib-resnet"
     threads: int = 0  # 0: leave torch's default
+    analyst: str = ""  # the analyst's name: each new case's analyst and the actor of every audited action
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "analyst", " ".join(str(self.analyst or "").split()))
         if self.models_dir is None:
             object.__setattr__(self, "models_dir", default_models_dir(self.home))
         if self.profile not in PROFILES:

@@ -29,7 +29,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     s = sub.add_parser("new", help="open a new case")
     s.add_argument("title")
     s.add_argument("--reference", default="", help="the case reference number")
-    s.add_argument("--analyst", default="")
+    s.add_argument("--analyst", default="", help="the case's analyst (default: the name in the settings)")
     s.add_argument("--notes", default="")
     s.set_defaults(func=_new)
 
@@ -173,7 +173,8 @@ def _restored_line(run: dict[str, Any]) -> str | None:
 # Commands -----------------------------------------------------------------------------------------------
 def _new(args) -> int:
     def body(store) -> None:
-        cid = store.create_case(args.title, reference=args.reference, analyst=args.analyst, notes=args.notes)
+        analyst = args.analyst or getattr(store.settings, "analyst", "")
+        cid = store.create_case(args.title, reference=args.reference, analyst=analyst, notes=args.notes)
         print(_case_line(store.get_case(cid)))
 
     return _run(args, body)

@@ -59,13 +59,18 @@ def default_actor() -> str:
         return "unknown"
 
 
+def settings_actor(settings: Any) -> str:
+    """The actor recorded in the audit log: the analyst's name from the settings, else the OS user."""
+    return " ".join(str(getattr(settings, "analyst", "") or "").split()) or default_actor()
+
+
 class CaseStore(RunsMixin):
     """The case database of one ``Settings.home``. Use as a context manager or call :meth:`close`."""
 
     def __init__(self, settings: Any, actor: str | None = None) -> None:
         self.settings = settings
         self.home = Path(settings.home)
-        self.actor = actor or default_actor()
+        self.actor = actor or settings_actor(settings)
         self._lock = threading.RLock()
         self.home.mkdir(parents=True, exist_ok=True)
         self.conn = schema.connect(settings.cases_db)

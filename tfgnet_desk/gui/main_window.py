@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
 )
 
-from tfgnet_desk.gui import messages
+from tfgnet_desk.gui import messages, new_case
 from tfgnet_desk.gui.actions import build_actions
 from tfgnet_desk.gui.analysis import AnalysisWorker, EvidenceRequest, LoadedEvidence
 from tfgnet_desk.gui.case_view import can_add_evidence, case_blocker, show_case, update_case_actions
@@ -242,7 +242,7 @@ class MainWindow(QMainWindow):
         if self.store is None:
             return None
         try:
-            case_id = self.store.create_case(title)
+            case_id = self.store.create_case(title, analyst=self.settings.analyst)
         except Exception as exc:  # noqa: BLE001
             self.show_message(messages.explain(exc, "creating the case"))
             return None
@@ -251,10 +251,7 @@ class MainWindow(QMainWindow):
         return case_id
 
     def new_case_dialog(self) -> None:
-        default = time.strftime("Case %Y-%m-%d %H:%M")
-        title, ok = QInputDialog.getText(self, "New case", "Case title:", text=default)
-        if ok and title.strip():
-            self.create_case(title.strip())
+        new_case.new_case_dialog(self)  # asks the analyst's name too while the settings have none
 
     def rename_case(self, case_id: int, title: str) -> None:
         try:
@@ -425,6 +422,7 @@ class MainWindow(QMainWindow):
         if home_changed:
             self.description.flush()  # saved under the old data folder, with its case
         self.settings = new
+        new_case.analyst_changed(self, new)
         if save:
             try:
                 new.save()

@@ -1,5 +1,6 @@
-"""Settings: model folder, profile, device, identity backend, data folder; and the model view, which
-shows each component of the model folder as present, missing or verified, with its licence.
+"""Settings: the analyst's name, model folder, profile, device, identity backend, data folder; and
+the model view, which shows each component of the model folder as present, missing or verified, with
+its licence.
 
 The quick check (sizes) runs at once; "Verify hashes" hashes every file against MANIFEST.json on a
 thread-pool thread so that the dialog stays responsive with multi-gigabyte full-profile weights.
@@ -29,6 +30,11 @@ from PySide6.QtWidgets import (
 )
 
 from tfgnet_desk.settings import DEVICES, IDENTITY_BACKENDS, PROFILES, Settings
+
+ANALYST_TIP = (
+    "Your name: written as the analyst of each new case and recorded with every action in the case's "
+    "audit log (left empty: the computer's user name is recorded and reports say 'Analyst: -')."
+)
 
 
 @dataclass(frozen=True)
@@ -107,7 +113,11 @@ class SettingsDialog(QDialog):
         self.backend = QComboBox(objectName="settingsBackend")
         self.backend.addItems(list(IDENTITY_BACKENDS))
         self.backend.setCurrentText(settings.identity_backend)
+        self.analyst = QLineEdit(settings.analyst, objectName="settingsAnalyst")
+        self.analyst.setPlaceholderText("your name, as it should appear in reports")
+        self.analyst.setToolTip(ANALYST_TIP)
         form = QFormLayout()
+        form.addRow("Analyst:", self.analyst)
         form.addRow("Model folder:", self._with_browse(self.models_dir))
         form.addRow("Profile:", self.profile)
         form.addRow("Device:", self.device)
@@ -171,6 +181,7 @@ class SettingsDialog(QDialog):
             profile=self.profile.currentText(),
             device=self.device.currentText(),
             identity_backend=self.backend.currentText(),
+            analyst=self.analyst.text(),
         )
 
     def model_folder(self) -> Path:
