@@ -136,7 +136,7 @@ def _summary(b: _Builder, case: dict[str, Any], generated_at: str) -> str:
     h.append(
         '<table border="1" cellspacing="0" cellpadding="2" width="100%">'
         f'<tr><th width="16%">Case</th><td width="34%" class="mono">'
-        f'{case["id"]} (uid {esc(case["uid"])})</td>'
+        f"{case['id']} (uid {esc(case['uid'])})</td>"
         f'<th width="16%">Reference</th><td width="34%">{esc(case["reference"] or "-")}</td></tr>'
         f"<tr><th>Analyst</th><td>{esc(case['analyst'] or '-')}</td>"
         f"<th>Status</th><td>{esc(case['status'])}</td></tr>"
@@ -148,17 +148,20 @@ def _summary(b: _Builder, case: dict[str, Any], generated_at: str) -> str:
     h.append(f"<h3>Evidence ({len(b.evidence)})</h3>")
     if not b.evidence:
         h.append("<p>No evidence imported.</p>")
-    for start in range(0, len(b.evidence), 5):
+    for start in range(0, len(b.evidence), 4):
         cells = []
-        for e in b.evidence[start : start + 5]:
+        for e in b.evidence[start : start + 4]:
             what = REFERENCE_LABEL if e.get("kind") == "reference" else "evidence"
             removed = '<br><span class="warn">removed from the case</span>' if e.get("excluded_at") else ""
             cells.append(
-                f'<td align="center" width="20%">{b.img(e["id"], THUMB)}<br><span class="small">'
+                f'<td align="center" width="25%">{b.img(e["id"], THUMB)}<br><span class="small">'
                 f"{e['id']}: {esc(e['original_name'])}<br>{what}, {e['width']} x {e['height']} px"
                 f"{removed}</span></td>"
             )
-        h.append('<table cellspacing="0" cellpadding="3"><tr>' + "".join(cells) + "</tr></table>")
+        cells += ['<td width="25%"></td>'] * (4 - len(cells))
+        h.append(
+            '<table cellspacing="0" cellpadding="3" width="100%"><tr>' + "".join(cells) + "</tr></table>"
+        )
 
     h.append("<h3>Description used</h3>")
     prompts: dict[str, list[int]] = {}

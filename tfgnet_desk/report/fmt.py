@@ -56,7 +56,7 @@ th { background-color: #e8e8e8; text-align: left; }
 .statement { background-color: #fff4d6; border: 1px solid #d9a400; padding: 4px; font-size: 8pt; }
 .picked { color: #006400; font-weight: bold; }
 .warn { color: #b00000; font-weight: bold; }
-.folded { color: #444; margin-top: 6px; }
+.folded { color: #444; margin-top: 6px; white-space: nowrap; }
 """
 
 _HEX = re.compile(r"[0-9a-f]{32,64}")

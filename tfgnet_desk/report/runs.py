@@ -28,7 +28,7 @@ from tfgnet_desk.report.fmt import (
 from tfgnet_desk.report.images import EvidencePicture
 from tfgnet_desk.score_labels import OLD_RESTORED, RESTORED_FACE, candidate_label
 
-FOLD_WIDTH_PT = 440.0  # a folded run's line fits this width (the page's text is 180 mm, 510 pt, wide)
+FOLD_WIDTH_PT = 470.0  # a folded run's line fits this width (the page's text is 180 mm, 510 pt, wide)
 APPENDIX_COLUMNS = 3  # runs per appendix table
 RESTORED_FILES = "Restored face files (model output)"
 
