@@ -69,11 +69,30 @@ command -v gtk-update-icon-cache >/dev/null 2>&1 && gtk-update-icon-cache -q "$I
 
 echo "installed: $BIN/tfgnet-desk -> $TARGET"
 echo "desktop entry: $APPS/tfgnet-desk.desktop (look for tfgnet-desk in your applications menu)"
-# Qt's X11 plugin needs these beyond the PySide6 wheel (Debian/Ubuntu names); say so, never install them
+# Qt's X11 (xcb) plugin links against system libraries the PySide6 wheel does not bring. Ask the
+# dynamic loader what it cannot find and name the Debian/Ubuntu packages; never install them.
+# (libfoo.so.N is in package libfooN, or libfoo-N when the name ends in a digit.)
+deb_package() {
+  local name ver
+  name="$(printf '%s' "${1%%.so.*}" | tr '[:upper:]' '[:lower:]')"
+  ver="${1##*.so.}"
+  case "$name" in libglib-2.0) echo "libglib2.0-0"; return ;; esac
+  if [[ "$name" =~ [0-9]$ ]]; then echo "$name-$ver"; else echo "$name$ver"; fi
+}
+FRESH_DESKTOP="libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1"
+if [[ -n "$BUNDLE" ]]; then SEARCH="$APPDIR"; else SEARCH="$ROOT/.venv/lib"; fi
+plugin="$(find "$SEARCH" -path '*/platforms/libqxcb.so' -print -quit 2>/dev/null || true)"
 missing=""
-for lib in xcb-cursor:libxcb-cursor0 xcb-icccm:libxcb-icccm4 xcb-keysyms:libxcb-keysyms1; do
-  if ! ldconfig -p 2>/dev/null | grep -q "lib${lib%%:*}\.so"; then missing="$missing ${lib#*:}"; fi
-done
+if [[ -n "$plugin" ]] && command -v ldd >/dev/null 2>&1; then
+  for so in $(ldd "$plugin" 2>/dev/null | awk '/not found/ {print $1}' | sort -u); do
+    missing="$missing $(deb_package "$so")"
+  done
+else  # no ldd or no plugin found: look for the libraries a fresh desktop usually lacks
+  for lib in xcb-cursor:libxcb-cursor0 xcb-icccm:libxcb-icccm4 xcb-keysyms:libxcb-keysyms1; do
+    if ! ldconfig -p 2>/dev/null | grep -q "lib${lib%%:*}\.so"; then missing="$missing ${lib#*:}"; fi
+  done
+fi
 if [[ -n "$missing" ]]; then
   echo "note: the window needs these system libraries first: sudo apt install$missing"
+  echo "      (a fresh Debian/Ubuntu desktop usually needs: $FRESH_DESKTOP)"
 fi

@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+# Qt aborts the process when its platform plugin fails to load: the check and the hint (re-exported)
+from tfgnet_desk.gui.qt_platform import XCB_LIBRARIES, missing_xcb_packages, warn_if_xcb_will_fail, xcb_hint
 from tfgnet_desk.settings import APP_NAME, Settings
 
 
@@ -25,30 +27,7 @@ def _prepare_qt_environment() -> None:
         os.environ.pop("QT_PLUGIN_PATH", None)
 
 
-# What Qt's xcb platform plugin needs on a desktop Linux beyond PySide6's wheel (Debian/Ubuntu names).
-XCB_LIBRARIES = {
-    "xcb-cursor": "libxcb-cursor0",
-    "xcb-icccm": "libxcb-icccm4",
-    "xcb-keysyms": "libxcb-keysyms1",
-}
-
-
-def missing_xcb_packages(find_library=None) -> list[str]:
-    """Debian packages whose libraries Qt's xcb plugin will fail to load here ([] when not on X11)."""
-    import ctypes.util
-
-    platform = os.environ.get("QT_QPA_PLATFORM", "")
-    if not sys.platform.startswith("linux") or not os.environ.get("DISPLAY") or platform not in ("", "xcb"):
-        return []
-    find = find_library or ctypes.util.find_library
-    return [pkg for lib, pkg in XCB_LIBRARIES.items() if find(lib) is None]
-
-
-def xcb_hint(packages: list[str]) -> str:
-    return (
-        "Qt's X11 (xcb) platform needs libraries that are not installed: "
-        f"sudo apt install {' '.join(packages)}  (or run with QT_QPA_PLATFORM=offscreen for no window)"
-    )
+__all__ = ["XCB_LIBRARIES", "ensure_application", "missing_xcb_packages", "run_app", "xcb_hint"]
 
 
 def resource_path(name: str) -> Path:
@@ -72,9 +51,7 @@ def ensure_application(argv: list[str] | None = None):
 
     app = QApplication.instance()
     if app is None:
-        missing = missing_xcb_packages()
-        if missing:  # Qt aborts the process when the plugin fails: say why first
-            print(xcb_hint(missing), file=sys.stderr, flush=True)
+        warn_if_xcb_will_fail()  # Qt aborts the process when the plugin fails: say why first
         app = QApplication([APP_NAME, *(argv or [])])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
