@@ -275,7 +275,7 @@ def _generate(args: argparse.Namespace, settings, folder: Path) -> int:
             store.close()
         raise
     if recorder is not None:
-        recorder.finish("done", result.provenance)
+        recorder.finish("done", result.provenance, restored=result.restored)
         store.close()
         print(f"recorded as run {recorder.run_id} of case {recorder.case_id}", file=sys.stderr)
     print(file=sys.stderr)

@@ -3,11 +3,11 @@
 The zip holds ``manifest.json`` (the case, its evidence (crops and reference photos, by ``kind``), runs
 (each naming its evidence and reference photo by SHA-256), candidates and its whole audit chain, plus
 the SHA-256 and size of every file), ``manifest.sha256`` and the files themselves at their store paths
-(``evidence/<sha256>``, ``candidates/<sha256>.png``). Nothing in it depends on local row ids, so the
-audit chain of the case still verifies after import. Import checks everything before it writes: the
-manifest hash, every file's hash (against the manifest, its own content-addressed name and the row that
-names it; candidate PNGs also by decoded pixels), the audit chain, and that each row matches the last
-state its chain recorded; a bundle that fails any check, or a damaged zip, is refused whole.
+(``evidence/<sha256>``, ``candidates/<sha256>.png``, which also holds the runs' restored faces). Nothing
+in it depends on local row ids, so the audit chain of the case still verifies after import. Import checks
+everything before it writes: the manifest hash, every file's hash (against the manifest, its own
+content-addressed name and the row that names it; candidate PNGs also by decoded pixels), the audit
+chain, and that each row matches the last state its chain recorded; a bundle that fails any check, or a damaged zip, is refused whole.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from tfgnet_desk.cases import audit, states
 from tfgnet_desk.cases.audit import AuditEntry, canonical_json, utc_now
 from tfgnet_desk.cases.evidence import READ_ONLY, _write_atomic, sha256_file
+from tfgnet_desk.cases.restored import restored_entries
 
 if TYPE_CHECKING:
     from tfgnet_desk.cases.store import CaseStore
@@ -81,6 +82,8 @@ def build_manifest(store: CaseStore, case_id: int) -> dict[str, Any]:
         run["candidates"] = [{k: c[k] for k in _CAND_COLS} for c in store.list_candidates(r["id"])]
         for c in run["candidates"]:
             files[c["file"]] = {"sha256": c["sha256"], "size": (store.home / c["file"]).stat().st_size}
+        for e in restored_entries(r):  # the run's restored faces (named in its provenance) travel with it
+            files[e["file"]] = {"sha256": e["sha256"], "size": (store.home / e["file"]).stat().st_size}
         runs.append(run)
     from tfgnet_desk import __version__
 

@@ -3,8 +3,9 @@
 
 ``start`` writes the run row (status 'running', audit ``run.start``) before the pipeline starts; ``add``
 stores each candidate the moment it arrives (a crash later loses nothing that arrived); ``finish`` ends the
-run once, as 'done', 'failed', 'cancelled' or 'interrupted', with the pipeline's provenance. Callers decide
-what to do when the store refuses a candidate (the window keeps a labelled copy under ``pending/``).
+run once, as 'done', 'failed', 'cancelled' or 'interrupted', with the pipeline's provenance and the
+restored faces (``cases/restored.py``). Callers decide what to do when the store refuses a candidate (the
+window keeps a labelled copy under ``pending/``).
 """
 
 from __future__ import annotations
@@ -65,11 +66,30 @@ class RunRecorder:
         """:meth:`add` for a ``pipeline.Candidate`` (index, seed, image, scores)."""
         return self.add(candidate.index, candidate.seed, candidate.image, candidate.scores)
 
-    def finish(self, status: str, provenance: dict | None = None, error: str | None = None) -> None:
-        """End the run once as ``status``, with the pipeline's provenance (its ``libraries`` recorded)."""
+    def finish(
+        self,
+        status: str,
+        provenance: dict | None = None,
+        error: str | None = None,
+        restored: Sequence[Any] | None = None,
+    ) -> None:
+        """End the run once as ``status``, with the pipeline's provenance (its ``libraries`` recorded).
+
+        ``restored``: the result's restored faces (one per evidence image), kept with the run
+        (``cases/restored.py``) and named in its provenance, so that the run shows them again later."""
         if self.run_id is None or self.finished:
             return
         self.finished = True
+        if restored:
+            from tfgnet_desk.cases.restored import KEY, store_restored_faces
+
+            try:
+                uid = self.store.get_run(self.run_id)["uid"]
+                faces = store_restored_faces(self.store.home, uid, self.model_hash, list(restored))
+            except (OSError, ValueError):  # the run still ends; it only lacks its restored face
+                faces = None
+            if faces:
+                provenance = {**(provenance or {}), KEY: faces}
         libraries = (provenance or {}).get("libraries")
         self.store.finish_run(
             self.run_id, status, provenance=provenance, library_versions=libraries, error=error

@@ -3,7 +3,8 @@
 Finds: an audit entry edited, deleted or re-ordered (hash chain, head); a row of any table edited
 (its state no longer the last state its chain recorded), deleted (recorded but gone) or inserted behind
 the application's back (present but never recorded); a case deleted (the store chain recorded it); a
-stored evidence copy or candidate PNG changed or missing (hash of the file against the recorded hash);
+stored evidence copy, candidate PNG or restored face changed or missing (hash of the file against the
+recorded hash);
 the append-only triggers of the audit table dropped.
 
 What it cannot find on its own: someone with write access to the database file can cut the newest entries
@@ -16,12 +17,14 @@ hash differs.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tfgnet_desk.cases import audit, states
 from tfgnet_desk.cases.evidence import sha256_file
+from tfgnet_desk.cases.restored import restored_entries
 
 
 @dataclass
@@ -156,6 +159,18 @@ def _verify_case(conn, home, uid: str, case_id: int, head, rep: VerifyReport) ->
         (case_id,),
     ):
         _check_file(home / r["file"], r["sha256"], f"case {uid}: candidate {r['uid'][:8]}/{r['idx']}", rep)
+    for r in conn.execute("SELECT uid, provenance FROM runs WHERE case_id = ?", (case_id,)):
+        for i, e in enumerate(restored_entries({"provenance": _provenance(r["provenance"])})):
+            label = f"case {uid}: restored face {r['uid'][:8]}/{i}"
+            _check_file(home / e["file"], str(e.get("sha256", "")), label, rep)
+
+
+def _provenance(text: str | None) -> dict:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _check_file(path, expected: str, label: str, rep: VerifyReport) -> None:
@@ -179,6 +194,8 @@ def _note_unreferenced_files(conn, home, rep: VerifyReport) -> None:
     """Stored files that no row names: left by a run that was interrupted before it was recorded."""
     used = {r[0] for r in conn.execute("SELECT stored_path FROM evidence")}
     used |= {r[0] for r in conn.execute("SELECT file FROM candidates")}
+    for (text,) in conn.execute("SELECT provenance FROM runs"):
+        used |= {e["file"] for e in restored_entries({"provenance": _provenance(text)})}
     for folder in ("evidence", "candidates"):
         d = home / folder
         if not d.is_dir():

@@ -11,7 +11,8 @@ cannot take the window with it.
 
 The run is written to the case store as it happens: ``start_run`` before the engine starts, one
 ``add_candidate`` per candidate as it arrives (a crash loses nothing that arrived), ``finish_run`` with
-the outcome. Cancel is a shared event that the pipeline checks between diffusion steps.
+the outcome (a finished run keeps its restored face, ``cases/restored.py``). Cancel is a shared event
+that the pipeline checks between diffusion steps.
 """
 
 from __future__ import annotations
@@ -248,7 +249,7 @@ class BackendWorker(QThread):
                 for cand in result.candidates:  # a pipeline that does not announce each one
                     if all(c.index != cand.index for c in run.arrived):
                         self._post("candidate_ready", run.add(cand))
-                run.finish("done", provenance=result.provenance)
+                run.finish("done", provenance=result.provenance, restored=getattr(result, "restored", None))
                 self._end("finished", run.outcome(result, run.store_problem))
                 return
             elif kind == P.CANCELLED:
@@ -343,9 +344,11 @@ class _RunRecord:
             self.store_problem = explain(exc, "storing a candidate")
         return event
 
-    def finish(self, status: str, provenance: dict | None = None, error: str | None = None) -> None:
+    def finish(
+        self, status: str, provenance: dict | None = None, error: str | None = None, restored: Any = None
+    ) -> None:
         if self.recorder is not None:
-            self.recorder.finish(status, provenance, error)
+            self.recorder.finish(status, provenance, error, restored=restored)
 
     def outcome(self, result: Any, message: UserMessage | None = None) -> RunOutcome:
         candidates = list(result.candidates) if result is not None else list(self.arrived)
