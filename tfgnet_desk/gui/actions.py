@@ -68,7 +68,7 @@ def build_actions(w: MainWindow) -> dict[str, QAction]:
 
     m = bar.addMenu("&View")
     add(m, "pick", "&Pick / unpick candidate", w.candidates.toggle_pick, "Ctrl+P")
-    add(m, "compare", "C&ompare two candidates", w.runs.compare_selected, "Ctrl+K")
+    add(m, "compare", "C&ompare candidates (zoom, before/after)", w.runs.compare_selected, "Ctrl+K")
     m.addSeparator()
     add(m, "focus_cases", "Go to &cases", _focus(w.case_list.list), "Ctrl+1")
     add(m, "focus_evidence", "Go to &evidence", _focus(w.evidence.view), "Ctrl+2")

@@ -79,6 +79,8 @@ def build_layout(w: MainWindow) -> None:
     right.addWidget(top)
     right.addWidget(scrolled(lower, "candidatePane"))
     right.setSizes([375, 275])
+    right.setStretchFactor(0, 0)  # a taller window gives its height to the candidates, not to the inputs
+    right.setStretchFactor(1, 1)
     body = QSplitter(Qt.Orientation.Horizontal, objectName="bodySplitter")
     body.addWidget(w.case_list)
     body.addWidget(right)

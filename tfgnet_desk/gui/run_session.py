@@ -18,6 +18,8 @@ from tfgnet_desk.gui.worker import BackendWorker, CandidateEvent, GenerationJob,
 if TYPE_CHECKING:  # pragma: no cover
     from tfgnet_desk.gui.main_window import MainWindow
 
+CANCELLED = "cancelled"  # the message kind saying that the run in progress was cancelled
+
 
 class RunSession(QObject):
     """A QObject living on the GUI thread: the worker's signals reach its slots queued, on this thread
@@ -35,6 +37,7 @@ class RunSession(QObject):
         self._pending_marks: dict[str, dict[str, Any]] = {}  # picks/notes made before the run was stored
         self._compare = None
         self.last_outcome: RunOutcome | None = None
+        self._ended_run: Any = None  # the stored run whose end the message bar may be telling
         g = window.candidates
         g.pick_toggled.connect(self._pick)
         g.note_changed.connect(self._note)
@@ -167,6 +170,7 @@ class RunSession(QObject):
         shown = self.shows_run_case()
         self.token = self.run_case = self.run_id = None
         self.last_outcome = outcome
+        self._ended_run = outcome.run_id
         w = self.w
         w.controls.set_running(False)
         w._update_blocker()
@@ -208,7 +212,7 @@ class RunSession(QObject):
         if self._end(outcome, f"Cancelled: {n} of {self._n_candidates} candidates kept") and shown:
             self.w.show_message(
                 messages.UserMessage(
-                    "cancelled",
+                    CANCELLED,
                     "Run cancelled",
                     f"{n} candidate(s) had arrived; they are kept with the run.",
                     "Change the inputs if needed and press Generate (Ctrl+Return) again.",
@@ -283,18 +287,28 @@ class RunSession(QObject):
             self.show_run(select)
 
     def show_run(self, run_id: Any) -> None:
-        """Show a stored run's candidates (from the store's files) in the grid, and say which run it is
-        in the status line."""
+        """Show a stored run's candidates (from the store's files) and its restored face in the grid, and
+        say which run it is in the status line; a message about another run's end goes."""
         if self._grid_follows_run() or self.w.store is None:
             return
+        bar = self.w.message_bar
+        if bar.message and bar.message.kind == CANCELLED and run_id != self._ended_run:
+            bar.clear()
         self._load(run_id, f"r{run_id}")
         self.describe_run(run_id)
 
     def _load(self, run_id: Any, prefix: str) -> None:
+        from tfgnet_desk.cases.restored import load_restored_face
         from tfgnet_desk.imaging import load_image
 
         w = self.w
         w.candidates.clear()
+        run = w.store.get_run(run_id)
+        face = load_restored_face(w.store.home, run)  # kept with runs that finished (cases/restored.py)
+        if face is not None:
+            recorded = (run.get("provenance") or {}).get("restored_scores")
+            scores = recorded[0] if isinstance(recorded, list) and recorded else {}
+            w.candidates.set_restored(face, scores if isinstance(scores, dict) else {})
         for row in w.store.list_candidates(run_id):
             try:
                 image = load_image(w.store.candidate_path(row["id"]))
@@ -332,27 +346,34 @@ class RunSession(QObject):
         w.controls.show_status(f"Run {number}: {status}, {n} candidate{'s' if n != 1 else ''}", percent)
 
     # Compare ---------------------------------------------------------------------------------------
-    def compare(self, key_a: str, key_b: str) -> None:
+    def compare(self, key_a: str, key_b: str = "") -> None:
+        """Open the compare view on two candidates side by side, or (``key_b`` empty) one candidate
+        against the evidence's face (before/after); every candidate of the grid can be chosen there."""
         from tfgnet_desk.gui.widgets.compare_dialog import CompareDialog
 
         w = self.w
         cards = w.candidates.cards
-        if key_a not in cards or key_b not in cards:
+        if key_a not in cards or (key_b and key_b not in cards):
             return
         current = w.evidence.current_item() or (w.evidence.used_items() or [None])[0]
+        if self._compare is not None:
+            self._compare.close()
         self._compare = CompareDialog(
             cards[key_a],
-            cards[key_b],
+            cards[key_b] if key_b else None,
             current.image if current else None,
-            w.candidates.restored_image,  # the shown run's (None for a run loaded from the store)
+            w.candidates.restored_image,  # the shown run's (kept with runs that finished)
             w,
             restored_scores=w.candidates.restored_scores,
+            cards=[cards[k] for k in w.candidates.ordered_keys()],
+            evidence_box=current.box if current else None,
         )
         self._compare.show()
 
     def compare_selected(self) -> None:
+        """Ctrl+K: the selected candidate(s), or the first two of the grid."""
         keys = self.w.candidates.selected_keys()
-        if len(keys) < 2:
+        if not keys:
             keys = self.w.candidates.ordered_keys()[:2]
-        if len(keys) >= 2:
-            self.compare(keys[0], keys[1])
+        if keys:
+            self.compare(keys[0], keys[1] if len(keys) > 1 else "")

@@ -80,7 +80,9 @@ class ShortcutsDialog(QDialog):
         col.addWidget(
             QLabel(
                 "Every main action can be reached from the keyboard. Tab moves between panes; "
-                "in the face box, arrow keys move the box (Shift: 10 px), Ctrl+arrows resize it.",
+                "in the face box, arrow keys move the box (Shift: 10 px), Ctrl+arrows resize it. In the "
+                "compare view: + and - zoom (or the mouse wheel), 0 fits, 1 shows one screen pixel per "
+                "image pixel, a drag pans, Left/Right move the before/after divider.",
                 wordWrap=True,
             )
         )

@@ -3,16 +3,22 @@ and open two in the compare view. Candidates are synthetic composites, labelled 
 
 Scores are labelled with one vocabulary (``tfgnet_desk/score_labels.py``): "vs evidence", "vs reference
 photo", and for runs recorded before scores were taken against the evidence "vs restored face (old
-runs)". The restored face (the model's own output) is shown beside the grid with its score vs evidence."""
+runs)". The restored face (the model's own output) is shown beside the grid with its score vs evidence.
+
+Tiles scale with the pane (:func:`tile_side`): as large as lets every candidate be seen at once, between
+``MIN_TILE`` and ``MAX_TILE`` pixels, and each cell has room for its whole caption. A thumbnail larger
+than the candidate is enlarged nearest-neighbour (no smoothing invents detail); the compare view
+(``compare_dialog.py``) zooms further."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QFontMetrics, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -21,11 +27,12 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
 
-from tfgnet_desk.gui.images import to_pixmap
+from tfgnet_desk.gui.images import to_qimage
 from tfgnet_desk.score_labels import (
     EVIDENCE,
     OLD_RESTORED,
@@ -37,7 +44,9 @@ from tfgnet_desk.score_labels import (
     score_value,
 )
 
-CARD = 128
+MIN_TILE, MAX_TILE = 64, 384  # thumbnail side in pixels
+CELL_PAD = 18  # around the thumbnail and caption in a cell (the selection frame, spacing)
+CAPTION_PAD = 14  # caption width beyond its longest line (word wrap never needs to break a line)
 NUMBER_SORT = "candidate number"
 SORTS = {
     f"score {score_label(EVIDENCE)}": EVIDENCE,
@@ -63,11 +72,44 @@ def format_score(score: Any) -> str:
     return f"{cal:.2f} (raw {raw:.2f})" if raw is not None else f"{cal:.2f}"
 
 
-def face_icon(image: np.ndarray) -> QIcon:
+def thumbnail(image: np.ndarray, side: int) -> QPixmap:
+    """``image`` fitted into ``side`` x ``side``: nearest-neighbour when enlarged (each pixel a block, as it
+    is), smoothed only when reduced."""
+    pix = QPixmap.fromImage(to_qimage(image))
+    if pix.width() == side and pix.height() <= side or pix.height() == side and pix.width() <= side:
+        return pix
+    smaller = side < max(pix.width(), pix.height())
+    mode = Qt.TransformationMode.SmoothTransformation if smaller else Qt.TransformationMode.FastTransformation
+    return pix.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio, mode)
+
+
+def tile_side(width: int, height: int, n: int, caption: QSize) -> int:
+    """The thumbnail side for ``n`` cells (a thumbnail over a ``caption``-sized text) in a ``width`` x
+    ``height`` view: the largest that shows all of them without scrolling, within ``MIN_TILE`` and
+    ``MAX_TILE``; when even ``MIN_TILE`` cannot show them all, the largest that shows one whole row as wide
+    as the captions allow (the other rows scroll)."""
+    n = max(1, n)
+    best, widest = 0, 1
+    for cols in range(1, n + 1):
+        cell_w = width // cols
+        if cols > 1 and caption.width() + CELL_PAD > cell_w:
+            break  # more columns only get narrower than the captions
+        widest = cols
+        rows = math.ceil(n / cols)
+        side = min(cell_w - CELL_PAD, height // rows - caption.height() - CELL_PAD, MAX_TILE)
+        if side >= MIN_TILE:
+            best = max(best, side)
+    if best:
+        return best
+    one_row = min(width // widest - CELL_PAD, height - caption.height() - CELL_PAD)
+    return max(MIN_TILE, min(MAX_TILE, one_row))
+
+
+def face_icon(image: np.ndarray, side: int = MIN_TILE * 2) -> QIcon:
     """The candidate's thumbnail as an icon that looks the same selected or not: the style would
     otherwise tint a selected icon with the highlight colour, over the face. Selection is drawn as a
     frame around the card instead (``style.qss``, ``QListWidget#candidates::item:selected``)."""
-    pix = to_pixmap(image, CARD)
+    pix = thumbnail(image, side)
     icon = QIcon()
     for mode in (QIcon.Mode.Normal, QIcon.Mode.Selected, QIcon.Mode.Active):
         icon.addPixmap(pix, mode)
@@ -142,11 +184,8 @@ class CandidateGrid(QWidget):
         )
         self.list = QListWidget(objectName="candidates")
         self.list.setViewMode(QListWidget.ViewMode.IconMode)
-        self.list.setIconSize(QSize(CARD, CARD))
-        # Room for the longest new-run line on one line, and for 4 lines of text (an old run's label wraps).
+        self.tile = 0  # the thumbnails' side; set by _fit_tiles from the list's size
         fm = self.list.fontMetrics()
-        text = max(CARD, fm.horizontalAdvance(f"{score_label(REFERENCE)} -0.00 (raw 0.00)"))
-        self.list.setGridSize(QSize(text + 28, CARD + 4 * fm.height() + 16))
         self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.list.setMovement(QListWidget.Movement.Static)
         self.list.setWordWrap(True)
@@ -154,12 +193,16 @@ class CandidateGrid(QWidget):
         self.list.itemSelectionChanged.connect(self._selection_changed)
         self.list.itemDoubleClicked.connect(lambda _i: self.toggle_pick())
         self.list.installEventFilter(self)
+        self._fit_tiles()
         self.pick = QPushButton("Pick", objectName="pickCandidate")
         self.pick.setMinimumWidth(72)
         self.pick.setToolTip("Mark the selected candidate as picked (Space)")
         self.pick.clicked.connect(self.toggle_pick)
         self.compare = QPushButton("Compare", objectName="compareCandidates")
-        self.compare.setToolTip("Select two candidates (Ctrl+click) and compare them side by side (Ctrl+K)")
+        self.compare.setToolTip(
+            "Compare: one selected candidate against the evidence (before/after), or two selected "
+            "(Ctrl+click) side by side; zoom to the pixels (Ctrl+K)"
+        )
         self.compare.clicked.connect(self.request_compare)
         self.note = QLineEdit(objectName="candidateNote", placeholderText="Note on the selected candidate")
         self._note_timer = QTimer(self, singleShot=True, interval=500)
@@ -209,6 +252,7 @@ class CandidateGrid(QWidget):
         self.set_restored(None)
         self.backend.setText("")
         self._offer_old_sort(False)
+        self._fit_tiles()
         self._selection_changed()
 
     def set_restored(self, image: np.ndarray | None, scores: dict[str, Any] | None = None) -> None:
@@ -218,7 +262,7 @@ class CandidateGrid(QWidget):
             self.restored.clear()
             self.restored_score.clear()
             return
-        self.restored.setPixmap(to_pixmap(image, 96))
+        self.restored.setPixmap(thumbnail(image, 96))
         # "vs evidence" over "0.31 (raw 0.90)": the side column is narrow
         self.restored_score.setText("\n".join(score_lines(self.restored_scores, sep="\n")))
         self._show_backends()
@@ -228,7 +272,7 @@ class CandidateGrid(QWidget):
         self._show_backends()
         if OLD_RESTORED in card.scores:
             self._offer_old_sort(True)
-        item = QListWidgetItem(face_icon(card.image), card.label())
+        item = QListWidgetItem(face_icon(card.image, self.tile), card.label())
         item.setData(Qt.UserRole, card.key)
         item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
         item.setToolTip(
@@ -236,6 +280,7 @@ class CandidateGrid(QWidget):
             + "\n".join(score_lines(card.scores, backend=True))
         )
         self.list.addItem(item)
+        self._fit_tiles()
         self._resort()
 
     def ordered_keys(self) -> list[str]:
@@ -260,16 +305,52 @@ class CandidateGrid(QWidget):
         self.pick_toggled.emit(card.key, card.picked)
 
     def request_compare(self) -> None:
+        """Two selected: side by side; one: that candidate against the evidence (before/after)."""
         keys = self.selected_keys()
-        if len(keys) == 2:
-            self.compare_requested.emit(keys[0], keys[1])
+        if len(keys) in (1, 2):
+            self.compare_requested.emit(keys[0], keys[1] if len(keys) == 2 else "")
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
-        """Space in the grid picks the selected candidate (the list would use it for selection)."""
+        """Space in the grid picks the selected candidate (the list would use it for selection); the
+        tiles follow the list's size."""
         if obj is self.list and event.type() == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Space:
             self.toggle_pick()
             return True
+        if obj is self.list and event.type() == QEvent.Type.Resize:
+            self._fit_tiles()
         return super().eventFilter(obj, event)
+
+    # Tiles -----------------------------------------------------------------------------------------
+    def caption_size(self) -> QSize:
+        """Room for the longest caption of the shown cards (at least a new run's three lines) unwrapped."""
+        fm = QFontMetrics(self.list.font())
+        labels = [c.label() for c in self.cards.values()]
+        example = f"{candidate_label(0)}  seed 0000  ★ picked\n{score_label(REFERENCE)} -0.00 (raw 0.00)"
+        lines = [line for text in [example, *labels] for line in text.split("\n")]
+        rows = max([3, *(len(text.split("\n")) for text in labels)])
+        width = max(fm.horizontalAdvance(line) for line in lines) + CAPTION_PAD
+        return QSize(width, rows * fm.lineSpacing() + 6)
+
+    def _fit_tiles(self) -> None:
+        """Size the thumbnails to the list (see :func:`tile_side`) and give every cell its whole caption.
+
+        The width leaves room for a vertical scroll bar whether or not one shows, so that a scroll bar
+        appearing never changes the tile size (which could make it disappear again)."""
+        caption = self.caption_size()
+        area = self.list.contentsRect()
+        bar = self.list.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        side = tile_side(area.width() - bar - 4, area.height() - 4, len(self.cards), caption)
+        cell = QSize(max(side, caption.width()) + CELL_PAD, side + caption.height() + CELL_PAD)
+        if side != self.tile:
+            self.tile = side
+            self.list.setIconSize(QSize(side, side))
+            for i in range(self.list.count()):
+                item = self.list.item(i)
+                card = self.cards.get(item.data(Qt.UserRole))
+                if card is not None:
+                    item.setIcon(face_icon(card.image, side))
+        if self.list.gridSize() != cell:
+            self.list.setGridSize(cell)
 
     # Internals -------------------------------------------------------------------------------------
     def _refresh_item(self, key: str) -> None:
@@ -277,6 +358,7 @@ class CandidateGrid(QWidget):
             item = self.list.item(i)
             if item.data(Qt.UserRole) == key:
                 item.setText(self.cards[key].label())
+        self._fit_tiles()  # "★ picked" may lengthen the caption
 
     def _show_backends(self) -> None:
         scores = [s for c in self.cards.values() for s in c.scores.values()]
@@ -318,7 +400,7 @@ class CandidateGrid(QWidget):
         one = len(keys) == 1
         self.pick.setEnabled(one)
         self.note.setEnabled(one)
-        self.compare.setEnabled(len(keys) == 2)
+        self.compare.setEnabled(len(keys) in (1, 2))
         if one:
             card = self.cards[keys[0]]
             self.pick.setText("Unpick" if card.picked else "Pick")

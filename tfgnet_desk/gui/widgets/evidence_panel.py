@@ -28,6 +28,12 @@ from tfgnet_desk.gui.widgets.face_box_view import Box, FaceBoxView
 
 THUMB = 72
 EMPTY_TEXT = "Drop a crop here, press Ctrl+O to open one, or Ctrl+V to paste."
+# The reference photo's role, said where it is shown: it changes no candidate, it only adds a score.
+REFERENCE_ROLE = "Known person to compare against (scores only)"
+REFERENCE_TIP = (
+    "Optional photo of a known person. It does not change the candidates (a run with it makes the same "
+    "images as one without): each candidate only gets a second score, its similarity to this person."
+)
 
 
 @dataclass
@@ -111,10 +117,7 @@ class EvidencePanel(QWidget):
         self.ref_thumb = QLabel(objectName="referenceThumb")
         self.ref_thumb.setFixedSize(48, 48)
         self.ref_button = QPushButton("Add reference…", objectName="addReference")
-        self.ref_button.setToolTip(
-            "Optional photo of a known person. It does not change the candidates: each candidate only "
-            "gets a second score, its similarity to this person."
-        )
+        self.ref_button.setToolTip(REFERENCE_TIP)
         self.ref_button.clicked.connect(self.reference_requested)
         self.ref_clear = QPushButton("Clear", objectName="clearReference")
         self.ref_clear.clicked.connect(self.clear_reference)
@@ -124,8 +127,10 @@ class EvidencePanel(QWidget):
         buttons.addWidget(self.reset_button)
         buttons.addStretch(1)
         ref = QHBoxLayout()
-        role = QLabel("Known person to compare against (scores only, optional)", objectName="referenceRole")
+        role = QLabel(REFERENCE_ROLE, objectName="referenceRole")
         role.setWordWrap(True)
+        role.setToolTip(REFERENCE_TIP)
+        self.ref_thumb.setToolTip(REFERENCE_TIP)
         ref.addWidget(role)
         ref.addWidget(self.ref_thumb)
         ref.addWidget(self.ref_button)
