@@ -2,13 +2,20 @@
 
 States: ``01-empty`` (fresh window), ``02-evidence`` (a case with evidence crops, face box and a typed
 description), ``03-generating`` (a run in progress), ``04-candidates`` (a finished run, one picked),
-``05-compare`` (two candidates side by side), ``06-settings`` (settings with the model view).
+``05-compare`` (two candidates side by side, zoomed in to their pixels), ``06-settings`` (settings with
+the model view), ``07-before-after`` (the evidence's face and a candidate either side of the divider).
+
+Under a real X server (``Xvfb :99 -screen 0 1366x768x24`` with ``openbox``), ``--size 1366x768 --screen
+--prefix x11-1366x768-`` maximises the window to that screen and saves the whole screen, window manager
+frame included, as the analyst sees it.
 
 The evidence is a drawn, synthetic face (``tfgnet_desk.gui.testing.synthetic_face``), never a photo from
 the face data sets. The model is the embedded one (``models/tiny``) when present; otherwise a random-weight
 tiny model is written to a temporary folder (its candidates are noise, and the window says so).
 
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--steps 25] [--model FOLDER]
+    DISPLAY=:99 QT_QPA_PLATFORM=xcb .venv/bin/python scripts/screenshots.py --size 1366x768 --screen \
+        --prefix x11-1366x768-
 """
 
 from __future__ import annotations
@@ -43,9 +50,25 @@ def _wait(app, condition, timeout_ms: int = 300_000) -> None:
         raise TimeoutError("the app did not reach the expected state in time")
 
 
+SCREEN = False  # --screen: save the whole screen (window manager frame included), not the widget
+PREFIX = ""
+
+
 def _save(widget, out: Path, name: str) -> Path:
-    path = out / f"{name}.png"
-    widget.grab().save(str(path))
+    from PySide6.QtWidgets import QApplication
+
+    path = out / f"{PREFIX}{name}.png"
+    QApplication.processEvents()
+    if SCREEN:  # let the X server and the window manager draw the last changes first
+        import time
+
+        until = time.monotonic() + 0.5
+        while time.monotonic() < until:
+            QApplication.processEvents()
+            time.sleep(0.02)
+        QApplication.primaryScreen().grabWindow(0).save(str(path))
+    else:
+        widget.grab().save(str(path))
     print(f"wrote {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
     return path
 
@@ -56,7 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--candidates", type=int, default=4)
     parser.add_argument("--model", type=Path, default=None, help="model folder (default: models/tiny)")
+    parser.add_argument(
+        "--size", default="", help="WxH: maximise to a screen of this size (default 1360x880)"
+    )
+    parser.add_argument("--screen", action="store_true", help="save the whole screen, not the widget")
+    parser.add_argument("--prefix", default="", help="put before every file name")
     args = parser.parse_args(argv)
+    global SCREEN, PREFIX
+    SCREEN, PREFIX = args.screen, args.prefix
     args.out.mkdir(parents=True, exist_ok=True)
 
     from tfgnet_desk.gui.app import ensure_application
@@ -77,7 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(home=tmp / "home", models_dir=models_dir, data_dir=None)
     app = ensure_application()
     w = open_window(settings, preload=True)
-    w.resize(1360, 880)
+    if args.size:
+        w.showMaximized()
+        _wait(app, lambda: w.isMaximized() or w.width() > 1000, 5000)
+    else:
+        w.resize(1360, 880)
     for title in ("Case 0398 — parking garage", "Case 0411 — kiosk"):
         w.create_case(title)
     w.case_id = None
@@ -127,9 +161,24 @@ def main(argv: list[str] | None = None) -> int:
         w.candidates.select_keys(keys[:2])
         w.runs.compare_selected()
         dialog = w.runs._compare
-        dialog.resize(1000, 560)
+        if args.size:
+            width, height = (int(v) for v in args.size.split("x"))
+            dialog.resize(min(1400, width - 80), min(900, height - 90))
+            dialog.move(40, 30)
+        else:
+            dialog.resize(1000, 620)
         _wait(app, dialog.isVisible)
+        target = dialog.size()
+        _wait(app, lambda: dialog.size() == target and dialog.side.views[0].width() > 200, 5000)
+        one = dialog.side.views[0]
+        one.zoom_to(one.fit_scale() * 1.7)  # both candidates zoom together, pixels as blocks
         _save(dialog, args.out, "05-compare")
+        dialog.tabs.setCurrentWidget(dialog.split)
+        dialog.split.slider.setValue(420)
+        view = dialog.split.view
+        _wait(app, lambda: view.width() > 200)
+        view.zoom_to(view.fit_scale() * 1.6)
+        _save(dialog, args.out, "07-before-after")
         dialog.close()
 
     from tfgnet_desk.gui.widgets.settings_dialog import SettingsDialog

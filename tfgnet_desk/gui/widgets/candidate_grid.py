@@ -45,8 +45,8 @@ from tfgnet_desk.score_labels import (
 )
 
 MIN_TILE, MAX_TILE = 64, 384  # thumbnail side in pixels
-CELL_PAD = 18  # around the thumbnail and caption in a cell (the selection frame, spacing)
-CAPTION_PAD = 14  # caption width beyond its longest line (word wrap never needs to break a line)
+CELL_PAD = 14  # around the thumbnail and caption in a cell (the selection frame, spacing)
+CAPTION_PAD = 6  # caption width beyond its longest line (word wrap never needs to break a line)
 NUMBER_SORT = "candidate number"
 SORTS = {
     f"score {score_label(EVIDENCE)}": EVIDENCE,
@@ -177,7 +177,7 @@ class CandidateGrid(QWidget):
         self.sort.addItems(list(SORTS))
         self.sort.setToolTip("Sort candidates")
         self.sort.currentTextChanged.connect(lambda _t: self._resort())
-        self.backend = QLabel(objectName="scoreBackend")
+        self.backend = QLabel(objectName="scoreBackend", wordWrap=True)  # wraps rather than widen the pane
         self.backend.setToolTip("The identity model that produced every score shown here")
         self.synthetic = QLabel(
             "synthetic composites — investigative leads, not identifications", objectName="syntheticNote"

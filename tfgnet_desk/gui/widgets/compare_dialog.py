@@ -183,7 +183,7 @@ class BeforeAfter(QWidget):
         head.addWidget(self.right, 1)
         col = QVBoxLayout(self)
         col.addLayout(head)
-        col.addWidget(_synthetic_label("compareSplitSynthetic"), 0, Qt.AlignmentFlag.AlignRight)
+        col.addWidget(_synthetic_label("compareSplitSynthetic"))
         col.addWidget(self.view, 1)
         col.addWidget(self.slider)
         col.addWidget(self.text)
