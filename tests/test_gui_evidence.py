@@ -68,3 +68,20 @@ def test_reopening_a_case_reuses_the_stored_face_detection(qtbot, settings, tmp_
     assert len(calls) == 2  # not analysed again
     assert {it.store_id: it.detected_box for it in w.evidence.items.values()} == boxes
     w.close()
+
+
+def test_evidence_arriving_after_the_window_closed_is_ignored(qtbot, window, tmp_path):
+    """Found while relaunching: an analysis that finished after close queried the closed store."""
+    import numpy as np
+
+    from tfgnet_desk.gui.analysis import LoadedEvidence
+
+    w = window
+    w.create_case("Case closing")
+    w.add_evidence_files([write_synthetic_face(tmp_path / "c.png", 96, seed=0)])
+    _wait_evidence(qtbot, w, 1)
+    eid = next(iter(w.evidence.items.values())).store_id
+    w.shutdown()
+    late = LoadedEvidence(1, "late.png", np.zeros((8, 8, 3), np.uint8), eid, None, "whole-crop", None)
+    w._evidence_loaded(late)  # raised sqlite3.ProgrammingError (closed database) before the guard
+    assert len(w.evidence.items) == 1

@@ -371,6 +371,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _evidence_loaded(self, ev: LoadedEvidence) -> None:
+        if self._closed:  # an analysis that finished while the window closed: its store is gone
+            return
         if ev.purpose == "reference":
             if self._other_case(ev):
                 return
