@@ -232,7 +232,7 @@ def test_shortcuts_listed_in_help_and_dialogs_open(qtbot, window):
         "Cancel run",
         "Export PDF report",
         "Settings",
-        "Compare two candidates",
+        "Compare candidates (zoom, before/after)",
         "Keyboard shortcuts",
     ):
         assert name in rows and rows[name], name
