@@ -270,6 +270,7 @@ class TFGNetPipeline:
         import torch
 
         from tfgnet_desk import faces
+        from tfgnet_desk.model.id_guidance import build_identity_guide
 
         def report(stage: str, step: int, total: int) -> None:
             if progress is not None:
@@ -346,8 +347,6 @@ class TFGNetPipeline:
 
         t0 = time.perf_counter()
         init = to_tensor(restored[0]).to(model.device, model.dtype) if req.strength < 1.0 else None
-        from tfgnet_desk.model.id_guidance import build_identity_guide
-
         refs = torch.cat([to_tensor(r) for r in restored]).to(model.device, model.dtype)
         guide = build_identity_guide(model, refs, req.identity_guidance)
         model.generator.sample(

@@ -188,6 +188,10 @@ class LatentGenerator:
 
     @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.decode_differentiable(latents)
+
+    def decode_differentiable(self, latents: torch.Tensor) -> torch.Tensor:
+        """Scaled latents -> images in [-1, 1], with gradients (identity guidance)."""
         vae_dtype = next(self.vae.parameters()).dtype
         out = self.vae.decode(latents.to(vae_dtype) / self.vae.config.scaling_factor).sample
         return out.float().clamp(-1, 1)

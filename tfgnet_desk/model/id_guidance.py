@@ -77,16 +77,13 @@ def build_identity_guide(model, reference_images: torch.Tensor, scale: float) ->
 
     if scale <= 0:
         return None
-    gen, enc = model.generator, model.image_encoder
-
-    def decode(latents: torch.Tensor) -> torch.Tensor:
-        vae_dtype = next(gen.vae.parameters()).dtype
-        out = gen.vae.decode(latents.to(vae_dtype) / gen.vae.config.scaling_factor).sample
-        return out.float().clamp(-1, 1)
+    enc = model.image_encoder
 
     def features(images: torch.Tensor) -> torch.Tensor:
         return embed.image_features(enc, images.to(model.device))[0]
 
     with torch.no_grad():
         ref = features(reference_images.to(model.device, model.dtype)).mean(0, keepdim=True)
-    return IdentityGuide(decode=decode, embed=features, reference=ref, scale=float(scale))
+    return IdentityGuide(
+        decode=model.generator.decode_differentiable, embed=features, reference=ref, scale=float(scale)
+    )
