@@ -118,3 +118,21 @@ def test_caption_from_seed_is_deterministic():
     for t in texts:
         assert _class_words_in(t) == ["woman"]
         assert not _has("beard", t) and not _has("older", t)
+
+
+def test_salient_attributes_are_always_stated_when_the_face_shows_them():
+    from tfgnet_desk.data.captions import stated_attributes
+    from tfgnet_desk.train.data import shows, state_salient
+
+    attrs = {"Eyeglasses": True, "No_Beard": False, "Smiling": False, "Male": True, "Young": False}
+    man = FaceRecord("celeba10k", "m.jpg", Path("m.jpg"), "2", "male", attrs=attrs)
+    woman = FaceRecord("celeba10k", "w.jpg", Path("w.jpg"), "3", "female", attrs={**attrs, "Male": False})
+    assert shows(man, "eyeglasses") and shows(man, "beard") and not shows(man, "smiling")
+    assert not shows(woman, "beard")  # a beard label on a woman's face is not used
+    salient = ("eyeglasses", "beard", "smiling")
+    for seed in range(20):
+        stated = stated_attributes(state_salient(caption_for(man, seed), man, salient))
+        assert stated.get("eyeglasses") is True and stated.get("beard") is True
+        assert stated.get("smiling") is not True
+    utk = FaceRecord("utkface", "u.jpg", Path("u.jpg"), None, "male", age=30)
+    assert state_salient("a man aged 30", utk, salient) == "a man aged 30"

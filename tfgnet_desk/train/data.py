@@ -94,6 +94,30 @@ def _fallback_caption(gender: str, rng: np.random.Generator) -> str:
     return str(rng.choice([f"a photo of a {word}", f"a {word}", f"a face of a {word}"]))
 
 
+def shows(rec: Any, attribute: str) -> bool:
+    """Whether a face record shows a probe attribute by its CelebA labels (a beard only on a man's face;
+    UTKFace records have no such labels)."""
+    from tfgnet_desk.faces.attributes import PROBE_SOURCES
+
+    if attribute not in PROBE_SOURCES:
+        return False
+    name, present = PROBE_SOURCES[attribute]
+    if name not in rec.attrs or bool(rec.attrs[name]) != present:
+        return False
+    return attribute != "beard" or rec.gender == "male"
+
+
+def state_salient(text: str, rec: Any, attributes: tuple[str, ...]) -> str:
+    """``text`` with each of ``attributes`` that the face shows stated (the flip test's own phrase), so
+    that a caption which does not mention one of them means the face does not show it."""
+    from tfgnet_desk.data.captions import with_attribute
+
+    for a in attributes:
+        if shows(rec, a):
+            text = with_attribute(text, a, True)
+    return text
+
+
 class FaceSource:
     """Faces with LQ versions, masks, dlib descriptors and captions, indexed by row."""
 
@@ -106,12 +130,24 @@ class FaceSource:
         raise NotImplementedError
 
     desc_fraction: float = 0.0
+    # Text that matters (joint stage): attributes always stated in a face's caption when the face shows
+    # them, and the share of every batch drawn from faces that show one of them (one attribute chosen
+    # uniformly per slot), so that a rare attribute (eyeglasses: ~6 % of CelebA) is seen often enough.
+    salient_attributes: tuple[str, ...] = ()
+    attribute_fraction: float = 0.0
+
+    def attribute_rows(self, attribute: str) -> np.ndarray:  # pragma: no cover - interface
+        """Rows whose face shows ``attribute`` (for ``attribute_fraction``)."""
+        return np.zeros(0, np.int64)
 
     def sample(self, seed: int, step: int, batch_size: int) -> Batch:
         """The global batch of ``step``: rows drawn with ``step_rng(seed, step)``, random flips.
 
         With ``desc_fraction`` > 0, that share of the batch is drawn from faces that have a dlib
         descriptor (while the identity cache is partial, so the identity term sees enough of them).
+        With ``attribute_fraction`` > 0, that share is drawn from faces showing one of
+        ``salient_attributes`` (the attribute uniformly, then the face). With both at 0 the draw is
+        exactly the plain one (runs resume bit-identically).
         """
         rng = step_rng(seed, step)
         idx = rng.integers(0, len(self), size=batch_size)
@@ -121,6 +157,13 @@ class FaceSource:
             described = np.flatnonzero(has)
             idx[:n] = described[rng.integers(0, len(described), size=n)]
             idx = idx[rng.permutation(batch_size)]
+        if self.attribute_fraction > 0 and self.salient_attributes:
+            groups = [g for g in (self.attribute_rows(a) for a in self.salient_attributes) if len(g)]
+            if groups:
+                n = int(round(self.attribute_fraction * batch_size))
+                which = rng.integers(0, len(groups), size=n)
+                idx[:n] = [groups[k][rng.integers(0, len(groups[k]))] for k in which]
+                idx = idx[rng.permutation(batch_size)]
         return self.rows(idx, rng)
 
     def fixed(self, n: int, seed: int = 12345) -> Batch:
@@ -282,7 +325,14 @@ class CachedFaces(FaceSource):
             from tfgnet_desk.data import caption_for
         except ImportError:
             return _fallback_caption(self.gender[i], rng)
-        return caption_for(rec, rng)
+        return state_salient(caption_for(rec, rng), rec, self.salient_attributes)
+
+    def attribute_rows(self, attribute: str) -> np.ndarray:
+        cache = self.__dict__.setdefault("_attribute_rows", {})
+        if attribute not in cache:
+            rows = [i for i, rec in enumerate(self.records) if rec is not None and shows(rec, attribute)]
+            cache[attribute] = np.array(rows, np.int64)
+        return cache[attribute]
 
     def rows(self, idx: np.ndarray, rng: np.random.Generator) -> Batch:
         rows = self.rows_all[idx]

@@ -21,6 +21,13 @@ the frozen VAE and compared with the target by faceres (``model.face_teacher``),
 are asked for what the caption states. ``t_max_fraction`` < 1 trains only the lower noise levels, the
 ones the app samples at strength < 1.
 
+Captions for text adherence (``salient_attributes``, ``attribute_fraction``; session 8): the templated
+caption states 1-4 of a face's attributes at random, so a face with glasses is often described without
+them and "no mention" does not mean "absent"; with ``salient_attributes`` (for instance eyeglasses, beard,
+smiling) every caption of a face that shows one states it (the flip test's own phrase), and
+``attribute_fraction`` of every batch is drawn from faces that show one (eyeglasses are on ~6 % of CelebA
+faces and none of UTKFace's captions).
+
 ``base_model`` (optional) fine-tunes a model folder (for instance ``models/tiny``) instead of
 assembling a fresh one: its config and weights, then any component ``init`` names (a re-trained image
 encoder), so a stage can be re-run on its own without re-training the others.
@@ -118,6 +125,11 @@ class JointStage(TrainStage):
         for name, module in self.net.components().items():
             trainable = self.lr_mult.get(name, 0.0) > 0
             module.requires_grad_(trainable)
+        # Text that matters: the flip attributes always stated when shown, and faces showing them drawn
+        # more often (``train.data.FaceSource``); off unless the config names them.
+        if hasattr(source, "salient_attributes"):
+            source.salient_attributes = tuple(self.p.get("salient_attributes", ()))
+            source.attribute_fraction = float(self.p.get("attribute_fraction", 0.0))
         self.p_caption = float(self.p.get("p_caption", 0.7))
         self.p_uncond = float(self.p.get("p_uncond", 0.1))
         self.bg_weight = float(self.p.get("bg_weight", 0.1))
