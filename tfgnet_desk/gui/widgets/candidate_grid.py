@@ -5,20 +5,19 @@ Scores are labelled with one vocabulary (``tfgnet_desk/score_labels.py``): "vs e
 photo", and for runs recorded before scores were taken against the evidence "vs restored face (old
 runs)". The restored face (the model's own output) is shown beside the grid with its score vs evidence.
 
-Tiles scale with the pane (:func:`tile_side`): as large as lets every candidate be seen at once, between
-``MIN_TILE`` and ``MAX_TILE`` pixels, and each cell has room for its whole caption. A thumbnail larger
-than the candidate is enlarged nearest-neighbour (no smoothing invents detail); the compare view
-(``compare_dialog.py``) zooms further."""
+Tiles scale with the pane (``tiles.py``): as large as lets every candidate be seen at once, and each cell
+has room for its whole caption, whose lines break between label and score when that is what lets all the
+candidates of a run fit (4 in one row at 1366x768). A thumbnail larger than the candidate is enlarged
+nearest-neighbour (no smoothing invents detail); the compare view (``compare_dialog.py``) zooms further."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QFontMetrics, QIcon, QPixmap
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -32,7 +31,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tfgnet_desk.gui.images import to_qimage
+from tfgnet_desk.gui.widgets.tiles import (
+    CELL_PAD,
+    MAX_TILE,
+    MIN_TILE,
+    CaptionLine,
+    caption_size,
+    caption_text,
+    face_icon,
+    thumbnail,
+    tile_layout,
+)
 from tfgnet_desk.score_labels import (
     EVIDENCE,
     OLD_RESTORED,
@@ -44,9 +53,7 @@ from tfgnet_desk.score_labels import (
     score_value,
 )
 
-MIN_TILE, MAX_TILE = 64, 384  # thumbnail side in pixels
-CELL_PAD = 14  # around the thumbnail and caption in a cell (the selection frame, spacing)
-CAPTION_PAD = 6  # caption width beyond its longest line (word wrap never needs to break a line)
+__all__ = ["MAX_TILE", "MIN_TILE", "CandidateCard", "CandidateGrid", "score_lines", "thumbnail"]
 NUMBER_SORT = "candidate number"
 SORTS = {
     f"score {score_label(EVIDENCE)}": EVIDENCE,
@@ -72,50 +79,6 @@ def format_score(score: Any) -> str:
     return f"{cal:.2f} (raw {raw:.2f})" if raw is not None else f"{cal:.2f}"
 
 
-def thumbnail(image: np.ndarray, side: int) -> QPixmap:
-    """``image`` fitted into ``side`` x ``side``: nearest-neighbour when enlarged (each pixel a block, as it
-    is), smoothed only when reduced."""
-    pix = QPixmap.fromImage(to_qimage(image))
-    if pix.width() == side and pix.height() <= side or pix.height() == side and pix.width() <= side:
-        return pix
-    smaller = side < max(pix.width(), pix.height())
-    mode = Qt.TransformationMode.SmoothTransformation if smaller else Qt.TransformationMode.FastTransformation
-    return pix.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio, mode)
-
-
-def tile_side(width: int, height: int, n: int, caption: QSize) -> int:
-    """The thumbnail side for ``n`` cells (a thumbnail over a ``caption``-sized text) in a ``width`` x
-    ``height`` view: the largest that shows all of them without scrolling, within ``MIN_TILE`` and
-    ``MAX_TILE``; when even ``MIN_TILE`` cannot show them all, the largest that shows one whole row as wide
-    as the captions allow (the other rows scroll)."""
-    n = max(1, n)
-    best, widest = 0, 1
-    for cols in range(1, n + 1):
-        cell_w = width // cols
-        if cols > 1 and caption.width() + CELL_PAD > cell_w:
-            break  # more columns only get narrower than the captions
-        widest = cols
-        rows = math.ceil(n / cols)
-        side = min(cell_w - CELL_PAD, height // rows - caption.height() - CELL_PAD, MAX_TILE)
-        if side >= MIN_TILE:
-            best = max(best, side)
-    if best:
-        return best
-    one_row = min(width // widest - CELL_PAD, height - caption.height() - CELL_PAD)
-    return max(MIN_TILE, min(MAX_TILE, one_row))
-
-
-def face_icon(image: np.ndarray, side: int = MIN_TILE * 2) -> QIcon:
-    """The candidate's thumbnail as an icon that looks the same selected or not: the style would
-    otherwise tint a selected icon with the highlight colour, over the face. Selection is drawn as a
-    frame around the card instead (``style.qss``, ``QListWidget#candidates::item:selected``)."""
-    pix = thumbnail(image, side)
-    icon = QIcon()
-    for mode in (QIcon.Mode.Normal, QIcon.Mode.Selected, QIcon.Mode.Active):
-        icon.addPixmap(pix, mode)
-    return icon
-
-
 @dataclass
 class CandidateCard:
     """One candidate as shown in the grid."""
@@ -136,26 +99,37 @@ class CandidateCard:
         value = cal if cal is not None else raw
         return value if value is not None else float("-inf")
 
-    def label(self) -> str:
-        lines = [f"{candidate_label(self.index)}  seed {self.seed}" + ("  ★ picked" if self.picked else "")]
-        lines += score_lines(self.scores)
-        return "\n".join(lines)
+    def caption_lines(self) -> list[CaptionLine]:
+        """The caption's lines as segments: number and seed (and '★ picked'), then each score."""
+        first = (f"{candidate_label(self.index)}  seed {self.seed}", *(("★ picked",) if self.picked else ()))
+        return [("  ", first), *((" ", pair) for pair in score_segments(self.scores))]
+
+    def label(self, fm: QFontMetrics | None = None, wrap: int = 0) -> str:
+        """The caption; lines wider than ``wrap`` pixels (in ``fm``) broken between their segments."""
+        return caption_text(self.caption_lines(), fm, wrap)
+
+
+def score_segments(scores: dict[str, Any]) -> list[tuple[str, str]]:
+    """``("vs evidence", "0.41 (raw 0.93)")`` per score, in the one order every view uses; 'n/a' vs
+    evidence when a new run could not score against it (no face found)."""
+    shown = dict(scores or {})
+    if EVIDENCE not in shown and OLD_RESTORED not in shown:
+        shown[EVIDENCE] = None  # say so rather than show nothing
+    return [(score_label(name), format_score(score)) for name, score in ordered_scores(shown)]
 
 
 def score_lines(scores: dict[str, Any], backend: bool = False, sep: str = " ") -> list[str]:
     """``vs evidence 0.41 (raw 0.93)`` per score (``sep`` between label and value; ``backend``:
-    ``vs evidence: 0.41 (raw 0.93) [dlib-resnet]``); 'n/a' vs evidence when a new run could not score
-    against it (no face found)."""
+    ``vs evidence: 0.41 (raw 0.93) [dlib-resnet]``)."""
+    if not backend:
+        return [f"{label}{sep}{value}" for label, value in score_segments(scores)]
     shown = dict(scores or {})
     if EVIDENCE not in shown and OLD_RESTORED not in shown:
-        shown[EVIDENCE] = None  # say so rather than show nothing
+        shown[EVIDENCE] = None
     lines = []
     for name, score in ordered_scores(shown):
         by = score_parts(score)[2]
-        if backend:
-            lines.append(f"{score_label(name)}: {format_score(score)}" + (f" [{by}]" if by else ""))
-        else:
-            lines.append(f"{score_label(name)}{sep}{format_score(score)}")
+        lines.append(f"{score_label(name)}: {format_score(score)}" + (f" [{by}]" if by else ""))
     return lines
 
 
@@ -185,6 +159,7 @@ class CandidateGrid(QWidget):
         self.list = QListWidget(objectName="candidates")
         self.list.setViewMode(QListWidget.ViewMode.IconMode)
         self.tile = 0  # the thumbnails' side; set by _fit_tiles from the list's size
+        self.wrap = 0  # the width captions are broken at (0: whole lines); set by _fit_tiles
         fm = self.list.fontMetrics()
         self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.list.setMovement(QListWidget.Movement.Static)
@@ -272,7 +247,9 @@ class CandidateGrid(QWidget):
         self._show_backends()
         if OLD_RESTORED in card.scores:
             self._offer_old_sort(True)
-        item = QListWidgetItem(face_icon(card.image, self.tile), card.label())
+        item = QListWidgetItem(
+            face_icon(card.image, self.tile), card.label(self.list.fontMetrics(), self.wrap)
+        )
         item.setData(Qt.UserRole, card.key)
         item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
         item.setToolTip(
@@ -321,34 +298,41 @@ class CandidateGrid(QWidget):
         return super().eventFilter(obj, event)
 
     # Tiles -----------------------------------------------------------------------------------------
-    def caption_size(self) -> QSize:
-        """Room for the longest caption of the shown cards (at least a new run's three lines) unwrapped."""
+    def caption_size(self, wrap: int = 0) -> QSize:
+        """Room for the longest caption of the shown cards (at least a new run's three lines, as wide as
+        a picked candidate's with a reference photo), lines broken at ``wrap`` pixels (0: whole)."""
         fm = QFontMetrics(self.list.font())
-        labels = [c.label() for c in self.cards.values()]
-        example = f"{candidate_label(0)}  seed 0000  ★ picked\n{score_label(REFERENCE)} -0.00 (raw 0.00)"
-        lines = [line for text in [example, *labels] for line in text.split("\n")]
-        rows = max([3, *(len(text.split("\n")) for text in labels)])
-        width = max(fm.horizontalAdvance(line) for line in lines) + CAPTION_PAD
-        return QSize(width, rows * fm.lineSpacing() + 6)
+        lines = [
+            ("  ", (f"{candidate_label(0)}  seed 0000", "★ picked")),
+            (" ", (score_label(REFERENCE), "-0.00 (raw 0.00)")),
+        ]
+        texts = [caption_text(lines, fm, wrap), *(c.label(fm, wrap) for c in self.cards.values())]
+        return caption_size(texts, fm)
 
     def _fit_tiles(self) -> None:
-        """Size the thumbnails to the list (see :func:`tile_side`) and give every cell its whole caption.
+        """Size the thumbnails to the list (see ``tiles.tile_layout``) and give every cell its whole
+        caption, broken between label and score where that lets every candidate be seen.
 
         The width leaves room for a vertical scroll bar whether or not one shows, so that a scroll bar
         appearing never changes the tile size (which could make it disappear again)."""
-        caption = self.caption_size()
         area = self.list.contentsRect()
         bar = self.list.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
-        side = tile_side(area.width() - bar - 4, area.height() - 4, len(self.cards), caption)
+        side, wrap = tile_layout(
+            area.width() - bar - 4, area.height() - 4, len(self.cards), self.caption_size
+        )
+        caption = self.caption_size(wrap)
         cell = QSize(max(side, caption.width()) + CELL_PAD, side + caption.height() + CELL_PAD)
-        if side != self.tile:
-            self.tile = side
+        if side != self.tile or wrap != self.wrap:
+            fm = self.list.fontMetrics()
             self.list.setIconSize(QSize(side, side))
             for i in range(self.list.count()):
                 item = self.list.item(i)
                 card = self.cards.get(item.data(Qt.UserRole))
                 if card is not None:
-                    item.setIcon(face_icon(card.image, side))
+                    if side != self.tile:
+                        item.setIcon(face_icon(card.image, side))
+                    item.setText(card.label(fm, wrap))
+            self.tile, self.wrap = side, wrap
         if self.list.gridSize() != cell:
             self.list.setGridSize(cell)
 
@@ -357,7 +341,7 @@ class CandidateGrid(QWidget):
         for i in range(self.list.count()):
             item = self.list.item(i)
             if item.data(Qt.UserRole) == key:
-                item.setText(self.cards[key].label())
+                item.setText(self.cards[key].label(self.list.fontMetrics(), self.wrap))
         self._fit_tiles()  # "★ picked" may lengthen the caption
 
     def _show_backends(self) -> None:
