@@ -37,6 +37,13 @@ def default_pipeline_factory(folder: Path, settings: Any):
     return TFGNetPipeline.from_pretrained(folder, settings)
 
 
+def load_detector(spec: str | None) -> Callable[[np.ndarray], tuple]:
+    """The face detector named by ``spec`` (``"package.module:function"``), or :func:`detect_box`."""
+    if not spec:
+        return detect_box
+    return load_factory(spec)
+
+
 def detect_box(image: np.ndarray) -> tuple[tuple[int, int, int, int] | None, str]:
     """Largest face box and the method that found it, or (None, '') when there is none."""
     from tfgnet_desk.faces.detect import detect_faces
@@ -50,10 +57,11 @@ def detect_box(image: np.ndarray) -> tuple[tuple[int, int, int, int] | None, str
 class _Engine:
     """State of one child: the loaded pipeline and how to send events back."""
 
-    def __init__(self, conn, cancel, factory_spec: str | None) -> None:
+    def __init__(self, conn, cancel, factory_spec: str | None, detector_spec: str | None = None) -> None:
         self.conn = conn
         self.cancel = cancel
         self.factory_spec = factory_spec
+        self.detector_spec = detector_spec
         self.pipeline = None
         self.key: tuple | None = None
 
@@ -104,7 +112,7 @@ class _Engine:
 
     def detect(self, token: int, image: np.ndarray) -> None:
         try:
-            box, method = detect_box(image)
+            box, method = load_detector(self.detector_spec)(image)
         except Exception as exc:  # noqa: BLE001 - the parent turns it into "no face found"
             self.send(P.DETECT_FAILED, token, P.error_record(exc))
             return
@@ -117,7 +125,9 @@ def _cancelled() -> BaseException:
     return Cancelled("cancelled by the analyst")
 
 
-def serve(conn, cancel, factory_spec: str | None = None, nice: int = 0) -> None:
+def serve(
+    conn, cancel, factory_spec: str | None = None, nice: int = 0, detector_spec: str | None = None
+) -> None:
     """The child's main function: serve messages until ``stop`` or until the parent goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in a terminal is the parent's to handle
     if nice:
@@ -125,7 +135,7 @@ def serve(conn, cancel, factory_spec: str | None = None, nice: int = 0) -> None:
             os.nice(nice)  # the window's process wins the CPU whenever it needs it
         except OSError:
             pass
-    engine = _Engine(conn, cancel, factory_spec)
+    engine = _Engine(conn, cancel, factory_spec, detector_spec)
     while True:
         try:
             message = conn.recv()

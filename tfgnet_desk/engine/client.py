@@ -32,13 +32,22 @@ class EngineProcess:
 
     ``factory``: ``"package.module:function"`` building the pipeline in the child (None: the real
     :class:`~tfgnet_desk.pipeline.TFGNetPipeline`). ``nice``: how much lower the child's CPU priority
-    is than the parent's, so that the window always gets the CPU first.
+    is than the parent's, so that the window always gets the CPU first. ``detector``:
+    ``"package.module:function"`` answering ``detect`` requests in the child (None: the dlib detectors,
+    :func:`tfgnet_desk.engine.child.detect_box`).
     """
 
-    def __init__(self, name: str = "tfgnet-engine", factory: str | None = None, nice: int = 0) -> None:
+    def __init__(
+        self,
+        name: str = "tfgnet-engine",
+        factory: str | None = None,
+        nice: int = 0,
+        detector: str | None = None,
+    ) -> None:
         self.name = name
         self.factory = factory
         self.nice = nice
+        self.detector = detector
         self._ctx = mp.get_context("spawn")
         self.cancel_event = self._ctx.Event()
         self._conn = None
@@ -58,7 +67,7 @@ class EngineProcess:
             parent, child = self._ctx.Pipe(duplex=True)
             process = self._ctx.Process(
                 target=serve,
-                args=(child, self.cancel_event, self.factory, self.nice),
+                args=(child, self.cancel_event, self.factory, self.nice, self.detector),
                 name=self.name,
                 daemon=True,
             )
@@ -100,6 +109,14 @@ class EngineProcess:
         self._close_conn()
         self._process = None
         return not process.is_alive()
+
+    def terminate(self) -> None:
+        """End the child now (SIGTERM), whatever it is doing: the way to stop work that checks no cancel
+        flag (a face detection inside dlib). Thread-safe: the thread reading this engine's events gets
+        :class:`EngineDied` and the next :meth:`start` replaces the child."""
+        process = self._process
+        if process is not None and process.is_alive():
+            process.terminate()
 
     def _close_conn(self) -> None:
         if self._conn is not None:
