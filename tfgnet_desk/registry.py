@@ -22,6 +22,7 @@ Layout under the model folder::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +52,7 @@ ALEXNET_URL = "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"
 LPIPS_LIN_URL = "https://github.com/richzhang/PerceptualSimilarity/raw/v0.1/lpips/weights/v0.1/alex.pth"
 INCEPTION_URL = "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
 SDXL_LICENCE = "CreativeML Open RAIL++-M"
+Progress = Callable[[int, int, str], None]  # (files done, files in the manifest, file being checked)
 
 
 @dataclass(frozen=True)
@@ -413,17 +415,22 @@ def full_parts_missing(full_dir: Path) -> list[str]:
     return missing
 
 
-def _verify_parts(folder: Path, parts: tuple[str, ...], check_hashes: bool) -> list[VerifyReport]:
-    return [verify_folder(folder / p, check_hashes=check_hashes) for p in parts if (folder / p).is_dir()]
+def _verify_parts(folder: Path, parts: tuple[str, ...], check: bool, progress=None) -> list[VerifyReport]:
+    return [verify_folder(folder / p, check, progress) for p in parts if (folder / p).is_dir()]
 
 
 def component_status(
-    comp: Component, models_dir: Path, check_hashes: bool = False, shipped_dir: Path | None = None
+    comp: Component,
+    models_dir: Path,
+    check_hashes: bool = False,
+    shipped_dir: Path | None = None,
+    progress: Progress | None = None,
 ) -> Status:
     """Check ``comp`` in ``models_dir``: files present, then each MANIFEST (sizes; hashes if asked).
 
     The model folders ``tiny`` and ``full`` are always checked against their manifest with hashes
     when ``check_hashes`` (``models verify``); ``tiny`` is small, so ``list`` hashes it as well.
+    ``progress(done, total, path)``: before each file is checked (see ``weights.verify_folder``).
     """
     folder = comp.path(models_dir)
     if (
@@ -441,7 +448,7 @@ def component_status(
                     comp, folder, "incomplete", f"not assembled yet: needs {', '.join(needs)}", needs
                 )
             return Status(comp, folder, "missing", "no model folder", [comp.folder])
-        report = verify_folder(folder, check_hashes=check_hashes or comp.name == "tiny")
+        report = verify_folder(folder, check_hashes=check_hashes or comp.name == "tiny", progress=progress)
         if report.ok:
             hashed = check_hashes or comp.name == "tiny"
             return Status(
@@ -460,7 +467,7 @@ def component_status(
         return Status(comp, folder, "incomplete", f"missing: {', '.join(missing)}", missing)
     parts = comp.provides or ("",)
     unlisted = [p for p in parts if not (folder / p / MANIFEST_NAME).is_file()]
-    reports = _verify_parts(folder, tuple(p for p in parts if p not in unlisted), check_hashes)
+    reports = _verify_parts(folder, tuple(p for p in parts if p not in unlisted), check_hashes, progress)
     bad = [r for r in reports if not r.ok]
     if bad:
         return Status(comp, folder, "failed", " ".join(r.message() for r in bad))
@@ -502,6 +509,7 @@ def all_status(
     check_hashes: bool = False,
     shipped_dir: Path | None = None,
     names: list[str] | None = None,
+    progress: Progress | None = None,
 ) -> list[Status]:
     comps = [get(n) for n in names] if names else list(COMPONENTS)
-    return [component_status(c, models_dir, check_hashes, shipped_dir) for c in comps]
+    return [component_status(c, models_dir, check_hashes, shipped_dir, progress) for c in comps]

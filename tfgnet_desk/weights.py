@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,13 @@ from tfgnet_desk.hashing import sha256_file  # noqa: F401  (re-exported)
 MANIFEST_NAME = "MANIFEST.json"
 MANIFEST_VERSION = 1
 PICKLE_SUFFIXES = (".bin", ".pt", ".ckpt", ".pth", ".pkl", ".pickle")
+
+
+# Advice for the command line inside WeightsError texts; the window replaces it (gui/messages.py).
+CLI_MODEL_HINT = (
+    "Put a model there (tfgnet-desk models import) or pass --model with a folder written by "
+    "TFGNet.save_pretrained; nothing is downloaded automatically."
+)
 
 
 class WeightsError(RuntimeError):
@@ -123,10 +131,7 @@ def read_manifest(folder: Path | str) -> dict[str, Any]:
     folder = Path(folder)
     path = folder / MANIFEST_NAME
     if not folder.is_dir():
-        raise WeightsError(
-            f"model folder {folder} does not exist. Put a model there (tfgnet-desk models) or pass --model "
-            "with a folder written by TFGNet.save_pretrained; nothing is downloaded automatically."
-        )
+        raise WeightsError(f"model folder {folder} does not exist. {CLI_MODEL_HINT}")
     if not path.is_file() and not any(folder.iterdir()):
         raise WeightsError(
             f"model folder {folder} is empty: no model has been installed or trained there yet "
@@ -151,8 +156,13 @@ def manifest_hash(folder: Path | str) -> str:
     return hash_entries(read_manifest(folder)["files"])
 
 
-def verify_folder(folder: Path | str, check_hashes: bool = True) -> VerifyReport:
-    """Check every file listed in the manifest: present, same size, same sha256; flag pickles anywhere."""
+def verify_folder(
+    folder: Path | str, check_hashes: bool = True, progress: Callable[[int, int, str], None] | None = None
+) -> VerifyReport:
+    """Check every file listed in the manifest: present, same size, same sha256; flag pickles anywhere.
+
+    ``progress(done, total, path)`` is called before each listed file is checked (the window's Models…
+    dialog shows it: hashing a full-profile folder takes minutes)."""
     folder = Path(folder)
     report = VerifyReport(folder=folder)
     try:
@@ -166,8 +176,10 @@ def verify_folder(folder: Path | str, check_hashes: bool = True) -> VerifyReport
             report.pickles.append(rel)
         elif rel not in listed:
             report.unlisted.append(rel)
-    for entry in manifest["files"]:
+    for done, entry in enumerate(manifest["files"]):
         rel = entry["path"]
+        if progress is not None:
+            progress(done, len(manifest["files"]), rel)
         p = folder / rel
         if ".." in Path(rel).parts or Path(rel).is_absolute():
             report.mismatch.append(rel)
