@@ -18,6 +18,7 @@ def _focus(widget):
 def build_actions(w: MainWindow) -> dict[str, QAction]:
     """Create the menu bar; returns the actions by name (tests and the shortcuts list use them)."""
     from tfgnet_desk import __version__
+    from tfgnet_desk.gui.close_case import close_case_asked, reopen_case
     from tfgnet_desk.gui.widgets.about_dialog import AboutDialog, ShortcutsDialog
 
     actions: dict[str, QAction] = {}
@@ -53,12 +54,21 @@ def build_actions(w: MainWindow) -> dict[str, QAction]:
     m.addSeparator()
     add(m, "export", "&Export PDF report…", lambda: w.export_pdf(), "Ctrl+E")
     add(m, "settings", "&Settings…", w.open_settings, "Ctrl+,")
+    add(m, "models", "&Models…", w.open_models, tip="List, verify and import model folders and checkpoints")
     m.addSeparator()
     add(m, "quit", "&Quit", w.close, "Ctrl+Q")
 
     m = bar.addMenu("&Case")
     add(m, "rename_case", "&Rename case…", w.rename_case_dialog, "F2")
-    add(m, "close_case", "&Close case", w.close_case, "Ctrl+Shift+W", "Mark the open case as closed")
+    add(
+        m,
+        "close_case",
+        "&Close case…",
+        lambda: close_case_asked(w),
+        "Ctrl+Shift+W",
+        "Mark the open case as closed (asks first)",
+    )
+    add(m, "reopen_case", "Re&open case", lambda: reopen_case(w), tip="Make a closed case editable again")
     add(m, "search_cases", "&Search cases", _focus(w.case_list.search), "Ctrl+F")
 
     m = bar.addMenu("&Run")

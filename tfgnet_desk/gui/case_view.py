@@ -7,7 +7,9 @@ another's title.
 
 Closing the open case leaves the window with no case: the actions that work on a case (add crops or a
 reference photo, paste, Generate, Export, rename, close) stay disabled until a case is opened or created.
-At start, before any case was closed, a first crop may still be dropped: it makes a new case.
+At start, before any case was closed, a first crop may still be dropped: it makes a new case. A closed
+case opened from the list is shown read-only (``gui/close_case.py``): Export and Reopen work, the
+evidence actions (add, paste, remove, reference photo, face box, description, Generate) do not.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tfgnet_desk.gui import messages
+from tfgnet_desk.gui.close_case import CLOSED_CASE
 
 if TYPE_CHECKING:  # pragma: no cover
     from tfgnet_desk.gui.main_window import MainWindow
@@ -24,12 +27,15 @@ NO_CASE = "No case open: open one from the case list or create one (Ctrl+N)."
 # Messages about the case on screen (they go with it); others (model missing, recovered runs) stay.
 CASE_MESSAGES = (messages.BAD_FILE, messages.NO_FACE, messages.INVALID_INPUT, "cancelled")
 EVIDENCE_ACTIONS = ("open_evidence", "paste", "reference", "generate")
-CASE_ACTIONS = ("export", "rename_case", "close_case")
+CASE_ACTIONS = ("export", "rename_case")
 
 
 def can_add_evidence(w: MainWindow) -> bool:
-    """A case is open, or none was closed yet (then the first crop makes one)."""
-    return w.case_id is not None or not w.case_left
+    """An open (not closed) case is shown, or no case is and none was closed yet (then the first crop
+    makes one)."""
+    if w.case_id is not None:
+        return not w.case_closed
+    return not w.case_left
 
 
 def show_case(w: MainWindow, case: dict[str, Any] | None, description: str = "") -> None:
@@ -43,13 +49,15 @@ def show_case(w: MainWindow, case: dict[str, Any] | None, description: str = "")
     w.statusBar().clearMessage()
     if w.message_bar.message and w.message_bar.message.kind in CASE_MESSAGES:
         w.message_bar.clear()
+    w.case_closed = case is not None and case.get("status") == "closed"
     if case is None:
         w.case_id = w.case_uid = None
         w.setWindowTitle(TITLE)
         w.history.set_runs([])
     else:
         w.case_id, w.case_uid = case["id"], case["uid"]
-        w.setWindowTitle(f"{case['title']} — {TITLE}")
+        closed = " (closed)" if w.case_closed else ""
+        w.setWindowTitle(f"{case['title']}{closed} — {TITLE}")
     w.description.set_text(description)
     update_case_actions(w)
 
@@ -61,11 +69,15 @@ def update_case_actions(w: MainWindow) -> None:
         w.actions[name].setEnabled(can_add)
     for name in CASE_ACTIONS:
         w.actions[name].setEnabled(has_case)
+    w.actions["close_case"].setEnabled(has_case and not w.case_closed)
+    w.actions["reopen_case"].setEnabled(has_case and w.case_closed)
     w.history.export.setEnabled(has_case)
-    w.evidence.set_accepting(can_add, NO_CASE)
+    w.evidence.set_accepting(can_add, CLOSED_CASE if has_case else NO_CASE)
     w.description.edit.setEnabled(can_add)
 
 
 def case_blocker(w: MainWindow) -> str | None:
-    """Why Generate is disabled for want of a case (None: a case is open or may still be made)."""
-    return None if can_add_evidence(w) else NO_CASE
+    """Why Generate is disabled for want of an open case (None: one is open or may still be made)."""
+    if can_add_evidence(w):
+        return None
+    return CLOSED_CASE if w.case_id is not None else NO_CASE

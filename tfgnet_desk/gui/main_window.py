@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QLockFile, QTimer, Slot
+from PySide6.QtCore import QTimer, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
@@ -21,16 +21,16 @@ from PySide6.QtWidgets import (
     QMainWindow,
 )
 
-from tfgnet_desk.gui import messages, new_case
+from tfgnet_desk.gui import evidence_intake, messages, new_case, recovery
 from tfgnet_desk.gui.actions import build_actions
 from tfgnet_desk.gui.analysis import AnalysisWorker, EvidenceRequest, LoadedEvidence
 from tfgnet_desk.gui.case_view import can_add_evidence, case_blocker, show_case, update_case_actions
+from tfgnet_desk.gui.close_case import close_case_asked, reopen_case
 from tfgnet_desk.gui.evidence_removal import EVIDENCE_REMOVED, EvidenceRemoval
 from tfgnet_desk.gui.export import export_case_report
 from tfgnet_desk.gui.layout import build_layout, default_size
 from tfgnet_desk.gui.run_session import RunSession
 from tfgnet_desk.gui.store_views import case_rows, load_draft, save_draft
-from tfgnet_desk.gui.widgets.evidence_panel import EvidenceItem
 from tfgnet_desk.gui.worker import model_present
 from tfgnet_desk.settings import Settings
 
@@ -60,6 +60,7 @@ class MainWindow(QMainWindow):
         self.reference_id: int | None = None  # the current reference photo's evidence id
         self.case_uid: str | None = None
         self.case_left = False  # the open case was closed: case-bound actions wait for another case
+        self.case_closed = False  # the case shown is closed: shown read-only until reopened
         self._tokens = 0
         self._close_pending = False
         self._closed = False
@@ -80,7 +81,8 @@ class MainWindow(QMainWindow):
         self.case_list.case_selected.connect(self.open_case)
         self.case_list.new_requested.connect(self.new_case_dialog)
         self.case_list.rename_requested.connect(self.rename_case_dialog)
-        self.case_list.close_requested.connect(self.close_case)
+        self.case_list.close_requested.connect(lambda case_id: close_case_asked(self, case_id))
+        self.case_list.reopen_requested.connect(lambda case_id: reopen_case(self, case_id))
         self.case_list.search_changed.connect(lambda text: self.refresh_cases(search=text))
         self.evidence.files_dropped.connect(self.add_evidence_files)
         self.evidence.image_data_dropped.connect(lambda data: self.add_evidence_data(data, "dropped image"))
@@ -118,6 +120,8 @@ class MainWindow(QMainWindow):
         self.analysis = AnalysisWorker(self.store, **kwargs)
         self.analysis.loaded.connect(self._evidence_loaded)
         self.analysis.load_failed.connect(self._evidence_failed)
+        self.analysis.busy.connect(self.evidence.analysis_bar.set_busy)
+        self.evidence.analysis_bar.cancel_requested.connect(self.analysis.cancel)
         self.analysis.start()
         self.refresh_cases()
         self._check_model()
@@ -126,49 +130,7 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(200, lambda: self.backend and self.backend.preload(self.settings))
 
     def _report_interrupted_runs(self) -> None:
-        """Runs left 'running' by an application that was killed keep their stored candidates and become
-        'interrupted'; candidates that the store could not take wait under ``home/pending``. Say so."""
-        lines = []
-        if self.store is not None and not self._claim_data_folder():
-            lines.append(
-                "Another tfgnet-desk window is using this data folder; runs it has in progress are left "
-                "alone (close it before starting runs here)."
-            )
-        elif self.store is not None:
-            try:
-                runs = self.store.close_interrupted_runs()
-            except Exception as exc:  # noqa: BLE001
-                self.show_message(messages.explain(exc, "checking for interrupted runs"))
-                runs = []
-            if runs:
-                lines.append(
-                    f"{len(runs)} run(s) stopped when the application did; their candidates are kept in "
-                    "the case and the runs are marked 'interrupted'."
-                )
-        pending = self.settings.home / "pending"
-        found = sorted(pending.glob("run-*/*.png")) if pending.is_dir() else []
-        if found:
-            lines.append(f"{len(found)} candidate image(s) the store could not take are kept in {pending}.")
-        if lines:
-            self.show_message(
-                messages.UserMessage(
-                    "recovered",
-                    "Candidates from an interrupted run",
-                    " ".join(lines),
-                    "They are labelled synthetic; review them in the run history (or that folder).",
-                    "info",
-                )
-            )
-
-    def _claim_data_folder(self) -> bool:
-        """Hold ``home/app.lock`` while the window is open; False when another live window holds it (its
-        'running' runs are really running, so they must not be marked interrupted). A lock left by a
-        killed application is stale and taken over."""
-        if getattr(self, "_lock", None) is None:
-            self.settings.home.mkdir(parents=True, exist_ok=True)
-            self._lock = QLockFile(str(self.settings.home / "app.lock"))
-            self._lock.setStaleLockTime(0)  # stale only when its process is gone
-        return bool(self._lock.isLocked() or self._lock.tryLock(0))
+        recovery.report_interrupted_runs(self)  # and claims the data folder's lock
 
     def next_token(self) -> int:
         self._tokens += 1
@@ -176,13 +138,13 @@ class MainWindow(QMainWindow):
 
     # Messages and status ---------------------------------------------------------------------------
     def show_message(self, message: messages.UserMessage) -> None:
-        label = "Settings…" if message.kind == messages.MISSING_WEIGHTS else ""
+        label = "Models…" if message.kind == messages.MISSING_WEIGHTS else ""
         self.message_bar.show_message(message, label)
         self.statusBar().showMessage(message.title, 8000)
 
     def _message_action(self, kind: str) -> None:
         if kind == messages.MISSING_WEIGHTS:
-            self.open_settings()
+            self.open_models()
         elif kind == EVIDENCE_REMOVED:
             self.removal.undo()
 
@@ -191,6 +153,7 @@ class MainWindow(QMainWindow):
 
     @Slot(str, str)
     def _model_state(self, state: str, text: str) -> None:
+        text = messages.for_the_window(text)
         self.model_label.setText(text if state != "missing" else "model missing")
         if state == "missing":
             self.show_message(messages.missing_model_message(text))
@@ -200,7 +163,7 @@ class MainWindow(QMainWindow):
                     messages.MISSING_WEIGHTS,
                     "Model could not be loaded",
                     text,
-                    "Open Settings (Ctrl+,) and verify the model.",
+                    messages.MODELS_HINT,
                 )
             )
         self._update_blocker()
@@ -219,7 +182,7 @@ class MainWindow(QMainWindow):
     def _update_blocker(self) -> None:
         reason = None
         if not model_present(self.settings):
-            reason = "Model missing: open Settings (Ctrl+,) to choose a model folder."
+            reason = "Model missing: import one with File > Models…, or choose a folder in Settings."
         elif case_blocker(self):
             reason = case_blocker(self)
         elif not self.evidence.used_items():
@@ -311,8 +274,11 @@ class MainWindow(QMainWindow):
         )
 
     def _ensure_case(self) -> int | None:
-        """The open case; at start (no case closed yet) a new one; None after a case was closed."""
-        if self.case_id is None and can_add_evidence(self):
+        """The open case; at start (no case closed yet) a new one; None after a case was closed or while
+        a closed case is shown (read-only)."""
+        if not can_add_evidence(self):
+            return None
+        if self.case_id is None:
             return self.create_case(time.strftime("Case %Y-%m-%d %H:%M"))
         return self.case_id
 
@@ -373,39 +339,8 @@ class MainWindow(QMainWindow):
     def _evidence_loaded(self, ev: LoadedEvidence) -> None:
         if self._closed:  # an analysis that finished while the window closed: its store is gone
             return
-        if ev.purpose == "reference":
-            if self._other_case(ev):
-                return
-            self.evidence.set_reference(ev.image)
-            self.reference_id = ev.evidence_id
-            return
-        if self._other_case(ev):
-            return
-        key = f"e{ev.evidence_id}" if ev.evidence_id is not None else f"t{ev.token}"
-        if key in self.evidence.items:
-            self.evidence.strip.setCurrentRow(list(self.evidence.items).index(key))
-            return
-        # "whole-crop" means no detector found a face: the analyst draws the box before the crop is used
-        found = ev.detected_box if ev.method != "whole-crop" else None
-        box = ev.stored_box or found
-        item = EvidenceItem(
-            key, ev.name, ev.image, box, found, ev.method, use=box is not None, store_id=ev.evidence_id
-        )
-        self.evidence.add_item(item)
-        if box is None:
-            self.show_message(messages.no_face_message(ev.name))
-        elif self.message_bar.message and self.message_bar.message.kind in (
-            messages.BAD_FILE,
-            messages.NO_FACE,
-        ):
-            self.message_bar.clear()
+        evidence_intake.show_loaded(self, ev)
         self._update_blocker()
-
-    def _other_case(self, ev: LoadedEvidence) -> bool:
-        """True when ``ev`` belongs to a case the analyst has left while it loaded."""
-        if self.store is None or ev.evidence_id is None:
-            return False
-        return self.store.get_evidence(ev.evidence_id)["case_id"] != self.case_id
 
     def _box_changed(self, key: str, box) -> None:
         item = self.evidence.items.get(key)
@@ -438,9 +373,7 @@ class MainWindow(QMainWindow):
             old, self.store = self.store, CaseStore(new)
             self.backend.store = self.analysis.store = self.store
             old.close()
-            if getattr(self, "_lock", None) is not None and self._lock.isLocked():
-                self._lock.unlock()
-            self._lock = None
+            recovery.release_data_folder(self)
             self._report_interrupted_runs()  # claims the new folder's lock
             self.case_left = False  # a fresh data folder: as at start
             show_case(self, None)
@@ -454,6 +387,11 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(self.settings, self)
         if dialog.exec():
             self.apply_settings(dialog.result_settings())
+
+    def open_models(self) -> None:
+        from tfgnet_desk.gui.widgets.models_dialog import open_models_dialog
+
+        open_models_dialog(self)
 
     def export_pdf(self, out: Path | None = None) -> Path | None:
         return export_case_report(self, out)
@@ -490,5 +428,4 @@ class MainWindow(QMainWindow):
                 worker.stop()
         if self.store is not None:
             self.store.close()
-        if getattr(self, "_lock", None) is not None and self._lock.isLocked():
-            self._lock.unlock()
+        recovery.release_data_folder(self)

@@ -16,6 +16,11 @@ INVALID_INPUT = "invalid-input"
 STORE = "case-store"
 UNEXPECTED = "unexpected"
 ENGINE_STOPPED = "engine-stopped"
+NOT_ANALYSED = "not-analysed"  # the method of a crop whose face search the analyst cancelled
+MODELS_HINT = (
+    "Open File > Models… to import a model folder or checkpoint and verify it, or Settings (Ctrl+,) "
+    "to choose another model folder."
+)
 
 
 @dataclass(frozen=True)
@@ -32,13 +37,21 @@ class UserMessage:
         return f"{self.title}: {self.text} {self.todo}".strip()
 
 
+def for_the_window(text: str) -> str:
+    """``text`` (a model folder's error, written for the command line) with the command-line advice
+    ("pass --model ...") replaced by the window's way: the Models… dialog."""
+    from tfgnet_desk.weights import CLI_MODEL_HINT
+
+    return text.replace(CLI_MODEL_HINT, "import one with File > Models….")
+
+
 def missing_model_message(folder: str, detail: str = "") -> UserMessage:
     return UserMessage(
         MISSING_WEIGHTS,
         "Model missing",
-        f"No usable model in {folder}. {detail}".strip(),
-        "Open Settings (Ctrl+,) to choose a model folder, or place the embedded model in models/tiny "
-        "(it ships with the application); cases, evidence and descriptions still work meanwhile.",
+        for_the_window(f"No usable model in {folder}. {detail}".strip()),
+        f"{MODELS_HINT} The embedded tiny model ships with the application (models/tiny); cases, "
+        "evidence and descriptions still work meanwhile.",
     )
 
 
@@ -59,6 +72,17 @@ def no_face_message(name: str) -> UserMessage:
         NO_FACE,
         "No face found",
         f"No face was found in {name}; it is left out of runs (unticked) until a face box is drawn.",
+        "Drag on the image to draw the face box by hand; the crop is then ticked and the run uses your box.",
+        level="warning",
+    )
+
+
+def not_analysed_message(name: str) -> UserMessage:
+    return UserMessage(
+        NO_FACE,
+        "Face search cancelled",
+        f"{name} is kept in the case but was not analysed; it is left out of runs (unticked) until a "
+        "face box is drawn.",
         "Drag on the image to draw the face box by hand; the crop is then ticked and the run uses your box.",
         level="warning",
     )

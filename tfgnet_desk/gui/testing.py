@@ -67,6 +67,53 @@ def no_face_detector(image: np.ndarray):
     return None, ""
 
 
+SLOW_DETECTOR_MARK = "TFGNET_TEST_DETECTING"  # environment: a file the slow detector creates when it starts
+
+
+def slow_detector(image: np.ndarray):
+    """A detector for the detector child (``"tfgnet_desk.gui.testing:slow_detector"``) that never answers
+    in a test's time, as dlib on a huge image once did; it touches ``$TFGNET_TEST_DETECTING`` first."""
+    import os
+    import time
+
+    mark = os.environ.get(SLOW_DETECTOR_MARK)
+    if mark:
+        Path(mark).touch()
+    time.sleep(600)
+    return None, ""
+
+
+class BlockingDetector:
+    """An in-process stand-in detector whose calls wait until :meth:`release` (then the fixed box) or
+    :meth:`cancel` (then :class:`~tfgnet_desk.gui.analysis.AnalysisCancelled`), as the detector child
+    does; ``calls`` counts the calls that started."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.calls = 0
+        self._released = threading.Event()
+        self._cancelled = threading.Event()
+
+    def begin(self) -> None:
+        self._cancelled.clear()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    def release(self) -> None:
+        self._released.set()
+
+    def __call__(self, image: np.ndarray):
+        from tfgnet_desk.gui.analysis import AnalysisCancelled
+
+        self.calls += 1
+        while not self._released.wait(0.01):
+            if self._cancelled.is_set():
+                raise AnalysisCancelled()
+        return fixed_box_detector(image)
+
+
 class SignalRecorder:
     """Records a signal's arguments (optionally calling ``then(*args)``) in a QObject on the GUI thread.
 

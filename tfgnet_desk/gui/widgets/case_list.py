@@ -1,4 +1,4 @@
-"""The case list: every case with its status and last activity; new, search, rename, close."""
+"""The case list: every case with its status and last activity; new, search, rename, close, reopen."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+STATUS_ROLE = Qt.ItemDataRole.UserRole + 1  # the case's status ('open' | 'closed') on its list item
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class CaseList(QWidget):
     new_requested = Signal()
     rename_requested = Signal(object)
     close_requested = Signal(object)
+    reopen_requested = Signal(object)
     search_changed = Signal(str)
 
     def __init__(self, parent=None) -> None:
@@ -72,6 +75,7 @@ class CaseList(QWidget):
             for row in rows:
                 item = QListWidgetItem(f"{row.name}\n{row.status} · {row.last_activity}")
                 item.setData(Qt.UserRole, row.id)
+                item.setData(STATUS_ROLE, row.status)
                 item.setToolTip(f"{row.name} — status: {row.status}; last activity: {row.last_activity}")
                 if row.status == "closed":
                     item.setForeground(Qt.GlobalColor.gray)
@@ -105,5 +109,8 @@ class CaseList(QWidget):
         case_id = item.data(Qt.UserRole)
         menu = QMenu(self)
         menu.addAction("Rename…", lambda: self.rename_requested.emit(case_id))
-        menu.addAction("Close case", lambda: self.close_requested.emit(case_id))
+        if item.data(STATUS_ROLE) == "closed":
+            menu.addAction("Reopen case", lambda: self.reopen_requested.emit(case_id))
+        else:
+            menu.addAction("Close case…", lambda: self.close_requested.emit(case_id))
         menu.exec(self.list.mapToGlobal(pos))

@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from tfgnet_desk.gui.images import qimage_to_png_bytes, to_pixmap
+from tfgnet_desk.gui.messages import NOT_ANALYSED
+from tfgnet_desk.gui.widgets.analysis_bar import AnalysisBar
 from tfgnet_desk.gui.widgets.face_box_view import Box, FaceBoxView
 
 THUMB = 72
@@ -49,8 +51,14 @@ class EvidenceItem:
     use: bool = True
     store_id: object = None
     extra: dict = field(default_factory=dict)
+    display: np.ndarray | None = None  # a smaller copy to draw a large image from (None: the image)
+
+    def shown(self) -> np.ndarray:
+        return self.image if self.display is None else self.display
 
     def state_text(self) -> str:
+        if self.box is None and self.method == NOT_ANALYSED:
+            return "Not analysed (face search cancelled). Drag on the image to draw the face box."
         if self.box is None:
             return "No face found. Drag on the image to draw the face box."
         if self.detected_box is not None and self.box == self.detected_box:
@@ -106,6 +114,7 @@ class EvidencePanel(QWidget):
         self.reset_button = QPushButton("Reset box", objectName="resetBox")
         self.reset_button.setToolTip("Back to the detected face box")
         self.reset_button.clicked.connect(self._reset_box)
+        self.analysis_bar = AnalysisBar()  # the item being read or searched for a face, with Cancel
         self.view = FaceBoxView()
         self.view.setMinimumSize(180, 120)  # the panel fits a 1366x768 screen; the splitter gives more
         self.view.box_changed.connect(self._box_edited)
@@ -142,6 +151,7 @@ class EvidencePanel(QWidget):
         col.addWidget(title)
         col.addWidget(self.strip)
         col.addLayout(buttons)
+        col.addWidget(self.analysis_bar)
         col.addWidget(self.view, 1)
         col.addWidget(self.state)
         col.addLayout(ref)
@@ -150,7 +160,7 @@ class EvidencePanel(QWidget):
     # Items -----------------------------------------------------------------------------------------
     def add_item(self, item: EvidenceItem) -> None:
         self.items[item.key] = item
-        entry = QListWidgetItem(to_pixmap(item.image, THUMB), item.name[:14])
+        entry = QListWidgetItem(to_pixmap(item.shown(), THUMB), item.name[:14])
         entry.setData(Qt.UserRole, item.key)
         entry.setToolTip(item.name)
         entry.setFlags(entry.flags() | Qt.ItemFlag.ItemIsUserCheckable)
@@ -169,12 +179,16 @@ class EvidencePanel(QWidget):
         self._refresh_buttons()
 
     def set_accepting(self, accepting: bool, reason: str = "") -> None:
-        """Whether crops and a reference photo may be added (by button, drop or paste); ``reason`` is
-        shown in the empty panel when they may not."""
+        """Whether the evidence may change: crops and a reference photo added (by button, drop or
+        paste) or removed, face boxes drawn; ``reason`` is shown in the empty panel when it may not (no
+        case open, or a closed case shown read-only)."""
         self._accepting = accepting
         self.setAcceptDrops(accepting)
         self.add_button.setEnabled(accepting)
         self.ref_button.setEnabled(accepting)
+        self.ref_clear.setEnabled(accepting and self.reference is not None)
+        self.view.setEnabled(accepting)  # the face box is shown, not edited
+        self._refresh_buttons()
         if not self.items:
             self.state.setText(EMPTY_TEXT if accepting else reason)
 
@@ -192,10 +206,10 @@ class EvidencePanel(QWidget):
                 out.append(item)
         return out
 
-    def set_reference(self, image: np.ndarray) -> None:
+    def set_reference(self, image: np.ndarray, display: np.ndarray | None = None) -> None:
         self.reference = image
-        self.ref_thumb.setPixmap(to_pixmap(image, 48))
-        self.ref_clear.setEnabled(True)
+        self.ref_thumb.setPixmap(to_pixmap(image if display is None else display, 48))
+        self.ref_clear.setEnabled(self._accepting)
 
     def clear_reference(self) -> None:
         had = self.reference is not None
@@ -208,16 +222,18 @@ class EvidencePanel(QWidget):
     # Internals -------------------------------------------------------------------------------------
     def _refresh_buttons(self) -> None:
         has = self.strip.count() > 0
-        self.remove_button.setEnabled(has)
+        self.remove_button.setEnabled(has and self._accepting)
         item = self.current_item()
-        self.reset_button.setEnabled(bool(item and item.detected_box and item.box != item.detected_box))
+        changed = bool(item and item.detected_box and item.box != item.detected_box)
+        self.reset_button.setEnabled(changed and self._accepting)
 
     def _show_current(self, entry, _prev) -> None:
         item = self.items.get(entry.data(Qt.UserRole)) if entry else None
         if item is None:
             self.view.set_image(None, None)
         else:
-            self.view.set_image(to_pixmap(item.image), item.box)
+            h, w = item.image.shape[:2]
+            self.view.set_image(to_pixmap(item.shown()), item.box, (w, h))
             self.state.setText(item.state_text())
         self._refresh_buttons()
 
@@ -247,7 +263,7 @@ class EvidencePanel(QWidget):
 
     def _remove_current(self) -> None:
         entry = self.strip.currentItem()
-        if entry is None:
+        if entry is None or not self._accepting:
             return
         key = entry.data(Qt.UserRole)
         self.strip.takeItem(self.strip.row(entry))

@@ -1,8 +1,9 @@
 """One evidence crop, shown unaltered, with the face box drawn on it and adjustable by hand.
 
-Scene coordinates are image pixels. The box moves when dragged from inside, resizes from its four
-corner handles, and is drawn anew by dragging anywhere outside it (the way forward when no face was
-found). Arrow keys move it (Shift: 10 px); Ctrl+arrows grow or shrink it.
+Scene coordinates are image pixels (a large image may be drawn from a smaller copy, stretched to the
+image's size: the view fits the whole image in the pane anyway). The box moves when dragged from
+inside, resizes from its four corner handles, and is drawn anew by dragging anywhere outside it (the way
+forward when no face was found). Arrow keys move it (Shift: 10 px); Ctrl+arrows grow or shrink it.
 """
 
 from __future__ import annotations
@@ -53,14 +54,18 @@ class FaceBoxView(QGraphicsView):
         self._sync_items()
 
     # Public API ------------------------------------------------------------------------------------
-    def set_image(self, pixmap: QPixmap | None, box: Box | None) -> None:
+    def set_image(
+        self, pixmap: QPixmap | None, box: Box | None, image_size: tuple[int, int] | None = None
+    ) -> None:
+        """Show ``pixmap`` (of an image of ``image_size`` (w, h) pixels; None: the pixmap's own size)."""
         if pixmap is None or pixmap.isNull():
             self._pixmap_item.setPixmap(QPixmap())
             self._size = (0, 0)
             self._box = None
         else:
             self._pixmap_item.setPixmap(pixmap)
-            self._size = (pixmap.width(), pixmap.height())
+            self._size = image_size or (pixmap.width(), pixmap.height())
+            self._pixmap_item.setScale(self._size[0] / pixmap.width())
             self._box = self._clamp(box) if box else None
         self.scene().setSceneRect(QRectF(0, 0, max(1, self._size[0]), max(1, self._size[1])))
         self._sync_items()

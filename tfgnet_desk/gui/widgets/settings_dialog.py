@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tfgnet_desk.gui.messages import for_the_window
 from tfgnet_desk.settings import DEVICES, IDENTITY_BACKENDS, PROFILES, Settings
 
 ANALYST_TIP = (
@@ -216,7 +217,7 @@ class SettingsDialog(QDialog):
                 self.table.setItem(i, j, QTableWidgetItem(value))
         if not rows:
             summary = summary or "No model in this folder."
-        self.summary.setText(summary)
+        self.summary.setText(for_the_window(summary))
 
     def statuses(self) -> dict[str, str]:
         return {
