@@ -3,7 +3,8 @@
 States: ``01-empty`` (fresh window), ``02-evidence`` (a case with evidence crops, face box and a typed
 description), ``03-generating`` (a run in progress), ``04-candidates`` (a finished run, one picked),
 ``05-compare`` (two candidates side by side, zoomed in to their pixels), ``06-settings`` (settings with
-the model view), ``07-before-after`` (the evidence's face and a candidate either side of the divider).
+the model view), ``07-before-after`` (the evidence's face and a candidate either side of the divider),
+``08-models`` (File > Models..., a component verified).
 
 Under a real X server (``Xvfb :99 -screen 0 1366x768x24`` with ``openbox``), ``--size 1366x768 --screen
 --prefix x11-1366x768-`` maximises the window to that screen and saves the whole screen, window manager
@@ -189,6 +190,15 @@ def main(argv: list[str] | None = None) -> int:
     _wait(app, dialog.verify.isEnabled)
     _save(dialog, args.out, "06-settings")
     dialog.close()
+
+    from tfgnet_desk.gui.widgets.models_dialog import open_models_dialog
+
+    models = open_models_dialog(w)
+    if models.selected_name() is not None:
+        models.verify(models.selected_name())
+        _wait(app, lambda: not models.busy())
+    _save(models, args.out, "08-models")
+    models.close()
     w.close()
     _wait(app, lambda: w._closed, 30_000)
     return 0
