@@ -191,6 +191,7 @@ class AnalysisWorker(QObject):
         self.thread: threading.Thread | None = None
         self._lock = threading.Lock()  # orders cancel() against the start of a detection
         self._current: int | None = None  # token of the request being handled
+        self._shown: tuple[int, str] | None = None  # what the busy indicator says about it
         self._cancel_current = False
         self._stopping = False
 
@@ -204,6 +205,12 @@ class AnalysisWorker(QObject):
 
     def request(self, req: EvidenceRequest) -> None:
         self._queue.put(req)
+        # the item in progress keeps its words and the count of waiting items grows now (posted outside
+        # the lock: on the GUI thread a post may run the window's handlers at once)
+        with self._lock:
+            shown = self._shown if self._current is not None else None
+        if shown is not None:
+            self._relay.post("busy", shown[0], shown[1], self._queue.qsize())
 
     def is_alive(self) -> bool:
         return self.thread is not None and self.thread.is_alive()
@@ -261,7 +268,9 @@ class AnalysisWorker(QObject):
                 closer()
 
     def _busy(self, req: EvidenceRequest, text: str) -> None:
-        self._relay.post("busy", req.token, text, self._queue.qsize())
+        with self._lock:
+            self._shown = (req.token, text)
+            self._relay.post("busy", req.token, text, self._queue.qsize())
 
     def _handle(self, req: EvidenceRequest) -> None:
         try:
