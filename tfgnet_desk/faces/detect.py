@@ -118,7 +118,9 @@ def _to_image(points: np.ndarray, pad: float, scale: float) -> np.ndarray:
     return (np.asarray(points, dtype=np.float64) / scale - pad).astype(np.float32)
 
 
-def _clip_box(box: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+def clip_box(box: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A float box (x0, y0, x1, y1) rounded to whole pixels inside an image of ``shape`` (h, w), at
+    least one pixel wide and high."""
     h, w = shape
     x0, y0, x1, y1 = (int(round(v)) for v in box)
     x0, y0 = min(max(x0, 0), w - 1), min(max(y0, 0), h - 1)
@@ -198,7 +200,7 @@ def landmarks_in_box(
     wbox = (np.asarray(box, dtype=np.float64) + pad) * scale
     l68 = _to_image(predict_landmarks68(work, tuple(wbox), models_dir), pad, scale)
     return FaceDetection(
-        box=_clip_box(np.asarray(box, dtype=np.float64), rgb.shape[:2]),
+        box=clip_box(np.asarray(box, dtype=np.float64), rgb.shape[:2]),
         score=float(score),
         method=method,
         landmarks5=five_from_68(l68),
@@ -235,7 +237,7 @@ def detect_faces(
         img_box = _to_image(b.reshape(2, 2), pad, scale).reshape(4)
         out.append(
             FaceDetection(
-                box=_clip_box(img_box, rgb.shape[:2]),
+                box=clip_box(img_box, rgb.shape[:2]),
                 score=float(s),
                 method=method,
                 landmarks5=five_from_68(l68),

@@ -89,12 +89,11 @@ def scale_box(
     box: tuple[int, int, int, int] | None, scale: float, shape: tuple[int, ...]
 ) -> tuple[int, int, int, int] | None:
     """A box found on a copy shrunk by ``scale``, in the pixels of an image of ``shape``."""
+    from tfgnet_desk.faces.detect import clip_box
+
     if box is None or scale == 1.0:
         return box
-    h, w = shape[:2]
-    x0, y0, x1, y1 = (v / scale for v in box)
-    x0, y0 = min(max(int(round(x0)), 0), w - 1), min(max(int(round(y0)), 0), h - 1)
-    return x0, y0, min(max(int(round(x1)), x0 + 1), w), min(max(int(round(y1)), y0 + 1), h)
+    return clip_box(np.asarray(box, dtype=np.float64) / scale, shape[:2])
 
 
 @dataclass
