@@ -276,7 +276,8 @@ def load_x4plus() -> tuple[RRDBNet, dict[str, str]]:
 
 @lru_cache(maxsize=1)
 def _shared() -> RRDBNet:
-    return load_x4plus()[0]
+    # channels-last memory format: the same arithmetic, about a fifth faster on this CPU (docs/performance.md)
+    return load_x4plus()[0].to(memory_format=torch.channels_last)
 
 
 def upscale_x4(image: np.ndarray) -> np.ndarray:
@@ -291,6 +292,6 @@ def upscale_x4(image: np.ndarray) -> np.ndarray:
     with torch.inference_mode():
         if pad > 0:
             x = F.pad(x, (pad, pad, pad, pad), mode="reflect")
-        y = net(x)[:, :, 4 * pad : 4 * (pad + h), 4 * pad : 4 * (pad + w)]
+        y = net(x.contiguous(memory_format=torch.channels_last))[:, :, 4 * pad : 4 * (pad + h), 4 * pad : 4 * (pad + w)]
         y = (y * 255.0 + 0.5).clamp(0, 255).to(torch.uint8)
     return y[0].permute(1, 2, 0).contiguous().numpy()
