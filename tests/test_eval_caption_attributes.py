@@ -9,14 +9,12 @@ import numpy as np
 import pytest
 
 from tfgnet_desk.data import FaceRecord, caption_for, find_class_word
+from tfgnet_desk.data.caption_attributes import FLIP_ATTRIBUTES, stated_attributes, with_attribute
 from tfgnet_desk.data.captions import (
     _CELEBA_FEATURES,
     _HAIR_COLOURS,
     _HAIR_TEXTURES,
     CLASS_WORDS,
-    FLIP_ATTRIBUTES,
-    stated_attributes,
-    with_attribute,
 )
 
 _ATTRS = [a for a, _, _, _ in _CELEBA_FEATURES] + [a for a, _ in _HAIR_COLOURS + _HAIR_TEXTURES] + ["Young"]

@@ -1,7 +1,7 @@
 """The flip test: does saying an attribute change the candidate the way the words say?
 
 For a case and a method that generates from text (``text-only``, ``tfgnet``), each attribute of
-:data:`~tfgnet_desk.data.captions.FLIP_ATTRIBUTES` (eyeglasses, beard, smiling; beard only when the
+:data:`~tfgnet_desk.data.caption_attributes.FLIP_ATTRIBUTES` (eyeglasses, beard, smiling; beard only when the
 description's class word is male) is stated once and removed once (``with_attribute``; the class word and
 every other phrase kept), and the two texts are generated with the same seed, model, strength, steps and
 evidence (all texts of a case in one batch: the same noise, the same numerics). The attribute's probe
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from tfgnet_desk.data.captions import FLIP_ATTRIBUTES, with_attribute
+from tfgnet_desk.data.caption_attributes import FLIP_ATTRIBUTES, with_attribute
 from tfgnet_desk.evaluate.metrics.analyst import PROBE_THRESHOLD as PROBE_DECISION
 from tfgnet_desk.evaluate.metrics.analyst import FaceAnalysis, stated_gender
 

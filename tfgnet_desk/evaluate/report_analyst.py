@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from tfgnet_desk.data.captions import FLIP_ATTRIBUTES
+from tfgnet_desk.data.caption_attributes import FLIP_ATTRIBUTES
 from tfgnet_desk.evaluate.flip import FLIP_MARGIN
 from tfgnet_desk.evaluate.metrics.analyst import (
     AGE_YOUNG_BELOW,

@@ -110,7 +110,7 @@ def shows(rec: Any, attribute: str) -> bool:
 def state_salient(text: str, rec: Any, attributes: tuple[str, ...]) -> str:
     """``text`` with each of ``attributes`` that the face shows stated (the flip test's own phrase), so
     that a caption which does not mention one of them means the face does not show it."""
-    from tfgnet_desk.data.captions import with_attribute
+    from tfgnet_desk.data.caption_attributes import with_attribute
 
     for a in attributes:
         if shows(rec, a):

@@ -44,7 +44,8 @@ from typing import Any
 
 import numpy as np
 
-from tfgnet_desk.data.captions import CLASS_WORD_GENDER, find_class_word, stated_attributes
+from tfgnet_desk.data.caption_attributes import stated_attributes
+from tfgnet_desk.data.captions import CLASS_WORD_GENDER, find_class_word
 
 log = logging.getLogger("tfgnet_desk.evaluate")
 

@@ -278,7 +278,7 @@ class JointStage(TrainStage):
         """Teacher losses on the predicted clean image (the VAE decoding of the x0 prediction):
         faceres identity and perceptual distance to the target, and the attribute probes' BCE on what
         each sample's caption states (captioned samples only)."""
-        from tfgnet_desk.data.captions import stated_attributes
+        from tfgnet_desk.data.caption_attributes import stated_attributes
 
         alpha = self.noise_scheduler.alphas_cumprod.to(zt.device)[t].view(-1, 1, 1, 1).to(zt.dtype)
         z0_pred = (zt - (1 - alpha).sqrt() * eps_pred) / alpha.sqrt()
