@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from tfgnet_desk.faces import IdentityScore, cosine
-from tfgnet_desk.pipeline import sha256_array
+from tfgnet_desk.hashing import pixel_sha256
 
 
 class HashIdentityEncoder:
@@ -25,16 +25,16 @@ class HashIdentityEncoder:
         self.calls: list[tuple[str, str, tuple | None, str | None]] = []
 
     def vector(self, img: np.ndarray) -> np.ndarray:
-        seed = int(sha256_array(np.asarray(img))[:16], 16)
+        seed = int(pixel_sha256(img)[:16], 16)
         v = np.random.default_rng(seed).normal(size=self.dim)
         return v / np.linalg.norm(v)
 
     def embed(self, img: np.ndarray, box=None) -> np.ndarray:
-        self.calls.append(("embed", sha256_array(np.asarray(img)), box, None))
+        self.calls.append(("embed", pixel_sha256(img), box, None))
         return self.vector(img)
 
     def embed_detection(self, img: np.ndarray, detection) -> np.ndarray:
-        sha = sha256_array(np.asarray(img))
+        sha = pixel_sha256(img)
         self.calls.append(("detection", sha, tuple(detection.box), detection.method))
         return self.vector(img)
 
@@ -48,5 +48,5 @@ class HashIdentityEncoder:
 
     def embedded(self, img: np.ndarray) -> list[tuple[str, str, tuple | None, str | None]]:
         """The calls that embedded ``img``."""
-        sha = sha256_array(np.asarray(img))
+        sha = pixel_sha256(img)
         return [c for c in self.calls if c[1] == sha]

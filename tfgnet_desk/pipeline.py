@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tfgnet_desk.evidence_fusion import default_sigmas, lowfreq_fusion
-from tfgnet_desk.hashing import pixel_sha256
+from tfgnet_desk.hashing import IMAGE_HASH, pixel_sha256
 from tfgnet_desk.model import Cancelled
 from tfgnet_desk.request import RECORD_VERSION, GenerationRequest
 from tfgnet_desk.run_scoring import RunScorer
@@ -89,17 +89,6 @@ class PreparedFace:
     method: str  # detector / fallback that found it
     box: tuple[int, int, int, int] | None
     detection: FaceDetection | None = None  # in the evidence image's coordinates; None: no face found
-
-
-# How evidence_sha256 and outputs[i].sha256 are computed (absent in records made before: dtype+shape headers)
-IMAGE_HASH = "pixel_sha256: sha256(repr(shape) + uint8 bytes), as the case store"
-
-
-def sha256_array(img: np.ndarray) -> str:
-    """The project's one image hash (``hashing.pixel_sha256``), as the case store records it. Runs
-    recorded before it was unified hashed dtype and shape headers too (``provenance.image_hash`` says
-    which definition a record used)."""
-    return pixel_sha256(img)
 
 
 def library_versions() -> dict[str, str]:
@@ -400,10 +389,8 @@ class TFGNetPipeline:
                 "fidelity": req.fidelity,
                 "identity_guidance": req.identity_guidance,
                 "face_boxes": [list(b) if b is not None else None for b in (req.face_boxes or [])] or None,
-                "evidence_sha256": [sha256_array(np.asarray(x)) for x in req.images],
-                "reference_sha256": None
-                if req.reference is None
-                else sha256_array(np.asarray(req.reference)),
+                "evidence_sha256": [pixel_sha256(x) for x in req.images],
+                "reference_sha256": None if req.reference is None else pixel_sha256(req.reference),
             },
             "seeds": seeds,
             "id_background_noise_seed": req.seed if model.config.id_image_noise else None,
@@ -421,8 +408,10 @@ class TFGNetPipeline:
             if enc is None
             else {"backend": enc.name, "calibration": enc.calibration, "evidence_image": 0},
             "notes": notes,
+            # outputs[i].sha256 and the request's evidence/reference hashes: hashing.pixel_sha256, the
+            # hash the case store, the PNG chunk, the report and bundles hold (named by image_hash)
             "outputs": [
-                {"index": c.index, "seed": c.seed, "sha256": sha256_array(c.image)} for c in candidates
+                {"index": c.index, "seed": c.seed, "sha256": pixel_sha256(c.image)} for c in candidates
             ],
             "image_hash": IMAGE_HASH,
             "scores": [{k: asdict(v) for k, v in c.scores.items()} for c in candidates],

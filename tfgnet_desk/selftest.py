@@ -66,8 +66,8 @@ def _model_folder(settings) -> Path:
 
 
 def check_result(result, image_size: int, n: int) -> list[str]:
-    """The per-result checks; returns the candidates' sha256 (raises SelfTestFailure)."""
-    from tfgnet_desk.pipeline import sha256_array
+    """The per-result checks; returns the candidates' image hashes (raises SelfTestFailure)."""
+    from tfgnet_desk.hashing import pixel_sha256
 
     _check(len(result.candidates) == n, f"expected {n} candidates, got {len(result.candidates)}")
     hashes = []
@@ -80,7 +80,7 @@ def check_result(result, image_size: int, n: int) -> list[str]:
         _check(
             float(img.std()) > 1.0, f"candidate {c.index} is flat (std {img.std():.2f}): non-finite output?"
         )
-        hashes.append(sha256_array(img))
+        hashes.append(pixel_sha256(img))
     _check(len(set(hashes)) == len(hashes), "candidates with different seeds are identical")
     for r in result.restored:
         _check(np.asarray(r).dtype == np.uint8 and float(np.asarray(r).std()) > 1.0, "restored face is flat")

@@ -7,7 +7,9 @@ the SHA-256 and size of every file), ``manifest.sha256`` and the files themselve
 in it depends on local row ids, so the audit chain of the case still verifies after import. Import checks
 everything before it writes: the manifest hash, every file's hash (against the manifest, its own
 content-addressed name and the row that names it; candidate PNGs also by decoded pixels), the audit
-chain, and that each row matches the last state its chain recorded; a bundle that fails any check, or a damaged zip, is refused whole.
+chain, and that each row matches the last state its chain recorded; a bundle that fails any check, or a
+damaged zip, is refused whole. A candidate's pixel hash is :func:`tfgnet_desk.hashing.pixel_sha256`, the
+one image hash of the store, the run's provenance, the PNG's chunk and the report.
 """
 
 from __future__ import annotations
@@ -187,7 +189,7 @@ def _name_hash(rel: str) -> str:
 def _check_rows_name_their_files(manifest: dict[str, Any], files: dict[str, bytes]) -> None:
     """Each evidence and candidate row names a file of the bundle whose bytes (and, for a candidate PNG,
     decoded pixels) hash to what the row says."""
-    from tfgnet_desk.cases.evidence import pixel_sha256
+    from tfgnet_desk.hashing import pixel_sha256
 
     for e in manifest.get("evidence", []):
         rel = e.get("stored_path")

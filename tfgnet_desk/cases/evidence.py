@@ -2,8 +2,9 @@
 
 Evidence is hashed (SHA-256) as it is read, validated with :func:`tfgnet_desk.imaging.load_image`, and
 copied to ``evidence/<sha256>`` with mode 0o444; the original is only ever opened for reading. Candidates
-are written as ``candidates/<sha256>.png`` with text chunks saying that the image is synthetic, and which
-run, seed and model made it. Both folders are content-addressed, so a file's name is its recorded hash.
+are written as ``candidates/<sha256>.png`` with text chunks saying that the image is synthetic, which run,
+seed and model made it, and the image hash of its pixels (``hashing.pixel_sha256``). Both folders are
+content-addressed, so a file's name is its recorded (file) hash.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ SYNTHETIC_LABEL = (
     "any person; an investigative lead, not an identification."
 )
 READ_ONLY = 0o444
+PIXEL_CHUNK = "tfgnet:pixel_sha256"  # a stored PNG's text chunk holding the image hash of its pixels
 
 
 class EvidenceError(ValueError):
@@ -141,8 +143,12 @@ def encode_png(img: np.ndarray, text: dict[str, str]) -> bytes:
 
 
 def store_candidate_png(home: Path, img: np.ndarray, text: dict[str, str]) -> StoredFile:
-    """Write a candidate as ``home/candidates/<sha256>.png`` (read-only) with its provenance chunks."""
-    return _store_content(home, "candidates/{sha256}.png", encode_png(img, text))
+    """Write a candidate as ``home/candidates/<sha256>.png`` (read-only) with its provenance chunks and
+    the image hash of its pixels (``tfgnet:pixel_sha256``, :func:`tfgnet_desk.hashing.pixel_sha256`: the
+    same string as its row, its run's provenance, the report and a bundle hold)."""
+    return _store_content(
+        home, "candidates/{sha256}.png", encode_png(img, {**text, PIXEL_CHUNK: pixel_sha256(img)})
+    )
 
 
 def read_png_text(path: Path) -> dict[str, str]:

@@ -10,6 +10,12 @@ reference photo); they are reported, not part of the bit-for-bit verdict. Runs r
 taken against the evidence hold a 'restored' score instead (against the model's own restored face); it is
 shown as recorded, labelled "vs restored face (old runs)", and never recomputed. The regenerating function
 is injectable.
+
+Both hashes a run recorded for each candidate are compared, each under its own definition: the store
+row's ``pixel_sha256`` (always :func:`tfgnet_desk.hashing.pixel_sha256`) and the run's provenance
+``outputs[i].sha256`` under the definition the provenance names (``image_hash``; a run recorded before it
+named one used :func:`tfgnet_desk.hashing.legacy_provenance_sha256`). A run whose rows predate pixel
+hashes is still repeated when its provenance holds output hashes.
 """
 
 from __future__ import annotations
@@ -22,7 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tfgnet_desk.cases.evidence import pixel_sha256
+from tfgnet_desk.hashing import (
+    LEGACY_IMAGE_HASH,
+    legacy_provenance_sha256,
+    pixel_sha256,
+    provenance_image_hash,
+)
 from tfgnet_desk.score_labels import EVIDENCE, OLD_RESTORED, REFERENCE, score_label
 
 if TYPE_CHECKING:
@@ -48,8 +59,11 @@ class RunSpec:
 class CandidateCheck:
     index: int
     seed: int
-    recorded: str
-    regenerated: str | None
+    recorded: str | None  # the store row's pixel_sha256 (None: recorded before rows held one)
+    regenerated: str | None  # pixel_sha256 of the image made now (None: none was made)
+    provenance_recorded: str | None = None  # the run's provenance outputs[i].sha256, when it has one
+    provenance_regenerated: str | None = None  # the image made now, under the provenance's definition
+    legacy_hash: bool = False  # the provenance uses the definition of runs recorded before issue 16
     reference_recorded: float | None = None  # raw 'reference' identity score, as recorded
     reference_regenerated: float | None = None  # and as computed again
     evidence_recorded: float | None = None  # raw 'evidence' identity score, as recorded
@@ -58,7 +72,18 @@ class CandidateCheck:
 
     @property
     def match(self) -> bool:
-        return self.recorded == self.regenerated
+        """Every hash the run recorded for this candidate equals the same hash of the image made now."""
+        pairs = [(self.recorded, self.regenerated), (self.provenance_recorded, self.provenance_regenerated)]
+        held = [(was, now) for was, now in pairs if was is not None]
+        return bool(held) and all(was == now for was, now in held)
+
+    def provenance_text(self) -> str:
+        """``; provenance hash same`` (naming the old definition when the run used it), '' without one."""
+        if self.provenance_recorded is None:
+            return ""
+        same = self.provenance_recorded == self.provenance_regenerated
+        how = f" ({LEGACY_IMAGE_HASH})" if self.legacy_hash else ""
+        return f"; provenance hash{how} {'same' if same else 'DIFFERENT'}"
 
     @property
     def reference_match(self) -> bool:
@@ -103,8 +128,9 @@ class RunCheck:
         for c in self.candidates:
             mark = "same" if c.match else "DIFFERENT"
             got = c.regenerated[:16] if c.regenerated else "missing"
-            line = f"  candidate {c.index} (seed {c.seed}): recorded {c.recorded[:16]}  now {got}  {mark}"
-            out.append(line + c.score_text())
+            was = (c.recorded or "none")[:16]
+            line = f"  candidate {c.index} (seed {c.seed}): recorded {was}  now {got}  {mark}"
+            out.append(line + c.provenance_text() + c.score_text())
         return out
 
 
@@ -185,15 +211,36 @@ def _candidates_of(output: Any) -> dict[int, tuple[np.ndarray, dict[str, float]]
     return out
 
 
-def _check(c: dict[str, Any], produced: dict[int, tuple[np.ndarray, dict[str, float]]]) -> CandidateCheck:
-    """One recorded candidate against what was produced for its index."""
+def provenance_outputs(run: dict[str, Any]) -> dict[int, str]:
+    """Candidate index -> the hash the run's provenance recorded for it (``outputs``), if any."""
+    provenance = run.get("provenance")
+    outputs = provenance.get("outputs") if isinstance(provenance, dict) else None
+    out = {}
+    for o in outputs if isinstance(outputs, list) else []:
+        if isinstance(o, dict) and isinstance(o.get("index"), int) and isinstance(o.get("sha256"), str):
+            out[o["index"]] = o["sha256"]
+    return out
+
+
+def _check(
+    c: dict[str, Any],
+    produced: dict[int, tuple[np.ndarray, dict[str, float]]],
+    outputs: dict[int, str],
+    image_hash: Callable[[np.ndarray], str],
+) -> CandidateCheck:
+    """One recorded candidate against what was produced for its index: its row's pixel hash, and its
+    provenance hash (``outputs``) under the run's own definition (``image_hash``)."""
     image, now = produced.get(c["idx"], (None, {}))
     was = _raw_scores(c["scores"])
+    prov = outputs.get(c["idx"])
     return CandidateCheck(
         c["idx"],
         c["seed"],
         c["pixel_sha256"],
         pixel_sha256(image) if image is not None else None,
+        provenance_recorded=prov,
+        provenance_regenerated=image_hash(image) if prov is not None and image is not None else None,
+        legacy_hash=image_hash is legacy_provenance_sha256,
         reference_recorded=was.get(REFERENCE),
         reference_regenerated=now.get(REFERENCE),
         evidence_recorded=was.get(EVIDENCE),
@@ -220,8 +267,13 @@ def verify_run(
     recorded = store.list_candidates(run_id)
     if not recorded:
         return RunCheck(run_id, False, f"run {run_id} has no recorded candidates to compare")
-    if any(c["pixel_sha256"] is None for c in recorded):
+    outputs = provenance_outputs(run)
+    if any(c["pixel_sha256"] is None and c["idx"] not in outputs for c in recorded):
         return RunCheck(run_id, False, f"run {run_id} was recorded before pixel hashes were stored")
+    try:
+        image_hash = provenance_image_hash(run.get("provenance"))
+    except ValueError as exc:
+        return RunCheck(run_id, False, f"run {run_id} cannot be compared: {exc}")
     folder = Path(model_folder) if model_folder else Path(store.settings.model_path(run["profile"] or None))
     have = None
     if regenerate is None or model_folder is not None:
@@ -251,7 +303,7 @@ def verify_run(
         recorded_scores=tuple(sorted({name for c in recorded for name in _raw_scores(c["scores"])})),
     )
     produced = _candidates_of((regenerate or pipeline_regenerate)(spec))
-    checks = [_check(c, produced) for c in recorded]
+    checks = [_check(c, produced, outputs, image_hash) for c in recorded]
     same = sum(c.match for c in checks)
     ok = same == len(checks)
     msg = f"run {run_id}: {same} of {len(checks)} candidates reproduced bit for bit on {spec.device}" + (

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from tfgnet_desk.cases.evidence import pixel_sha256, sha256_file, store_candidate_png
+from tfgnet_desk.cases.evidence import store_candidate_png
+from tfgnet_desk.hashing import pixel_sha256, sha256_file
 
 KEY = "restored_faces"
 RESTORED_LABEL = (
