@@ -88,6 +88,16 @@ def _regenerate_with(pipe: TFGNetPipeline):
     return regenerate
 
 
+def _report_text(store: CaseStore, case_id: int, folder: Path) -> str:
+    """The text of the case's PDF report, whitespace runs made single spaces."""
+    from tfgnet_desk.report import write_case_report
+
+    doc = pdfium.PdfDocument(str(write_case_report(store, case_id, folder / "report.pdf")))
+    text = " ".join(" ".join(doc[i].get_textpage().get_text_range().split()) for i in range(len(doc)))
+    doc.close()
+    return text
+
+
 def _record(store: CaseStore, case_id: int, evidence_id: int, req: GenerationRequest, result) -> int:
     """The run recorded as the window and ``generate --case`` record one (``RunRecorder``)."""
     model = result.provenance["model"]
@@ -120,8 +130,6 @@ def case(tmp_path):
 
 
 def test_every_hash_of_a_candidate_is_the_same_string(pipe, case, tmp_path):
-    from tfgnet_desk.report import write_case_report
-
     store, cid, eid = case
     req = _request([store.load_evidence_image(eid)])
     result = pipe(req)
@@ -130,10 +138,8 @@ def test_every_hash_of_a_candidate_is_the_same_string(pipe, case, tmp_path):
     assert run["provenance"]["image_hash"] == IMAGE_HASH
     assert run["provenance"]["request"]["evidence_sha256"] == [pixel_sha256(store.load_evidence_image(eid))]
 
-    pdf = write_case_report(store, cid, tmp_path / "report.pdf")
-    doc = pdfium.PdfDocument(str(pdf))
-    report = " ".join(" ".join(doc[i].get_textpage().get_text_range().split()) for i in range(len(doc)))
-    doc.close()
+    report = _report_text(store, cid, tmp_path)
+    assert IMAGE_HASH in report
 
     bundle = store.export_case(cid, tmp_path / "case.zip")
     with zipfile.ZipFile(bundle) as zf:
@@ -198,7 +204,7 @@ def _as_recorded_before(result, images: list[np.ndarray]):
     return old
 
 
-def test_a_run_recorded_before_the_one_hash_still_verifies(pipe, case):
+def test_a_run_recorded_before_the_one_hash_still_verifies(pipe, case, tmp_path):
     store, cid, eid = case
     req = _request([store.load_evidence_image(eid)])
     old = _as_recorded_before(pipe(req), req.images)
@@ -215,6 +221,7 @@ def test_a_run_recorded_before_the_one_hash_still_verifies(pipe, case):
     assert [c.provenance_regenerated for c in check.candidates] == legacy  # read the old way
     assert all(c.legacy_hash and c.recorded == c.regenerated for c in check.candidates)
     assert f"provenance hash ({LEGACY_IMAGE_HASH}) same" in "\n".join(check.lines())
+    assert LEGACY_IMAGE_HASH in _report_text(store, cid, tmp_path)  # the appendix names the old definition
 
     # the old provenance hash is checked, not skipped: an altered one fails the verdict
     def drifting(spec: RunSpec):

@@ -100,5 +100,6 @@ def provenance_image_hash(provenance: Mapping[str, Any] | None) -> Callable[[np.
 
 
 def image_hash_name(provenance: Mapping[str, Any] | None) -> str:
-    """:data:`IMAGE_HASH` or :data:`LEGACY_IMAGE_HASH`: the definition a provenance's hashes follow."""
-    return LEGACY_IMAGE_HASH if provenance_image_hash(provenance) is legacy_provenance_sha256 else IMAGE_HASH
+    """The definition a provenance's image hashes follow, as words: the ``image_hash`` it recorded, or
+    :data:`LEGACY_IMAGE_HASH` for a record made before it named one."""
+    return str((provenance or {}).get("image_hash") or LEGACY_IMAGE_HASH)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tfgnet_desk.hashing import image_hash_name
 from tfgnet_desk.report.fmt import (
     OLD_SCORES_NOTE,
     REFERENCE_LABEL,
@@ -192,6 +193,8 @@ def _extras(r: dict[str, Any]) -> dict[str, Any]:
     }
     prov = r["provenance"]
     out = {k: v for k, v in prov.items() if not (k in shown and shown[k] == v)}
+    if "outputs" in prov:  # which image hash its output hashes are (an old run's differ from the table's)
+        out["image_hash"] = image_hash_name(prov)
     if restored_face_scores(prov) is not None:
         out.pop("restored_scores", None)  # shown readably in the run's section
     if restored_face_files(prov):
