@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from tfgnet_desk.model.fusion import (
-    FALLBACK_CLASS_WORDS,
     ClassWordError,
     FusionConfig,
     IDFusion,
@@ -142,15 +141,14 @@ def test_missing_class_word_error_quotes_at_most_80_characters_of_the_prompt(tok
     assert len(message) < 80 + 200
 
 
-def test_default_vocabulary_comes_from_captions():
-    words = default_class_words()
-    try:
-        from tfgnet_desk.data.captions import CLASS_WORDS
-    except ImportError:
-        assert words == FALLBACK_CLASS_WORDS
-    else:
-        assert words == tuple(w.lower() for w in CLASS_WORDS)
-    assert {"man", "woman"} <= set(words)
+def test_default_vocabulary_comes_from_captions(monkeypatch):
+    """The model's class words are the caption vocabulary's (no second list to drift from it)."""
+    import tfgnet_desk.data.captions as captions
+
+    assert default_class_words() == tuple(w.lower() for w in captions.CLASS_WORDS)
+    assert {"man", "woman"} <= set(default_class_words())
+    monkeypatch.setattr(captions, "CLASS_WORDS", ("Man", "Androgyne"))
+    assert default_class_words() == ("man", "androgyne")
 
 
 def test_pseudo_text_mlp_shape():

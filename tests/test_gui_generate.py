@@ -13,10 +13,8 @@ import time
 
 import pytest
 
-pytest.importorskip("pytestqt")
-
-from tfgnet_desk.gui import messages  # noqa: E402
-from tfgnet_desk.gui.testing import (  # noqa: E402
+from tfgnet_desk.gui import messages
+from tfgnet_desk.gui.testing import (
     Heartbeat,
     SignalRecorder,
     fixed_box_detector,

@@ -292,7 +292,6 @@ def test_class_words_match_the_model_vocabulary():
 
 
 def test_export_pdf_calls_the_case_report(qtbot, window, tmp_path):
-    pytest.importorskip("tfgnet_desk.report")
     w = window
     assert w.export_pdf(tmp_path / "none.pdf") is None  # no case open: a message, no file
     assert w.message_bar.message.title == "No case open"

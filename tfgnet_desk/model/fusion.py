@@ -19,26 +19,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-# Used until (and unless) ``tfgnet_desk.data.captions.CLASS_WORDS`` is importable.
-FALLBACK_CLASS_WORDS: tuple[str, ...] = (
-    "man",
-    "woman",
-    "boy",
-    "girl",
-    "person",
-    "guy",
-    "lady",
-    "gentleman",
-    "male",
-    "female",
-    "child",
-    "kid",
-    "teenager",
-    "men",
-    "women",
-    "people",
-)
-
 
 class ClassWordError(ValueError):
     """The prompt names no class word, so there is no token for the identity embedding to replace."""
@@ -54,13 +34,11 @@ def quote_prompt(prompt: str, limit: int = QUOTE_LIMIT) -> str:
 
 
 def default_class_words() -> tuple[str, ...]:
-    """The caption vocabulary's class words (``data.captions.CLASS_WORDS``) or the local fallback."""
-    try:
-        from tfgnet_desk.data.captions import CLASS_WORDS
-    except ImportError:
-        return FALLBACK_CLASS_WORDS
-    words = tuple(str(w).lower() for w in CLASS_WORDS)
-    return words or FALLBACK_CLASS_WORDS
+    """The caption vocabulary's class words (``data.captions.CLASS_WORDS``), lower-case: the words the
+    model was trained to bind the identity to."""
+    from tfgnet_desk.data.captions import CLASS_WORDS
+
+    return tuple(str(w).lower() for w in CLASS_WORDS)
 
 
 @dataclass(frozen=True)
