@@ -7,7 +7,8 @@ leads, not identifications; demographic bias). From page 2 the details: the evid
 (lossless, enlarged only by pixel repetition, with what was done stated beside it; the face box on a
 separate annotated copy; hash, size, path, note, removal), each run (``report/runs.py``:
 status, description, reference photo, seeds, model hash, the restored face's score, the candidate grid
-with scores and output hashes; a run without candidates folds to one line), the audit trail with the
+with scores and output hashes; a run without candidates folds to one line), the enhancements of the
+evidence by a third-party model the analyst looked at (``report/enhancements.py``), the audit trail with the
 chain head and the verification result at the time of writing, and an appendix table of every run's
 parameters, library versions and other provenance. Candidates are numbered as in the window
 (``candidate_label``: "#1" is the first), runs as in the window's history ("Run 1" is the first started).
@@ -121,6 +122,7 @@ def build_content(store: Any, case_id: int, generated_at: str, grid_columns: int
         )
     if not b.runs:
         h.append("<h2>Runs</h2><p>No generation runs recorded.</p>")
+    h.append(_enhancements(b))
     h.append(_audit_section(store, case_id))
     h.append(appendix(b.runs))
     h.append("</body>")
@@ -252,6 +254,19 @@ def _evidence_detail(b: _Builder, e: dict[str, Any]) -> str:
         + "</tr></table>"
         + kv_table(rows, mono_keys=("SHA-256",))
     )
+
+
+def _enhancements(b: _Builder) -> str:
+    """Enhancements of the evidence by third-party models shown in the window (``report/enhancements.py``)."""
+    from tfgnet_desk.report.enhancements import enhancement_section
+    from tfgnet_desk.report.images import to_qimage
+
+    def add(url: str, image) -> None:
+        b.images[url] = to_qimage(image)
+
+    numbers = {r["uid"]: b.run_no[r["id"]] for r in b.runs}
+    names = {e["sha256"]: e["original_name"] for e in b.evidence}
+    return enhancement_section(b.store, b.case_id, numbers, names, add)
 
 
 def _qt() -> str:
