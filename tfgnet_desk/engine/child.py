@@ -54,14 +54,29 @@ def detect_box(image: np.ndarray) -> tuple[tuple[int, int, int, int] | None, str
     return tuple(int(v) for v in faces[0].box), faces[0].method  # type: ignore[return-value]
 
 
+def load_upscaler(spec: str | None) -> Callable[..., tuple]:
+    """The upscaler named by ``spec``, or Real-ESRGAN x4plus (``enhance/evidence_upscale.py``)."""
+    from tfgnet_desk.enhance.evidence_upscale import DEFAULT_RUNNER
+
+    return load_factory(spec or DEFAULT_RUNNER)
+
+
 class _Engine:
     """State of one child: the loaded pipeline and how to send events back."""
 
-    def __init__(self, conn, cancel, factory_spec: str | None, detector_spec: str | None = None) -> None:
+    def __init__(
+        self,
+        conn,
+        cancel,
+        factory_spec: str | None,
+        detector_spec: str | None = None,
+        upscaler_spec: str | None = None,
+    ) -> None:
         self.conn = conn
         self.cancel = cancel
         self.factory_spec = factory_spec
         self.detector_spec = detector_spec
+        self.upscaler_spec = upscaler_spec
         self.pipeline = None
         self.key: tuple | None = None
 
@@ -118,6 +133,17 @@ class _Engine:
             return
         self.send(P.DETECTED, token, box, method)
 
+    def upscale(self, token: int, image: np.ndarray) -> None:
+        def on_progress(done: int, total: int) -> None:
+            self.send(P.UPSCALE_PROGRESS, token, int(done), int(total))
+
+        try:
+            out, provenance = load_upscaler(self.upscaler_spec)(image, on_progress)
+        except Exception as exc:  # noqa: BLE001 - reported in the compare view
+            self.send(P.UPSCALE_FAILED, token, P.error_record(exc))
+            return
+        self.send(P.UPSCALED, token, out, provenance)
+
 
 def _cancelled() -> BaseException:
     from tfgnet_desk.pipeline import Cancelled
@@ -141,7 +167,12 @@ def _leave() -> None:
 
 
 def serve(
-    conn, cancel, factory_spec: str | None = None, nice: int = 0, detector_spec: str | None = None
+    conn,
+    cancel,
+    factory_spec: str | None = None,
+    nice: int = 0,
+    detector_spec: str | None = None,
+    upscaler_spec: str | None = None,
 ) -> None:
     """The child's main function: serve messages until ``stop`` or until the parent goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in a terminal is the parent's to handle
@@ -150,7 +181,7 @@ def serve(
             os.nice(nice)  # the window's process wins the CPU whenever it needs it
         except OSError:
             pass
-    engine = _Engine(conn, cancel, factory_spec, detector_spec)
+    engine = _Engine(conn, cancel, factory_spec, detector_spec, upscaler_spec)
     while True:
         try:
             message = conn.recv()
@@ -166,5 +197,7 @@ def serve(
                 engine.run(*message[1:])
             elif kind == P.DETECT:
                 engine.detect(*message[1:])
+            elif kind == P.UPSCALE:
+                engine.upscale(*message[1:])
         except (BrokenPipeError, EOFError, OSError):  # the parent went away while we answered
             return

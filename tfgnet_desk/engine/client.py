@@ -34,7 +34,8 @@ class EngineProcess:
     :class:`~tfgnet_desk.pipeline.TFGNetPipeline`). ``nice``: how much lower the child's CPU priority
     is than the parent's, so that the window always gets the CPU first. ``detector``:
     ``"package.module:function"`` answering ``detect`` requests in the child (None: the dlib detectors,
-    :func:`tfgnet_desk.engine.child.detect_box`).
+    :func:`tfgnet_desk.engine.child.detect_box`). ``upscaler``: ``"package.module:function"`` answering
+    ``upscale`` requests (None: Real-ESRGAN x4plus, ``enhance/evidence_upscale.py:run_upscale``).
     """
 
     def __init__(
@@ -43,11 +44,13 @@ class EngineProcess:
         factory: str | None = None,
         nice: int = 0,
         detector: str | None = None,
+        upscaler: str | None = None,
     ) -> None:
         self.name = name
         self.factory = factory
         self.nice = nice
         self.detector = detector
+        self.upscaler = upscaler
         self._ctx = mp.get_context("spawn")
         self.cancel_event = self._ctx.Event()
         self._conn = None
@@ -67,7 +70,7 @@ class EngineProcess:
             parent, child = self._ctx.Pipe(duplex=True)
             process = self._ctx.Process(
                 target=serve,
-                args=(child, self.cancel_event, self.factory, self.nice, self.detector),
+                args=(child, self.cancel_event, self.factory, self.nice, self.detector, self.upscaler),
                 name=self.name,
                 daemon=True,
             )
@@ -184,3 +187,22 @@ class EngineProcess:
             if event[0] == P.DETECT_FAILED:
                 raise P.rebuild_exception(event[2])
         raise TimeoutError(f"face detection took more than {timeout:.0f} s")
+
+    def upscale(self, image: Any, progress: Any = None, timeout: float = 600.0) -> tuple[Any, dict[str, Any]]:
+        """``image`` enlarged by the child's upscaler and its provenance (blocking; call it from a worker
+        thread, the only one reading this engine's events). ``progress(done, total)`` is called on that
+        thread. Cancel by :meth:`terminate` (the call raises :class:`EngineDied`)."""
+        token = time.perf_counter_ns()
+        self.send(P.UPSCALE, token, image)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            event = self.receive(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
+            if event is None or event[1] != token:
+                continue
+            if event[0] == P.UPSCALE_PROGRESS and progress is not None:
+                progress(event[2], event[3])
+            elif event[0] == P.UPSCALED:
+                return event[2], event[3]
+            elif event[0] == P.UPSCALE_FAILED:
+                raise P.rebuild_exception(event[2])
+        raise TimeoutError(f"the upscale took more than {timeout:.0f} s")

@@ -5,6 +5,8 @@ Parent to child (tuples over a ``multiprocessing`` pipe):
 - ``("preload", settings)``: load the pipeline for ``settings`` now.
 - ``("run", token, settings, request)``: run a :class:`~tfgnet_desk.pipeline.GenerationRequest`.
 - ``("detect", token, image)``: largest face box in an RGB image.
+- ``("upscale", token, image)``: the image enlarged by a third-party upscaler (Real-ESRGAN x4plus, for
+  the compare view's upscaled tile of the evidence; ``enhance/evidence_upscale.py``).
 - ``("stop",)``: leave the serve loop.
 
 Cancel is not a message: the child is busy during a run and reads no messages, so the parent sets a
@@ -18,6 +20,8 @@ Child to parent:
 - ``("finished", token, result)``: the :class:`~tfgnet_desk.pipeline.GenerationResult`.
 - ``("cancelled", token)``, ``("failed", token, error_record)``.
 - ``("detected", token, box_or_None, method)``, ``("detect_failed", token, error_record)``.
+- ``("upscale_progress", token, done, total)``, then ``("upscaled", token, image, provenance)`` or
+  ``("upscale_failed", token, error_record)``. An upscale is cancelled by terminating the child.
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ import traceback
 from typing import Any
 
 # Message kinds (first tuple element).
-PRELOAD, RUN, DETECT, STOP = "preload", "run", "detect", "stop"
+PRELOAD, RUN, DETECT, UPSCALE, STOP = "preload", "run", "detect", "upscale", "stop"
 MODEL_STATE, PROGRESS, CANDIDATE = "model_state", "progress", "candidate"
 FINISHED, CANCELLED, FAILED = "finished", "cancelled", "failed"
 DETECTED, DETECT_FAILED = "detected", "detect_failed"
+UPSCALE_PROGRESS, UPSCALED, UPSCALE_FAILED = "upscale_progress", "upscaled", "upscale_failed"
 END_OF_RUN = (FINISHED, CANCELLED, FAILED)
 
 # Base classes an error keeps when it is rebuilt in the parent (what messages.explain() looks at).

@@ -36,6 +36,7 @@ class RunSession(QObject):
         self.shown_run: Any = None  # the store run id whose candidates the grid shows
         self._pending_marks: dict[str, dict[str, Any]] = {}  # picks/notes made before the run was stored
         self._compare = None
+        self.enhance = None  # gui/enhance_session.py: the compare view's upscaled tile (made when needed)
         self.last_outcome: RunOutcome | None = None
         self._ended_run: Any = None  # the stored run whose end the message bar may be telling
         g = window.candidates
@@ -358,6 +359,7 @@ class RunSession(QObject):
         current = w.evidence.current_item() or (w.evidence.used_items() or [None])[0]
         if self._compare is not None:
             self._compare.close()
+        panel = self._enhancement_panel(current)
         self._compare = CompareDialog(
             cards[key_a],
             cards[key_b] if key_b else None,
@@ -367,8 +369,23 @@ class RunSession(QObject):
             restored_scores=w.candidates.restored_scores,
             cards=[cards[k] for k in w.candidates.ordered_keys()],
             evidence_box=current.box if current else None,
+            enhancement=panel,
         )
+        if panel is not None:  # closing the view (or the window) ends its upscale
+            self._compare.finished.connect(lambda _r, p=panel: self.enhance.cancel(p))
         self._compare.show()
+
+    def _enhancement_panel(self, item: Any):
+        """The upscaled tile for the evidence ``item`` shown in the compare view (None: no evidence)."""
+        from tfgnet_desk.gui.enhance_session import EnhanceContext, EnhanceSession
+
+        if item is None or item.image is None:
+            return None
+        if self.enhance is None:
+            self.enhance = EnhanceSession(self)
+        self.enhance.store = self.w.store
+        run = self.shown_run if self.shown_run is not None else self.run_id
+        return self.enhance.panel(EnhanceContext(item.image, item.box, item.store_id, self.w.case_id, run))
 
     def compare_selected(self) -> None:
         """Ctrl+K: the selected candidate(s), or the first two of the grid."""

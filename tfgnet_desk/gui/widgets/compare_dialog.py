@@ -5,7 +5,8 @@ Two tabs share one zoom bar (zoom in/out, fit, 1:1; the wheel and +/-/0/1 keys o
 - **Side by side**: any two candidates of the shown run (chosen in two lists), zoomed and panned
   together, each with its scores ("vs evidence", "vs reference photo"; old runs "vs restored face (old
   runs)") and its SYNTHETIC marking; the unaltered evidence and the restored face (with its own score vs
-  the evidence) beside them.
+  the evidence) beside them. Beside the evidence, on demand, the evidence's face upscaled by Real-ESRGAN
+  x4plus (``enhancement_panel.py``), labelled as an enhancement by a third-party model, never a candidate.
 - **Before / after**: the evidence's face and one candidate at the same place and size, one image left
   of a divider and the other right of it; the analyst drags the divider (or the slider under it, or the
   Left/Right keys) across the face.
@@ -88,9 +89,19 @@ def _synthetic_label(name: str) -> QLabel:
 class SideBySide(QWidget):
     """Two candidates (any two of ``cards``), zoomed and panned together, with evidence and restored face."""
 
-    def __init__(self, cards: list[CandidateCard], first: int, second: int, evidence, restored, scores):
+    def __init__(
+        self,
+        cards: list[CandidateCard],
+        first: int,
+        second: int,
+        evidence,
+        restored,
+        scores,
+        enhancement: QWidget | None = None,
+    ):
         super().__init__()
         self.cards = cards
+        self.enhancement = enhancement
         grid = QGridLayout(self)
         grid.addWidget(QLabel("Evidence (unaltered)", objectName="paneTitle"), 0, 0)
         self.evidence = ZoomView(name="compareEvidence")
@@ -109,16 +120,23 @@ class SideBySide(QWidget):
         self.choices: list[QComboBox] = []
         self.views: list[ZoomView] = []
         self.texts: list[QLabel] = []
+        shift = 0  # the upscaled tile's column, beside the evidence, moves the candidates right
+        if enhancement is not None:
+            shift = 1
+            grid.addWidget(enhancement, 0, 1, 6, 1)
+            toggle = getattr(enhancement, "toggle", None)
+            if toggle is not None:  # the column takes room only while the tile is shown
+                toggle.toggled.connect(lambda on: grid.setColumnStretch(1, 1 if on else 0))
         for col, at in enumerate((first, second), start=1):
             choice = QComboBox(objectName=f"compareChoice{col}")
             choice.addItems([card_title(c) for c in cards])
             choice.setToolTip("Any candidate of the shown run")
             view = ZoomView(name=f"compareCandidate{col}")
             text = QLabel(objectName=f"compareScores{col}", wordWrap=True)
-            grid.addWidget(choice, 0, col)
-            grid.addWidget(_synthetic_label(f"compareSynthetic{col}"), 1, col)
-            grid.addWidget(view, 2, col, 3, 1)
-            grid.addWidget(text, 5, col)
+            grid.addWidget(choice, 0, col + shift)
+            grid.addWidget(_synthetic_label(f"compareSynthetic{col}"), 1, col + shift)
+            grid.addWidget(view, 2, col + shift, 3, 1)
+            grid.addWidget(text, 5, col + shift)
             self.choices.append(choice)
             self.views.append(view)
             self.texts.append(text)
@@ -126,8 +144,8 @@ class SideBySide(QWidget):
             choice.setCurrentIndex(at)
             self.show_card(col - 1, at)
         self.views[0].link(self.views[1])
-        grid.setColumnStretch(1, 1)
-        grid.setColumnStretch(2, 1)
+        grid.setColumnStretch(1 + shift, 1)
+        grid.setColumnStretch(2 + shift, 1)
         grid.setRowStretch(2, 1)
 
     def show_card(self, column: int, index: int) -> None:
@@ -214,7 +232,8 @@ class CompareDialog(QDialog):
     """Non-modal: the analyst can keep it open while working in the main window.
 
     ``a`` and ``b`` are shown side by side first (``b`` None: one candidate, the before/after tab
-    first); ``cards`` are all the candidates the lists offer (default: ``a`` and ``b``)."""
+    first); ``cards`` are all the candidates the lists offer (default: ``a`` and ``b``); ``enhancement``:
+    the upscaled tile (``EnhancementPanel``) shown beside the evidence, or None."""
 
     def __init__(
         self,
@@ -227,6 +246,7 @@ class CompareDialog(QDialog):
         *,
         cards: list[CandidateCard] | None = None,
         evidence_box: tuple[int, int, int, int] | None = None,
+        enhancement: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("compareDialog")
@@ -239,7 +259,7 @@ class CompareDialog(QDialog):
         second = cards.index(b) if b is not None else (first + 1) % len(cards)
         title = f"Compare candidates {candidate_label(a.index)}"
         self.setWindowTitle(title + (f" and {candidate_label(b.index)}" if b is not None else ""))
-        self.side = SideBySide(cards, first, second, evidence, restored, restored_scores)
+        self.side = SideBySide(cards, first, second, evidence, restored, restored_scores, enhancement)
         face = face_square(evidence, evidence_box) if evidence is not None else None
         self.split = BeforeAfter(cards, first, face, restored)
         self.tabs = QTabWidget(objectName="compareTabs")
