@@ -7,10 +7,9 @@ import csv
 import json
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from tests.train_helpers import SMALL_RESTORER, run, small_config  # noqa: E402
+from tests.train_helpers import SMALL_RESTORER, run, small_config
 
 
 @pytest.fixture(autouse=True)
@@ -195,31 +194,59 @@ def test_joint_teacher_losses_on_the_predicted_clean_image(tmp_path):
         assert name in logs and float(logs[name]) == float(logs[name]) and float(logs[name]) >= 0
 
 
-@pytest.mark.parametrize("flags", [{}, {"no_stacked_id": True, "no_masked_loss": True}])
+@pytest.mark.parametrize("flags", [{}, {"no_stacked_id": True}, {"no_masked_loss": True}])
 def test_joint_ablation_flags(tmp_path, monkeypatch, flags):
-    """Each Table-3 switch changes what the step does: ``no_stacked_id`` never calls the ID fusion,
-    ``no_masked_loss`` hands the masked diffusion loss no mask (plain MSE); without them both happen."""
+    """Each Table-3 switch, alone, changes what the step does and nothing else: ``no_stacked_id`` never
+    calls the ID fusion, so the fusion MLP gets no gradient and does not train (it does without the
+    switch); ``no_masked_loss`` hands the masked diffusion loss no mask, so the loss is the plain MSE of
+    the step's noise prediction (without the switch it is the masked mean, a different number)."""
+    import torch.nn.functional as F
+
     import tfgnet_desk.train.stages.joint as joint
     from tfgnet_desk.model.fusion import IDFusion
 
-    masks, fused = [], []
-    real_loss, real_fuse = joint.masked_diffusion_loss, IDFusion.forward
+    losses, fused, stages = [], [], []
+    real_loss, real_fuse, real_forward = (
+        joint.masked_diffusion_loss,
+        IDFusion.forward,
+        joint.JointStage.forward,
+    )
 
     def loss(pred, target, mask=None):
-        masks.append(mask)
-        return real_loss(pred, target, mask)
+        value = real_loss(pred, target, mask)
+        plain = F.mse_loss(pred.float(), target.float())
+        losses.append((mask, float(value.detach()), float(plain.detach())))
+        return value
 
     def fuse(self, *args, **kwargs):
         fused.append(1)
         return real_fuse(self, *args, **kwargs)
 
+    def forward(self, *args, **kwargs):
+        if not stages:  # the fusion MLP as the first step found it
+            stages.append((self, {k: v.detach().clone() for k, v in self.net.fusion.state_dict().items()}))
+        return real_forward(self, *args, **kwargs)
+
     monkeypatch.setattr(joint, "masked_diffusion_loss", loss)
     monkeypatch.setattr(IDFusion, "forward", fuse)
-    cfg = small_config("joint", max_steps=1, params=dict(flags))
+    monkeypatch.setattr(joint.JointStage, "forward", forward)
+    cfg = small_config("joint", max_steps=1, lr=1e-2, params=dict(flags))
     assert run(cfg, tmp_path).step == 1
-    ablated = bool(flags)
-    assert masks and all((m is None) == ablated for m in masks)
-    assert (len(fused) == 0) == ablated
+    no_id, no_mask = bool(flags.get("no_stacked_id")), bool(flags.get("no_masked_loss"))
+
+    assert (len(fused) == 0) == no_id
+    ((stage, before),) = stages
+    after = stage.net.fusion.state_dict()
+    trained = {k for k in before if not torch.equal(before[k], after[k])}
+    assert (not trained) == no_id, f"fusion weights that moved: {sorted(trained)[:3]}"
+
+    assert losses
+    for mask, value, plain in losses:
+        assert (mask is None) == no_mask
+        if no_mask:
+            assert value == pytest.approx(plain, rel=1e-6)
+        else:
+            assert value != pytest.approx(plain, rel=1e-3)  # the identity region's mean, not the image's
 
 
 def test_overfits_one_fixed_batch(tmp_path):
