@@ -79,6 +79,8 @@ class EnhancementPanel(QWidget):
         col.addWidget(self.toggle)
         col.addWidget(self.message)
         col.addWidget(self.body, 1)
+        col.addStretch(1)  # keeps the box at the top while the tile is hidden
+        self._col = col
         self.body.hide()
         self._set_busy(False)
         if unavailable:
@@ -127,6 +129,7 @@ class EnhancementPanel(QWidget):
     # The analyst ------------------------------------------------------------------------------------
     def _toggled(self, on: bool) -> None:
         self.body.setVisible(on)
+        self._col.setStretch(self._col.count() - 1, 0 if on else 1)
         if on:
             self._say("")
             if self.image is None and not self.running and self.toggle.isEnabled():
