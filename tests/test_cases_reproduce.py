@@ -63,7 +63,7 @@ def test_a_changed_output_is_reported(recorded):
 
 
 def test_a_different_model_is_refused_before_running(recorded, tmp_path):
-    from tfgnet_desk.weights import write_manifest
+    from tfgnet_desk.model_folders.manifest import write_manifest
 
     store, _, _, rid = recorded
     folder = tmp_path / "model"

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from tfgnet_desk import convert
-from tfgnet_desk.importer import import_path
-from tfgnet_desk.weights import load_safetensors, read_manifest, sha256_file, verify_folder
+from tfgnet_desk.model_folders import convert
+from tfgnet_desk.model_folders.importer import import_path
+from tfgnet_desk.model_folders.manifest import load_safetensors, read_manifest, sha256_file, verify_folder
 
 torch.set_num_threads(1)
 

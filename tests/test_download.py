@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tfgnet_desk import cli, download, registry
-from tfgnet_desk.weights import verify_folder
+from tfgnet_desk import cli
+from tfgnet_desk.model_folders import download, registry
+from tfgnet_desk.model_folders.manifest import verify_folder
 
 
 class FakeResponse:

@@ -12,7 +12,7 @@ import torch
 from tests.tfjs_fakes import pack_tarball, write_fake_faceres
 from tfgnet_desk.faces.faceres import FaceResNet, faceres_dir
 from tfgnet_desk.faces.tfjs_graph import TFJSGraph, decode_weights
-from tfgnet_desk.weights import verify_folder
+from tfgnet_desk.model_folders.manifest import verify_folder
 
 REFERENCE = Path(__file__).parent / "data" / "faceres_reference.json"
 

@@ -152,9 +152,9 @@ def test_run_controls_fidelity_box(qtbot):
 
 def test_assemble_from_a_base_model_swaps_the_restorer_and_records_the_fidelity(tmp_path: Path):
     from tfgnet_desk.model.tfgnet import TFGNet
+    from tfgnet_desk.model_folders.manifest import verify_folder
     from tfgnet_desk.train.assemble import assemble
     from tfgnet_desk.train.checkpoint import save_component
-    from tfgnet_desk.weights import verify_folder
 
     base = save_random_model(tmp_path / "base", seed=0)
     (base / "training.json").write_text(json.dumps({"joint": {"steps": 7}}))

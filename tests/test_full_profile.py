@@ -9,7 +9,7 @@ import torch
 
 from tfgnet_desk.model.testing import save_random_model
 from tfgnet_desk.model.tfgnet import TFGNet
-from tfgnet_desk.weights import WeightsError
+from tfgnet_desk.model_folders.manifest import WeightsError
 
 torch.set_num_threads(1)
 
@@ -65,7 +65,7 @@ def test_full_layout_with_wrong_shapes_is_refused(full_layout: Path, tmp_path: P
     """A weight file from another architecture (re-manifested, so hashes pass) must not load."""
     import shutil
 
-    from tfgnet_desk.weights import save_safetensors, write_manifest
+    from tfgnet_desk.model_folders.manifest import save_safetensors, write_manifest
 
     bad = tmp_path / "bad"
     shutil.copytree(full_layout, bad)

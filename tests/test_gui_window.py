@@ -245,7 +245,7 @@ def test_shortcuts_listed_in_help_and_dialogs_open(qtbot, window):
 
 def test_settings_dialog_model_view(qtbot, settings, tmp_path):
     from tfgnet_desk.gui.widgets.settings_dialog import SettingsDialog
-    from tfgnet_desk.weights import write_manifest
+    from tfgnet_desk.model_folders.manifest import write_manifest
 
     folder = settings.models_dir / "tiny"
     (folder / "unet").mkdir(parents=True)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tfgnet_desk import cli, registry
-from tfgnet_desk.weights import MANIFEST_NAME, verify_folder
+from tfgnet_desk import cli
+from tfgnet_desk.model_folders import registry
+from tfgnet_desk.model_folders.manifest import MANIFEST_NAME, verify_folder
 
 
 @pytest.fixture(scope="module")
@@ -198,7 +199,7 @@ def test_a_pickle_renamed_onnx_is_refused_and_never_called_verified(tmp_path, ca
     dest = models / "insightface" / "models" / "buffalo_l"
     assert not (dest / "w600k_r50.onnx").exists()
     # placed by hand with a manifest over it: the hashes match, but it is not a usable network
-    from tfgnet_desk.weights import write_manifest
+    from tfgnet_desk.model_folders.manifest import write_manifest
 
     dest.mkdir(parents=True, exist_ok=True)
     (dest / "w600k_r50.onnx").write_bytes(pickle.dumps({"not": "a network"}))

@@ -21,7 +21,7 @@ def folder() -> Path:
 
 
 def test_manifest_size_and_licence(folder):
-    from tfgnet_desk.weights import verify_folder
+    from tfgnet_desk.model_folders.manifest import verify_folder
 
     report = verify_folder(folder)
     assert report.ok, report.message()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tfgnet_desk.weights import (
+from tfgnet_desk.model_folders.manifest import (
     MANIFEST_NAME,
     WeightsError,
     load_safetensors,

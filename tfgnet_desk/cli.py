@@ -14,7 +14,7 @@ import sys
 COMMANDS: dict[str, str] = {
     "generate": "tfgnet_desk.generate_cli",
     "case": "tfgnet_desk.cases.cli",
-    "models": "tfgnet_desk.weights_cli",
+    "models": "tfgnet_desk.model_folders.cli",
 }
 
 

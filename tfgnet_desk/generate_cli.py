@@ -146,8 +146,8 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # one clear line for the user, no traceback
         from tfgnet_desk.cases.rows import NotFound
         from tfgnet_desk.model.fusion import ClassWordError
+        from tfgnet_desk.model_folders.manifest import WeightsError
         from tfgnet_desk.pipeline import Cancelled
-        from tfgnet_desk.weights import WeightsError
 
         if isinstance(exc, NotFound):
             print(f"tfgnet-desk generate: {exc.args[0] if exc.args else exc}", file=sys.stderr)
@@ -190,7 +190,7 @@ def _case_inputs(args: argparse.Namespace, settings, boxes):
 def _recorder(store, settings, folder: Path, cid: int, ev_ids, ref_id, request):
     """The run's recorder (``cases/recorder.py``), holding the request's record as its parameters."""
     from tfgnet_desk.cases.recorder import RunRecorder
-    from tfgnet_desk.weights import manifest_hash
+    from tfgnet_desk.model_folders.manifest import manifest_hash
 
     try:
         model_hash = manifest_hash(folder)
@@ -211,7 +211,7 @@ def _recorder(store, settings, folder: Path, cid: int, ev_ids, ref_id, request):
 
 def _generate(args: argparse.Namespace, settings, folder: Path) -> int:
     if not folder.is_dir():
-        from tfgnet_desk.weights import WeightsError
+        from tfgnet_desk.model_folders.manifest import WeightsError
 
         raise WeightsError(
             f"no model folder at {folder}. The tiny model is trained by `python -m tfgnet_desk.train` and "

@@ -92,9 +92,9 @@ def self_test(settings=None, out: Callable[[str], None] = print) -> None:
     """Run every check; raises :class:`SelfTestFailure` (or the underlying error) on the first failure."""
     import torch
 
+    from tfgnet_desk.model_folders.manifest import manifest_hash
     from tfgnet_desk.pipeline import GenerationRequest, TFGNetPipeline
     from tfgnet_desk.settings import Settings
-    from tfgnet_desk.weights import manifest_hash
 
     settings = (settings or Settings()).with_(device="cpu")
     folder = _model_folder(settings)

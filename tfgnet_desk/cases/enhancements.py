@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from tfgnet_desk.cases.evidence import READ_ONLY, encode_png, sha256_file
-from tfgnet_desk.hashing import pixel_sha256
+from tfgnet_desk.hashing import IMAGE_HASH, pixel_sha256
 
 ACTION = "evidence.enhancement"
 KIND = "third-party enhancement of the evidence: not a candidate, not evidence"
@@ -37,7 +37,6 @@ ENHANCEMENT_LABEL = (
     "ENHANCEMENT of the evidence by a third-party model ({model}). Not a candidate, not evidence and not "
     "a photograph; kept to show what the usual upscaling tool would have shown."
 )
-IMAGE_HASH_NAME = "pixel_sha256: sha256(repr(shape) + uint8 bytes), as the case store"
 PROVENANCE_KEYS = (
     "model",
     "package",
@@ -123,7 +122,7 @@ def record_enhancement(
         output_pixel_sha256=out_hash,
         output_file=rel,
         output_file_sha256=file_sha,
-        image_hash=IMAGE_HASH_NAME,
+        image_hash=IMAGE_HASH,  # the definition the two image hashes follow (hashing.py)
         run=run_uid,
     )
     entry = store.log_event(case_id, ACTION, **details)

@@ -277,7 +277,7 @@ def verify_run(
     folder = Path(model_folder) if model_folder else Path(store.settings.model_path(run["profile"] or None))
     have = None
     if regenerate is None or model_folder is not None:
-        from tfgnet_desk.weights import WeightsError, manifest_hash
+        from tfgnet_desk.model_folders.manifest import WeightsError, manifest_hash
 
         try:
             have = manifest_hash(folder)

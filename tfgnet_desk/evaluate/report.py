@@ -64,7 +64,7 @@ def model_manifest_hash(folder: Path | None) -> str | None:
     if folder is None:
         return None
     try:
-        from tfgnet_desk.weights import manifest_hash
+        from tfgnet_desk.model_folders.manifest import manifest_hash
 
         return manifest_hash(folder)
     except Exception:  # noqa: BLE001 - any failure: fall back to hashing the file itself

@@ -7,7 +7,7 @@ folder holding ``NAME.json`` + its weight shards. Output, one folder per network
     <models>/faceres/graph.json         the graph (nodes, inputs, outputs) without weights
     <models>/faceres/model.safetensors  the weights, keyed by graph node name (float16 as published)
     <models>/faceres/config.json        what it is: network, inputs, outputs, preprocessing, licences, source
-    <models>/faceres/MANIFEST.json      sha256 of every file (tfgnet_desk.weights)
+    <models>/faceres/MANIFEST.json      sha256 of every file (tfgnet_desk.model_folders.manifest)
 
 Loading never runs code from the input: the graph is data, interpreted by
 :class:`tfgnet_desk.faces.tfjs_graph.TFJSGraph`, and weights are read with safetensors.
@@ -203,7 +203,7 @@ def load_graph(folder: Path) -> tuple[TFJSGraph, dict[str, Any]]:
 
 def write_store_manifest(folder: Path) -> dict[str, Any]:
     """MANIFEST.json for a converted folder (every file hashed, licence and source from config.json)."""
-    from tfgnet_desk.weights import save_manifest, write_manifest
+    from tfgnet_desk.model_folders.manifest import save_manifest, write_manifest
 
     config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
     manifest = write_manifest(folder, config["licence"], config["source"])

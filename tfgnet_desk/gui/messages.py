@@ -40,7 +40,7 @@ class UserMessage:
 def for_the_window(text: str) -> str:
     """``text`` (a model folder's error, written for the command line) with the command-line advice
     ("pass --model ...") replaced by the window's way: the Models… dialog."""
-    from tfgnet_desk.weights import CLI_MODEL_HINT
+    from tfgnet_desk.model_folders.manifest import CLI_MODEL_HINT
 
     return text.replace(CLI_MODEL_HINT, "import one with File > Models….")
 

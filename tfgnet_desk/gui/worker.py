@@ -308,7 +308,7 @@ class _RunRecord:
         job = self.job
         model_hash = ""
         try:
-            from tfgnet_desk.weights import manifest_hash
+            from tfgnet_desk.model_folders.manifest import manifest_hash
 
             model_hash = manifest_hash(job.settings.model_path()) or ""
         except Exception:  # noqa: BLE001 - a missing model has no hash; the run is still recorded

@@ -66,7 +66,7 @@ def is_faceres_spec(vision: dict[str, Any]) -> bool:
 def faceres_vision_spec(projection_dim: int = 128) -> dict[str, Any]:
     """The ``clip.vision`` entry of a model config that uses this encoder (with the shipped graph's hash)."""
     from tfgnet_desk.faces.faceres import faceres_dir
-    from tfgnet_desk.weights import sha256_file
+    from tfgnet_desk.model_folders.manifest import sha256_file
 
     cfg = FaceResIDConfig(
         projection_dim=projection_dim, graph_sha256=sha256_file(faceres_dir() / "graph.json")
@@ -81,7 +81,7 @@ def _build_graph(config: FaceResIDConfig):
     from tfgnet_desk.faces.faceres import faceres_dir
     from tfgnet_desk.faces.models import FaceModelError
     from tfgnet_desk.faces.tfjs_graph import TFJSGraph
-    from tfgnet_desk.weights import sha256_file
+    from tfgnet_desk.model_folders.manifest import sha256_file
 
     folder = faceres_dir()
     graph_file = folder / "graph.json"

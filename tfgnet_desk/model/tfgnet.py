@@ -15,7 +15,7 @@ folder, one sub-folder per component::
     unet/            config.json  diffusion_pytorch_model.safetensors   (diffusers' own file names, so
     vae/             config.json  diffusion_pytorch_model.safetensors    SDXL's folders drop in)
     scheduler/       scheduler_config.json
-    MANIFEST.json                    sha256 / size / licence / source per file (weights.py)
+    MANIFEST.json                    sha256 / size / licence / source per file (model_folders/manifest.py)
 
 ``from_pretrained`` verifies the manifest before reading anything, refuses pickles, builds every
 network from ``config.json`` with empty weights and assigns the safetensors tensors (strict: a missing
@@ -44,7 +44,7 @@ from tfgnet_desk.model.generator import (
     sdxl_time_ids,
 )
 from tfgnet_desk.model.restorer import CodeFormerRestorer
-from tfgnet_desk.weights import (
+from tfgnet_desk.model_folders.manifest import (
     WeightsError,
     load_safetensors,
     require_verified,

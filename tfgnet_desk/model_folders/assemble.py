@@ -1,7 +1,7 @@
 """Assembling the full profile: the imported parts in ``<models_dir>/full`` -> one loadable TFGNet folder.
 
 Once SDXL base 1.0, the CodeFormer restorer and PhotoMaker's ID encoder + fusion are all in
-``<models_dir>/full`` (placed there by :mod:`tfgnet_desk.importer`, in any order), :func:`assemble_full`
+``<models_dir>/full`` (placed there by :mod:`importer`, in any order), :func:`assemble_full`
 fuses PhotoMaker's LoRA into the SDXL UNet, initialises the training-only pseudo-text MLP, writes
 ``config.json`` and the folder's MANIFEST.json (every file keeps its own licence and source, from the
 part's manifest), and verifies the result, so that ``TFGNet.from_pretrained(<models_dir>/full)`` loads it.
@@ -13,9 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tfgnet_desk import convert, registry
-from tfgnet_desk.import_detect import ImportError_
-from tfgnet_desk.weights import MANIFEST_NAME, read_manifest, verify_folder, write_manifest
+from tfgnet_desk.model_folders import convert, registry, status
+from tfgnet_desk.model_folders.import_detect import ImportError_
+from tfgnet_desk.model_folders.manifest import MANIFEST_NAME, read_manifest, verify_folder, write_manifest
 
 Log = Callable[[str], None]
 LORA_FUSED = "PhotoMaker v1 LoRA fused"  # in the UNet manifest's source: the LoRA is fused only once
@@ -27,13 +27,13 @@ def assemble_full(models_dir: Path, tfg_config=None, log: Log = print) -> Path |
 
     cfg = tfg_config or TFGNetConfig.full()
     full_dir = Path(models_dir) / "full"
-    missing = registry.full_parts_missing(full_dir)
+    missing = status.full_parts_missing(full_dir)
     if missing:
         log(f"full profile not complete yet: still needs {', '.join(missing)}")
         return None
     lora = full_dir / "photomaker_lora" / convert.WEIGHTS
     unet_dir = full_dir / "unet"
-    if lora.is_file() and LORA_FUSED not in registry.manifest_source(unet_dir):
+    if lora.is_file() and LORA_FUSED not in status.manifest_source(unet_dir):
         weights = unet_dir / "diffusion_pytorch_model.safetensors"
         # fuse_lora writes a new file and renames it over this path: a symlink to the user's own copy is
         # replaced, never written through
@@ -84,7 +84,7 @@ def _init_pseudo_text(folder: Path, cfg) -> None:
 def write_merged_manifest(folder: Path) -> dict[str, Any]:
     """The folder's MANIFEST.json from its parts' manifests (each file keeps its licence and source);
     files no part lists (``config.json`` and the like) are hashed and attributed to tfgnet-desk."""
-    from tfgnet_desk.weights import save_manifest, sha256_file
+    from tfgnet_desk.model_folders.manifest import save_manifest, sha256_file
 
     entries: list[dict[str, Any]] = []
     listed: set[str] = set()

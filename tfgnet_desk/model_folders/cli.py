@@ -78,10 +78,10 @@ def _shipped() -> Path:
 
 
 def cmd_list(args) -> int:
-    from tfgnet_desk import registry
+    from tfgnet_desk.model_folders import status
 
     models_dir = _models_dir(args)
-    statuses = registry.all_status(models_dir, check_hashes=False, shipped_dir=_shipped())
+    statuses = status.all_status(models_dir, check_hashes=False, shipped_dir=_shipped())
     if args.json:
         rows = [
             {
@@ -93,7 +93,7 @@ def cmd_list(args) -> int:
                 "licence": s.component.licence,
                 "source": s.component.source,
                 "approx_bytes": s.component.approx_bytes,
-                "instructions": "" if s.ok else registry.instructions(s.component, models_dir),
+                "instructions": "" if s.ok else status.instructions(s.component, models_dir),
             }
             for s in statuses
         ]
@@ -111,19 +111,19 @@ def cmd_list(args) -> int:
         print(f"       {s.folder}: {s.detail}" if s.detail else f"       {s.folder}")
         if not s.ok:
             print(f"       licence: {c.licence}")
-            print(f"       to add it: {registry.instructions(c, models_dir)}")
+            print(f"       to add it: {status.instructions(c, models_dir)}")
             if c.note:
                 print(f"       note: {c.note}")
     return 0
 
 
 def cmd_verify(args) -> int:
-    from tfgnet_desk import registry
+    from tfgnet_desk.model_folders import status
 
     models_dir = _models_dir(args)
     try:
         names = [args.name] if args.name else None
-        statuses = registry.all_status(models_dir, check_hashes=True, shipped_dir=_shipped(), names=names)
+        statuses = status.all_status(models_dir, check_hashes=True, shipped_dir=_shipped(), names=names)
     except KeyError as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2
@@ -141,8 +141,8 @@ def cmd_verify(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from tfgnet_desk.importer import import_path
-    from tfgnet_desk.weights import WeightsError
+    from tfgnet_desk.model_folders.importer import import_path
+    from tfgnet_desk.model_folders.manifest import WeightsError
 
     models_dir = _models_dir(args)
     try:
@@ -158,8 +158,8 @@ def cmd_import(args) -> int:
 
 
 def cmd_download(args) -> int:
-    from tfgnet_desk.download import download
-    from tfgnet_desk.weights import WeightsError
+    from tfgnet_desk.model_folders.download import download
+    from tfgnet_desk.model_folders.manifest import WeightsError
 
     models_dir = _models_dir(args)
 

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tfgnet_desk.weights import WeightsError, save_safetensors, sha256_file, write_manifest
+from tfgnet_desk.model_folders.manifest import WeightsError, save_safetensors, sha256_file, write_manifest
 
 WEIGHTS = "model.safetensors"
 CODEFORMER_LICENCE = "S-Lab License 1.0 (CodeFormer; non-commercial use)"
@@ -312,7 +312,7 @@ def convert_photomaker(
 
 def read_lora(path: Path | str) -> dict[str, tuple[Any, Any]]:
     """Pairs from a ``photomaker_lora/model.safetensors`` written by :func:`convert_photomaker`."""
-    from tfgnet_desk.weights import load_safetensors
+    from tfgnet_desk.model_folders.manifest import load_safetensors
 
     flat = load_safetensors(path)
     pairs = {}

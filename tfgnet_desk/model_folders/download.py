@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from tfgnet_desk import registry
-from tfgnet_desk.weights import WeightsError
+from tfgnet_desk.model_folders import registry, status
+from tfgnet_desk.model_folders.manifest import WeightsError
 
 CHUNK = 1 << 20
 CONNECT_TIMEOUT_S = 15.0
@@ -194,7 +194,7 @@ def download(
     comp = registry.get(name)
     if not comp.downloads:
         raise DownloadError(
-            f"{name} has no direct download link. {registry.instructions(comp, Path(models_dir))}"
+            f"{name} has no direct download link. {status.instructions(comp, Path(models_dir))}"
         )
     transport = transport or UrllibTransport()
     stage = staging_dir(Path(models_dir), name)
@@ -202,7 +202,7 @@ def download(
     log(f"downloading {name} ({comp.licence}) from {comp.source}, about {size / 1e9:.2f} GB, into {stage}")
     files = [fetch(d.url, stage / d.name, transport, progress) for d in comp.downloads]
     if do_import:
-        from tfgnet_desk.importer import import_path
+        from tfgnet_desk.model_folders.importer import import_path
 
         # checkpoints and archives are imported one by one (converted / unpacked), folders as a whole
         singles = [f for f in files if f.suffix.lower() in (".pth", ".bin", ".zip")]

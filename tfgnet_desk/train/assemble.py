@@ -134,8 +134,8 @@ def assemble(
 def write_manifest(folder: Path, licence: str = LICENCE, source: str = SOURCE) -> None:
     """(Re)write MANIFEST.json over every file, the model card and training.json included. A faceres ID
     encoder's files name the pretrained network's licences beside the training data's."""
-    from tfgnet_desk.weights import save_manifest
-    from tfgnet_desk.weights import write_manifest as _write
+    from tfgnet_desk.model_folders.manifest import save_manifest
+    from tfgnet_desk.model_folders.manifest import write_manifest as _write
 
     manifest = _write(folder, licence=licence, source=source)
     enc = folder / "image_encoder" / "config.json"

@@ -42,7 +42,7 @@ def fit_features(model, faces: np.ndarray, lq: np.ndarray, batch: int = 32) -> n
 def write_history(folder: Path, base: Path, fit: dict) -> None:
     """The base folder's ``training.json`` with this step as its ``id_encoder`` record (so that the joint
     stage fine-tuned on ``folder`` and ``assemble`` keep the whole history), then the manifest again."""
-    from tfgnet_desk.weights import write_manifest
+    from tfgnet_desk.model_folders.manifest import write_manifest
 
     history = json.loads((base / "training.json").read_text()) if (base / "training.json").is_file() else {}
     history["id_encoder"] = {"what": "faceres ID encoder: centre and projection fitted", **fit}

@@ -1,6 +1,6 @@
 """File > Models…: the model folders and components the app knows, verification, and import.
 
-The list is the registry's (``registry.py``): the embedded ``tiny`` model, the ``full`` profile and its
+The list is the registry's (``model_folders``): the embedded ``tiny`` model, the ``full`` profile and its
 parts, the identity packs and the metric backbones, each with its state in the settings' model folder
 (verified, present, incomplete, missing, failed), where it is, and what to do when it is missing.
 "Verify" hashes the chosen component's files against its ``MANIFEST.json`` with a progress bar (minutes
@@ -78,10 +78,10 @@ def model_rows(
 ) -> list[ModelRow]:
     """The registry's components and their state in ``models_dir`` (shipped ones fall back to the
     application's own copies); ``check_hashes`` hashes every file (``progress`` per file)."""
-    from tfgnet_desk import registry
+    from tfgnet_desk.model_folders import status
     from tfgnet_desk.settings import SHIPPED_MODELS
 
-    statuses = registry.all_status(
+    statuses = status.all_status(
         models_dir, check_hashes=check_hashes, shipped_dir=SHIPPED_MODELS, names=names, progress=progress
     )
     return [
@@ -236,7 +236,7 @@ class ModelsDialog(QDialog):
         models_dir = self.models_dir
 
         def work() -> None:
-            from tfgnet_desk.importer import import_path
+            from tfgnet_desk.model_folders.importer import import_path
 
             def log(line: str) -> None:
                 self._relay.post("progressed", 0, 0, str(line).strip())

@@ -48,7 +48,7 @@ class ComponentRow:
 
 def component_rows(folder: Path, check_hashes: bool) -> tuple[list[ComponentRow], str]:
     """Group the manifest's files by component (top folder) and give each a status; plus a summary."""
-    from tfgnet_desk.weights import WeightsError, read_manifest, verify_folder
+    from tfgnet_desk.model_folders.manifest import WeightsError, read_manifest, verify_folder
 
     report = verify_folder(folder, check_hashes=check_hashes)
     try:
