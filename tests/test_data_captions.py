@@ -121,8 +121,7 @@ def test_caption_from_seed_is_deterministic():
 
 
 def test_salient_attributes_are_always_stated_when_the_face_shows_them():
-    from tfgnet_desk.data.caption_attributes import stated_attributes
-    from tfgnet_desk.train.data import shows, state_salient
+    from tfgnet_desk.data.caption_attributes import shows, state_salient, stated_attributes
 
     attrs = {"Eyeglasses": True, "No_Beard": False, "Smiling": False, "Male": True, "Young": False}
     man = FaceRecord("celeba10k", "m.jpg", Path("m.jpg"), "2", "male", attrs=attrs)

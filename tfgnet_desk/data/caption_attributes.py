@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from tfgnet_desk.data.captions import CLASS_WORDS, article
+from tfgnet_desk.data.datasets import FaceRecord
 
 _NEG = r"(?:(?:no|without|not wearing|not)\s+(?:a\s+|any\s+)?)"
 # attribute -> regexes whose match states the attribute; a match preceded by a negation states False
@@ -209,3 +210,25 @@ def with_attribute(text: str, attribute: str, present: bool) -> str:
         slot, phrase = _EDIT_PHRASES[attribute]
         out = _tidy(_add_item(out, slot, phrase))
     return out
+
+
+def shows(rec: FaceRecord, attribute: str) -> bool:
+    """Whether a face record shows a probe attribute by its CelebA labels (a beard only on a man's face;
+    UTKFace records have no such labels)."""
+    from tfgnet_desk.faces.attributes import PROBE_SOURCES
+
+    if attribute not in PROBE_SOURCES:
+        return False
+    name, present = PROBE_SOURCES[attribute]
+    if name not in rec.attrs or bool(rec.attrs[name]) != present:
+        return False
+    return attribute != "beard" or rec.gender == "male"
+
+
+def state_salient(text: str, rec: FaceRecord, attributes: tuple[str, ...]) -> str:
+    """``text`` with each of ``attributes`` that the face shows stated (the flip test's own phrase), so
+    that a caption which does not mention one of them means the face does not show it."""
+    for a in attributes:
+        if shows(rec, a):
+            text = with_attribute(text, a, True)
+    return text

@@ -94,30 +94,6 @@ def _fallback_caption(gender: str, rng: np.random.Generator) -> str:
     return str(rng.choice([f"a photo of a {word}", f"a {word}", f"a face of a {word}"]))
 
 
-def shows(rec: Any, attribute: str) -> bool:
-    """Whether a face record shows a probe attribute by its CelebA labels (a beard only on a man's face;
-    UTKFace records have no such labels)."""
-    from tfgnet_desk.faces.attributes import PROBE_SOURCES
-
-    if attribute not in PROBE_SOURCES:
-        return False
-    name, present = PROBE_SOURCES[attribute]
-    if name not in rec.attrs or bool(rec.attrs[name]) != present:
-        return False
-    return attribute != "beard" or rec.gender == "male"
-
-
-def state_salient(text: str, rec: Any, attributes: tuple[str, ...]) -> str:
-    """``text`` with each of ``attributes`` that the face shows stated (the flip test's own phrase), so
-    that a caption which does not mention one of them means the face does not show it."""
-    from tfgnet_desk.data.caption_attributes import with_attribute
-
-    for a in attributes:
-        if shows(rec, a):
-            text = with_attribute(text, a, True)
-    return text
-
-
 class FaceSource:
     """Faces with LQ versions, masks, dlib descriptors and captions, indexed by row."""
 
@@ -321,15 +297,16 @@ class CachedFaces(FaceSource):
         rec = self.records[i]
         if rec is None:
             return _fallback_caption(self.gender[i], rng)
-        try:
-            from tfgnet_desk.data import caption_for
-        except ImportError:
-            return _fallback_caption(self.gender[i], rng)
+        from tfgnet_desk.data.caption_attributes import state_salient
+        from tfgnet_desk.data.captions import caption_for
+
         return state_salient(caption_for(rec, rng), rec, self.salient_attributes)
 
     def attribute_rows(self, attribute: str) -> np.ndarray:
         cache = self.__dict__.setdefault("_attribute_rows", {})
         if attribute not in cache:
+            from tfgnet_desk.data.caption_attributes import shows
+
             rows = [i for i, rec in enumerate(self.records) if rec is not None and shows(rec, attribute)]
             cache[attribute] = np.array(rows, np.int64)
         return cache[attribute]
