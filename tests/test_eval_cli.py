@@ -167,10 +167,20 @@ def test_restorer_row_equals_the_pipelines_restored_face(tmp_path, random_model)
     bench = make_benchmark(tmp_path / "bench")
     case = load_case(bench / "case_0001")
     runner = ModelRunner(random_model, None, GenerationSettings(seed=3, steps=1, face_box=BENCHMARK_FACE_BOX))
+    from tfgnet_desk.pipeline import GenerationRequest
+
     own = runner.restore(case).copy()
-    runner._restored = None
-    runner.generate(case, 0.6)
-    assert np.array_equal(runner._restored[1], own)
+    req = GenerationRequest(
+        images=[case.lq],
+        prompt=case.text,
+        steps=1,
+        face_boxes=[runner._box(case)],
+        restore_fusion=runner.restore_fusion,
+        candidate_fusion=runner.candidate_fusion,
+        fidelity=runner.fidelity,
+        identity_guidance=runner.identity_guidance,
+    )
+    assert np.array_equal(runner.pipe(req).restored[0], own)
     # text-only differs from the whole method (no stacked ID embedding) but is as deterministic
     t1, t2 = runner.generate_text_only(case, 1.0), runner.generate_text_only(case, 1.0)
     assert np.array_equal(t1, t2) and not np.array_equal(t1, runner.generate(case, 1.0)[0])

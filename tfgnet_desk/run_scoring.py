@@ -25,7 +25,8 @@ from tfgnet_desk.score_labels import EVIDENCE, REFERENCE
 
 if TYPE_CHECKING:  # pragma: no cover
     from tfgnet_desk.faces import IdentityScore
-    from tfgnet_desk.pipeline import Candidate, PreparedFace
+    from tfgnet_desk.framing import PreparedFace
+    from tfgnet_desk.pipeline_outputs import Candidate
 
 
 def embed_face(enc: Any, img: np.ndarray, aligned: bool) -> np.ndarray | None:

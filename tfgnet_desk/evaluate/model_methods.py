@@ -2,14 +2,14 @@
 
 One :class:`ModelRunner` per model folder. ``tfgnet`` goes through the app's own ``TFGNetPipeline``
 (built without an identity encoder: the evaluation scores outputs itself, with its own backends, so the
-pipeline's per-candidate scoring is skipped). The pipeline has no restore-only call and no text-only
-switch, so those two rows run the same model components in the same order as the pipeline's stages:
+pipeline's per-candidate scoring is skipped). The other rows call the same pipeline's public stages:
 
-- ``restorer``: ``prepare_face`` (framing) -> ``model.restorer.restore`` -> uint8, exactly the pipeline's
-  restore stage (a test checks that it equals the pipeline's ``restored`` output);
-- ``text-only``: ``model.condition(prompt, None)`` (the prompt embedding with no stacked ID embedding)
-  -> ``model.generator.sample`` with the same seed, steps, guidance and strength as ``tfgnet``; for
-  strength < 1 it starts, as ``tfgnet`` does, from the noised latent of the restored face.
+- ``restorer``: ``pipe.restore`` (framing, codebook/transformer restorer, fusion with the evidence);
+- ``text-only``: ``pipe.condition(prompt, None, seed)`` (the prompt embedding with no stacked ID
+  embedding) -> ``pipe.generate`` with the same seed, steps, guidance and strength as ``tfgnet``; for
+  strength < 1 it starts, as ``tfgnet`` does, from the noised latent of the restored face (no identity
+  guidance);
+- the flip test's edited descriptions: ``pipe.condition`` per text, the images denoised together.
 
 ``tfgnet`` makes ``candidates`` (K) candidates per case in one pipeline call, candidate i with seed
 ``seed * 100003 + case number + i`` (the pipeline's rule: case seed + i), so candidate 0 is the one a
@@ -76,8 +76,7 @@ class ModelRunner:
         self.candidate_fusion = float(resolved.candidate_fusion)
         self.fidelity = float(resolved.fidelity)
         self.identity_guidance = float(resolved.identity_guidance)
-        self._restored: tuple[str, np.ndarray] | None = None
-        self._face: tuple[str, Any] | None = None
+        self._restored: tuple[str, Any] | None = None  # (case id, RestoredFaces)
 
     @property
     def manifest_hash(self) -> str | None:
@@ -129,39 +128,25 @@ class ModelRunner:
             identity_guidance=self.identity_guidance,
         )
         result = self.pipe(req)
-        self._restored = (case.case_id, np.asarray(result.restored[0]))
         return [np.asarray(c.image) for c in sorted(result.candidates, key=lambda c: c.index)]
 
-    def restore(self, case: BenchmarkCase) -> np.ndarray:
-        """The pipeline's restore stage alone (framing + codebook/transformer restorer + the same
-        low-frequency fusion with the evidence)."""
+    def restored_faces(self, case: BenchmarkCase) -> Any:
+        """The pipeline's restore stage on the case's evidence (``RestoredFaces``), run once per case."""
         if self._restored is not None and self._restored[0] == case.case_id:
             return self._restored[1]
-        import torch
-
-        from tfgnet_desk.evidence_fusion import lowfreq_fusion
-        from tfgnet_desk.pipeline import to_tensor, to_uint8
-
-        face = self._prepared(case)
-        with torch.no_grad():
-            lq = to_tensor(face.lq).to(self.model.device, self.model.dtype)
-            out = self.model.restorer.restore(lq, w=self.fidelity)
-        self._restored = (case.case_id, lowfreq_fusion(to_uint8(out), face.lq, self.restore_fusion))
-        return self._restored[1]
-
-    def _prepared(self, case: BenchmarkCase) -> Any:
-        """The pipeline's framing of the case's evidence (``prepare_face``), found once per case."""
-        if self._face is not None and self._face[0] == case.case_id:
-            return self._face[1]
-        from tfgnet_desk.pipeline import prepare_face
-
-        cfg = self.model.config
-        models_dir = self.settings.models_dir if self.settings is not None else None
-        face = prepare_face(
-            np.asarray(case.lq), cfg.restorer.img_size, cfg.face_frame, self._box(case), models_dir
+        box = self._box(case)
+        faces = self.pipe.restore(
+            [case.lq],
+            [box] if box is not None else None,
+            fidelity=self.fidelity,
+            restore_fusion=self.restore_fusion,
         )
-        self._face = (case.case_id, face)
-        return face
+        self._restored = (case.case_id, faces)
+        return faces
+
+    def restore(self, case: BenchmarkCase) -> np.ndarray:
+        """The restored face (framing + codebook/transformer restorer + fusion with the evidence)."""
+        return self.restored_faces(case).restored[0]
 
     def generate_text_only(
         self, case: BenchmarkCase, strength: float | None, prompt: str | None = None
@@ -173,58 +158,24 @@ class ModelRunner:
     def generate_batch(
         self, case: BenchmarkCase, strength: float | None, prompts: list[str], stacked_id: bool
     ) -> list[np.ndarray]:
-        """One image per prompt, all with the case seed, denoised together (the flip test's texts).
-
-        ``stacked_id``: the whole method, the pipeline's stages for one evidence image (restored face ->
-        identity mask -> background noise from ``default_rng(seed)`` -> ``model.condition(prompt,
-        id image)`` -> sampling from the restored face -> candidate fusion; a test checks it against the
-        pipeline, identity guidance included); else text-only (no stacked ID embedding, no identity
-        guidance)."""
-        import torch
-
-        from tfgnet_desk import faces
-        from tfgnet_desk.evidence_fusion import lowfreq_fusion
-        from tfgnet_desk.model.id_guidance import build_identity_guide
-        from tfgnet_desk.pipeline import to_tensor, to_uint8
-
+        """One image per prompt, all with the case seed, denoised together (the flip test's texts), by
+        the pipeline's stages. ``stacked_id``: the whole method (the stacked ID embedding, identity
+        guidance; a test checks it against the pipeline); else text-only (the prompt alone, no identity
+        guidance; below strength 1 it still starts from, and is fused with, the restored face)."""
         s = self._strength(strength)
         seed = case_seed(self.gen.seed, case)
-        cfg, dev, dtype = self.model.config, self.model.device, self.model.dtype
-        restored = self.restore(case) if (s < 1.0 or stacked_id) else None
-        id_images = None
-        if stacked_id:
-            face = self._prepared(case)
-            if face.landmarks68 is not None:
-                mask = faces.identity_mask(face.landmarks68, restored.shape[:2], soft=False)
-            else:
-                mask = faces.ellipse_mask(restored.shape[:2], soft=False)
-            mask = np.asarray(mask, dtype=np.float32)
-            rng = np.random.default_rng(seed)
-            id_in = faces.fill_background_noise(restored, mask, rng) if cfg.id_image_noise else restored
-            id_images = to_tensor(id_in).to(dev, dtype)
-        with torch.no_grad():
-            cond = stack_conditions([self.model.condition(p, id_images)[0] for p in prompts])
-            init = to_tensor(restored).to(dev, dtype) if s < 1.0 else None
-            guide = None
-            if stacked_id:
-                ref = to_tensor(restored).to(dev, dtype)
-                guide = build_identity_guide(self.model, ref, self.identity_guidance)
-            images = self.model.generator.sample(
-                cond,
-                [seed] * len(prompts),
-                steps=self.steps,
-                guidance=self.guidance,
-                strength=s,
-                image_size=cfg.image_size,
-                init_image=init,
-                guide=guide,
-            )
-        out = []
-        for i in range(len(prompts)):
-            pixels = to_uint8(images[i : i + 1])
-            fuse = restored is not None and (s < 1.0 or stacked_id)
-            out.append(lowfreq_fusion(pixels, restored, self.candidate_fusion) if fuse else pixels)
-        return out
+        faces = self.restored_faces(case) if (s < 1.0 or stacked_id) else None
+        conds = [self.pipe.condition(p, faces if stacked_id else None, seed)[0] for p in prompts]
+        return self.pipe.generate(
+            stack_conditions(conds),
+            [seed] * len(prompts),
+            faces,
+            steps=self.steps,
+            guidance=self.guidance,
+            strength=s,
+            identity_guidance=self.identity_guidance if stacked_id else 0.0,
+            candidate_fusion=self.candidate_fusion,
+        )
 
     def tiny_clip(self) -> tuple[Any, Any]:
         return _clip_of(self.model)
