@@ -10,115 +10,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from analyst_fakes import FakeEnc, FakeLocator, FakeNet, FakeProbes, fake_face, fake_landmarks
 
 from tfgnet_desk.evaluate.metrics import analyst as an
-
-
-# ------------------------------------------------------------------------------------------------ fakes
-class _Enc:
-    """Identity encoder over 2-d embeddings; centring on ``mean``."""
-
-    name = "fake-id"
-
-    def __init__(self, mean=(0.0, 0.0)) -> None:
-        self.mean = np.asarray(mean, dtype=np.float64)
-
-    def similarity(self, a, b):
-        from tfgnet_desk.faces.identity import cosine
-
-        return cosine(a, b)  # 0 for a zero vector
-
-    def calibrated_similarity(self, a, b):
-        return self.similarity(np.asarray(a) - self.mean, np.asarray(b) - self.mean)
-
-
-def _face(probes: dict[str, float], p_male: float = 0.9, age: float = 30.0, identity=(1.0, 0.0)) -> dict:
-    return {
-        "identity": np.asarray(identity, dtype=np.float64),
-        "p_male": p_male,
-        "age": age,
-        "probes": probes,
-    }
-
-
-@dataclass(frozen=True)
-class _Out:
-    identity: np.ndarray
-    p_male: np.ndarray
-    age: np.ndarray
-
-
-class _Net:
-    """faceres stand-in: identity = the mean colour of the aligned face's centre (3-d); P(male) and age from
-    its brightness."""
-
-    name = "faceres"
-    mean = np.zeros(3)
-
-    def __init__(self) -> None:
-        self.batches: list[int] = []
-
-    def analyse_aligned(self, faces):
-        f = np.asarray(faces, dtype=np.float64)
-        self.batches.append(len(f))
-        centre = f[:, 80:144, 80:144]  # inside the face, whatever the alignment's black border
-        ident = centre.reshape(len(f), -1, 3).mean(1) + 1.0
-        m = centre.mean(axis=(1, 2, 3))
-        return _Out(ident.astype(np.float32), (m / 255).astype(np.float32), (m / 4).astype(np.float32))
-
-    def centred_cosine(self, a, b):
-        a, b = np.asarray(a) - self.mean, np.asarray(b) - self.mean
-        return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
-
-
-class _Probes:
-    """P(eyeglasses), P(beard), P(smiling) = the face's mean red, green, blue / 255."""
-
-    attributes = ("eyeglasses", "beard", "smiling", "young", "male")
-    val_auc = {"eyeglasses": 0.9}
-
-    def predict(self, identity):
-        x = (np.asarray(identity, dtype=np.float64) - 1.0) / 255.0
-        return {
-            "eyeglasses": x[:, 0],
-            "beard": x[:, 1],
-            "smiling": x[:, 2],
-            "young": x[:, 0],
-            "male": x[:, 1],
-        }
-
-
-def _landmarks() -> np.ndarray:
-    """68 landmarks of a face filling a 128 px image: dlib's mean face (points 17-67) and a jaw arc."""
-    from tfgnet_desk.faces.align import _dlib_mean68
-
-    t = np.linspace(np.pi, 0, 17)
-    jaw = np.stack([64 + 44 * np.cos(t), 60 + 50 * np.sin(t)], 1)
-    return np.concatenate([jaw, _dlib_mean68(128, 0.25)]).astype(np.float64)
-
-
-class _Locator:
-    """Every image has the same landmarks; the evidence has none when ``evidence`` is None."""
-
-    def __init__(self, evidence: str | None = "meta-landmarks") -> None:
-        self.evidence = evidence
-
-    def locate(self, img):
-        from tfgnet_desk.evaluate.metrics.faces import detection_from_landmarks
-
-        return detection_from_landmarks(_landmarks(), method="framing-box")
-
-    def locate_evidence(self, img, meta):
-        return (self.locate(img), self.evidence) if self.evidence else (None, "none")
 
 
 # ------------------------------------------------------------------------------------------- judgements
 def test_attribute_gender_and_age_agreement_by_hand():
     text = "a smiling young man with a beard, wearing glasses"
     faces = [
-        _face({"eyeglasses": 0.9, "beard": 0.2, "smiling": 0.7, "young": 0.8}, p_male=0.8, age=25),
-        _face({"eyeglasses": 0.6, "beard": 0.7, "smiling": 0.1, "young": 0.3}, p_male=0.3, age=45),
-        _face({"eyeglasses": 0.1, "beard": 0.9, "smiling": 0.2, "young": 0.6}, p_male=0.5, age=39.9),
+        fake_face({"eyeglasses": 0.9, "beard": 0.2, "smiling": 0.7, "young": 0.8}, p_male=0.8, age=25),
+        fake_face({"eyeglasses": 0.6, "beard": 0.7, "smiling": 0.1, "young": 0.3}, p_male=0.3, age=45),
+        fake_face({"eyeglasses": 0.1, "beard": 0.9, "smiling": 0.2, "young": 0.6}, p_male=0.5, age=39.9),
         None,  # a candidate without a face is not judged
     ]
     j = an.judge(text, faces, ("eyeglasses", "beard", "smiling", "young", "male"))
@@ -142,13 +45,15 @@ def test_attribute_gender_and_age_agreement_by_hand():
 
 
 def test_identity_against_evidence_and_best_of_k():
-    enc = _Enc(mean=(0.0, 0.0))
+    enc = FakeEnc(mean=(0.0, 0.0))
     cands = [{"id": np.array([1.0, 0.0])}, {"id": np.array([0.0, 1.0])}, {"id": None}]
     s = an.identity_scores(cands, {"id": np.array([1.0, 1.0])}, {"id": np.array([0.0, 2.0])}, {"id": enc})
     assert s["face_ev_sim_id"] == pytest.approx(100 / np.sqrt(2))  # both at 45 degrees
     assert s["face_ev_cal_id"] == pytest.approx(100 / np.sqrt(2))
     assert s["face_cal_best_id"] == pytest.approx(100.0)  # the second candidate is the target
-    shifted = an.identity_scores(cands, {"id": np.array([1.0, 1.0])}, {"id": None}, {"id": _Enc((1.0, 0.0))})
+    shifted = an.identity_scores(
+        cands, {"id": np.array([1.0, 1.0])}, {"id": None}, {"id": FakeEnc((1.0, 0.0))}
+    )
     # centred on (1, 0): candidate 0 is the zero vector (cosine 0), candidate 1 -> (-1, 1) vs (0, 1)
     assert shifted["face_ev_cal_id"] == pytest.approx((0.0 + 100 / np.sqrt(2)) / 2)
     assert shifted["face_cal_best_id"] is None  # no target embedding
@@ -157,7 +62,7 @@ def test_identity_against_evidence_and_best_of_k():
 
 
 def test_diversity_of_identical_and_of_different_candidates():
-    enc = {"id": _Enc()}
+    enc = {"id": FakeEnc()}
     img = np.full((8, 8, 3), 100, np.uint8)
     same = an.diversity([img, img.copy()], [{"id": np.array([1.0, 2.0])}] * 2, enc)
     assert same == {"div_px": 0.0, "div_id_id": pytest.approx(0.0, abs=1e-12)}
@@ -170,10 +75,10 @@ def test_diversity_of_identical_and_of_different_candidates():
 
 
 def test_faceres_scores_use_centred_cosine():
-    net = _Net()
+    net = FakeNet()
     net.mean = np.array([1.0, 0.0, 0.0])
-    cands = [_face({}, identity=(2.0, 1.0, 0.0)), None]
-    out = an.faceres_scores(cands, _face({}, identity=(1.0, 1.0, 0.0)), None, net)
+    cands = [fake_face({}, identity=(2.0, 1.0, 0.0)), None]
+    out = an.faceres_scores(cands, fake_face({}, identity=(1.0, 1.0, 0.0)), None, net)
     assert out["faceres_cal"] == pytest.approx(100 / np.sqrt(2))  # (1, 1, 0) vs (0, 1, 0)
     assert out["faceres_ev_cal"] is None
 
@@ -220,8 +125,8 @@ class _Case:
 def test_flip_bookkeeping_with_a_fake_probe():
     from tfgnet_desk.evaluate.flip import aggregate_flip, flip_texts, run_flip
 
-    analysis = an.FaceAnalysis(net=_Net(), probes=_Probes())
-    locate = _Locator().locate
+    analysis = an.FaceAnalysis(net=FakeNet(), probes=FakeProbes())
+    locate = FakeLocator().locate
     follows, deaf = _TextMethod("tfgnet"), _TextMethod("text-only", deaf=True)
     timed: list[str] = []
 
@@ -253,7 +158,7 @@ def test_flip_bookkeeping_with_a_fake_probe():
     assert s["tfgnet"]["flip_shift_all"] == pytest.approx(shift, abs=0.5) and c["tfgnet"]["flip_all"] == 5
     assert s["text-only"]["flip_all"] == 0.0 and s["text-only"]["flip_shift_all"] == pytest.approx(0.0)
     assert c["tfgnet"]["flip_cases"] == 2 and "bicubic" not in s  # flip n/a for other rows
-    assert run_flip(man, [follows], an.FaceAnalysis(net=_Net()), locate, (64, 64)) == {}  # no probes
+    assert run_flip(man, [follows], an.FaceAnalysis(net=FakeNet()), locate, (64, 64)) == {}  # no probes
 
 
 def test_flip_success_needs_a_visible_move_not_just_the_sign():
@@ -274,7 +179,7 @@ def test_flip_success_needs_a_visible_move_not_just_the_sign():
 
 
 # ------------------------------------------------------------------------------------- one whole case
-class _DetEnc(_Enc):
+class _DetEnc(FakeEnc):
     """Encoder that embeds from a detection (the image's mean colour, centred on grey)."""
 
     def __init__(self) -> None:
@@ -291,8 +196,10 @@ def _scorer(evidence: str | None):
     from tfgnet_desk.evaluate.scoring import CaseScorer
 
     enc = _DetEnc()
-    scorer = CaseScorer(MetricSuite(identity={"id": enc}), an.FaceAnalysis(net=_Net(), probes=_Probes()))
-    scorer.locator = _Locator(evidence)
+    scorer = CaseScorer(
+        MetricSuite(identity={"id": enc}), an.FaceAnalysis(net=FakeNet(), probes=FakeProbes())
+    )
+    scorer.locator = FakeLocator(evidence)
     return scorer, enc
 
 
@@ -339,7 +246,7 @@ def test_a_case_embeds_each_image_once_and_batches_faceres():
 def test_evidence_landmarks_come_from_meta_json_else_the_framing_box():
     from tfgnet_desk.evaluate.metrics.faces import FaceLocator, meta_landmarks
 
-    lm = _landmarks()
+    lm = fake_landmarks()
     img = np.zeros((128, 128, 3), np.uint8)
     det, source = FaceLocator(face_box=(0.05, 0.05, 0.93, 0.93)).locate_evidence(
         img, {"landmarks68": lm.tolist()}
@@ -367,12 +274,14 @@ def test_cli_writes_the_analyst_tables(tmp_path, random_model, monkeypatch):
 
     torch.set_num_threads(1)
     monkeypatch.setattr(
-        an, "load_face_analysis", lambda folder=None, models_dir=None: an.FaceAnalysis(_Net(), _Probes())
+        an,
+        "load_face_analysis",
+        lambda folder=None, models_dir=None: an.FaceAnalysis(FakeNet(), FakeProbes()),
     )
     bench = make_benchmark(tmp_path / "bench")
     for c in ("case_0001", "case_0002"):
         (bench / c / "text.txt").write_text("a smiling young man with brown hair, wearing glasses\n")
-    lm = _landmarks().tolist()
+    lm = fake_landmarks().tolist()
     meta = json.loads((bench / "case_0001" / "meta.json").read_text())
     (bench / "case_0001" / "meta.json").write_text(
         json.dumps({**meta, "tier": "surveillance", "landmarks68": lm})
