@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tfgnet_desk.gui.testing import fixed_box_detector, open_window, write_synthetic_face
 
 
@@ -138,3 +140,37 @@ def test_a_lock_left_by_a_killed_application_is_taken_over(qtbot, settings, tmp_
     assert w.store.get_run(run)["status"] == "interrupted"
     assert "Another tfgnet-desk window" not in w.message_bar.message.text
     w.close()
+
+
+def test_switching_the_data_folder_moves_the_store_and_the_lock(qtbot, window, tmp_path):
+    """Settings > data folder: the window works in the new folder (its cases, its lock) and lets the old
+    folder go, so another window can take it; switching back shows the first folder's case again."""
+    from PySide6.QtCore import QLockFile
+
+    old_home = window.settings.home
+    window.create_case("In the first folder")
+    new_home = tmp_path / "second-home"
+    window.apply_settings(window.settings.with_(home=new_home), save=False)
+    assert window.store.settings.home == new_home and window.workspace.home == new_home
+    assert window.store.list_cases() == []
+    assert window.backend.store is window.store and window.analysis.store is window.store
+    other = QLockFile(str(old_home / "app.lock"))
+    assert other.tryLock(0)  # the old folder is free for another window
+    other.unlock()
+    assert not QLockFile(str(new_home / "app.lock")).tryLock(0)  # and the new one is held
+    window.apply_settings(window.settings.with_(home=old_home), save=False)
+    assert [c["title"] for c in window.store.list_cases()] == ["In the first folder"]
+
+
+def test_a_data_folder_that_cannot_be_opened_leaves_the_old_one_in_use(qtbot, settings, tmp_path):
+    from tfgnet_desk.gui.workspace import Workspace
+
+    ws = Workspace(settings)
+    store = ws.open()
+    assert ws.claim()
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    with pytest.raises(Exception):  # noqa: B017 - whatever CaseStore raises for a file in the way
+        ws.switch(settings.with_(home=blocked))
+    assert ws.store is store and ws.home == settings.home and ws.claim()
+    ws.close()

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QKeySequence
 
+from tfgnet_desk.gui import evidence_intake
+
 if TYPE_CHECKING:  # pragma: no cover
     from tfgnet_desk.gui.main_window import MainWindow
 
@@ -45,12 +47,19 @@ def build_actions(w: MainWindow) -> dict[str, QAction]:
         m,
         "open_evidence",
         "&Open evidence…",
-        w.open_evidence_dialog,
+        lambda: evidence_intake.open_evidence_dialog(w),
         "Ctrl+O",
         "Add evidence crops from files",
     )
-    add(m, "paste", "&Paste evidence", w.paste, "Ctrl+V", "Add the image on the clipboard as evidence")
-    add(m, "reference", "Add &reference photo…", w.open_reference_dialog, "Ctrl+R")
+    add(
+        m,
+        "paste",
+        "&Paste evidence",
+        lambda: evidence_intake.paste(w),
+        "Ctrl+V",
+        "Add the image on the clipboard as evidence",
+    )
+    add(m, "reference", "Add &reference photo…", lambda: evidence_intake.open_reference_dialog(w), "Ctrl+R")
     m.addSeparator()
     add(m, "export", "&Export PDF report…", lambda: w.export_pdf(), "Ctrl+E")
     add(m, "settings", "&Settings…", w.open_settings, "Ctrl+,")

@@ -13,10 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QTimer, Slot
-from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
-    QFileDialog,
     QInputDialog,
     QMainWindow,
 )
@@ -32,9 +30,8 @@ from tfgnet_desk.gui.layout import build_layout, default_size
 from tfgnet_desk.gui.run_session import RunSession
 from tfgnet_desk.gui.store_views import case_rows, load_draft, save_draft
 from tfgnet_desk.gui.worker import model_present
+from tfgnet_desk.gui.workspace import Workspace
 from tfgnet_desk.settings import Settings
-
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp);;All files (*)"
 
 
 class MainWindow(QMainWindow):
@@ -51,7 +48,7 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.setWindowTitle("tfgnet-desk")
         self.settings = settings
-        self.store = store
+        self.workspace = Workspace(settings, store)  # the data folder: case store, lock, recovery
         self._pipeline_factory = pipeline_factory  # "package.module:function", built in the engine
         self._engine = engine  # a running EngineProcess to share (tests); None: the window starts its own
         self._detector = detector
@@ -86,9 +83,9 @@ class MainWindow(QMainWindow):
         self.case_list.search_changed.connect(lambda text: self.refresh_cases(search=text))
         self.evidence.files_dropped.connect(self.add_evidence_files)
         self.evidence.image_data_dropped.connect(lambda data: self.add_evidence_data(data, "dropped image"))
-        self.evidence.open_requested.connect(self.open_evidence_dialog)
-        self.evidence.reference_requested.connect(self.open_reference_dialog)
-        self.evidence.box_changed.connect(self._box_changed)
+        self.evidence.open_requested.connect(lambda: evidence_intake.open_evidence_dialog(self))
+        self.evidence.reference_requested.connect(lambda: evidence_intake.open_reference_dialog(self))
+        self.evidence.box_changed.connect(lambda key, box: evidence_intake.save_face_box(self, key, box))
         self.evidence.reference_cleared.connect(lambda: setattr(self, "reference_id", None))
         self.evidence.selection_changed.connect(self._update_blocker)
         self.removal = EvidenceRemoval(self)
@@ -105,13 +102,10 @@ class MainWindow(QMainWindow):
         """Open the case store and start the two worker threads (after the window is shown)."""
         from tfgnet_desk.gui.worker import BackendWorker
 
-        if self.store is None:
-            try:
-                from tfgnet_desk.cases import CaseStore
-
-                self.store = CaseStore(self.settings)
-            except Exception as exc:  # noqa: BLE001 - the window still opens; the message says what to do
-                self.show_message(messages.explain(exc, "opening the case store"))
+        try:
+            self.workspace.open()
+        except Exception as exc:  # noqa: BLE001 - the window still opens; the message says what to do
+            self.show_message(messages.explain(exc, "opening the case store"))
         self.backend = BackendWorker(self.store, self._pipeline_factory, engine=self._engine)
         self.runs.connect_backend(self.backend)
         self.backend.model_state.connect(self._model_state)
@@ -129,8 +123,13 @@ class MainWindow(QMainWindow):
         if self._preload and model_present(self.settings):
             QTimer.singleShot(200, lambda: self.backend and self.backend.preload(self.settings))
 
+    @property
+    def store(self) -> Any:
+        """The open data folder's case store (None when it could not be opened)."""
+        return self.workspace.store
+
     def _report_interrupted_runs(self) -> None:
-        recovery.report_interrupted_runs(self)  # and claims the data folder's lock
+        recovery.report_interrupted_runs(self)  # the workspace claims the data folder's lock first
 
     def next_token(self) -> int:
         self._tokens += 1
@@ -303,33 +302,10 @@ class MainWindow(QMainWindow):
         if case_id is not None:
             self.analysis.request(EvidenceRequest(self.next_token(), case_id, data=data, name=name))
 
-    def open_evidence_dialog(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Open evidence crops", str(Path.home()), IMAGE_FILTER)
-        if files:
-            self.add_evidence_files([Path(f) for f in files])
-
-    def open_reference_dialog(self) -> None:
-        file, _ = QFileDialog.getOpenFileName(self, "Open a reference photo", str(Path.home()), IMAGE_FILTER)
-        if file:
-            self.add_reference(Path(file))
-
     def add_reference(self, path: Path) -> None:
         case_id = self._ensure_case()
         if case_id is not None:
             self.analysis.request(EvidenceRequest(self.next_token(), case_id, path=path, purpose="reference"))
-
-    def paste(self) -> None:
-        mime = QGuiApplication.clipboard().mimeData()
-        if mime is None or not self.evidence.accept_mime(mime):
-            self.show_message(
-                messages.UserMessage(
-                    messages.BAD_FILE,
-                    "Nothing to paste",
-                    "The clipboard holds no image or image file.",
-                    "Copy an image (or an image file) first, then Ctrl+V.",
-                    level="warning",
-                )
-            )
 
     @Slot(object, object)
     def _evidence_failed(self, _token: object, message: messages.UserMessage) -> None:
@@ -340,17 +316,6 @@ class MainWindow(QMainWindow):
         if self._closed:  # an analysis that finished while the window closed: its store is gone
             return
         evidence_intake.show_loaded(self, ev)
-        self._update_blocker()
-
-    def _box_changed(self, key: str, box) -> None:
-        item = self.evidence.items.get(key)
-        if item is not None and item.store_id is not None and self.store is not None:
-            try:
-                self.store.set_face_box(item.store_id, list(box) if box else None)
-            except Exception as exc:  # noqa: BLE001
-                self.show_message(messages.explain(exc, "saving the face box"))
-        if box is not None and self.message_bar.message and self.message_bar.message.kind == messages.NO_FACE:
-            self.message_bar.clear()
         self._update_blocker()
 
     # Settings, report, dialogs ---------------------------------------------------------------------
@@ -368,12 +333,7 @@ class MainWindow(QMainWindow):
         self.controls.set_profile_device(new.profile, new.device)
         self._update_status()
         if home_changed and self.store is not None and not self.runs.is_running():
-            from tfgnet_desk.cases import CaseStore
-
-            old, self.store = self.store, CaseStore(new)
-            self.backend.store = self.analysis.store = self.store
-            old.close()
-            recovery.release_data_folder(self)
+            self.backend.store = self.analysis.store = self.workspace.switch(new)
             self._report_interrupted_runs()  # claims the new folder's lock
             self.case_left = False  # a fresh data folder: as at start
             show_case(self, None)
@@ -426,6 +386,4 @@ class MainWindow(QMainWindow):
         for worker in (self.backend, self.analysis):
             if worker is not None:
                 worker.stop()
-        if self.store is not None:
-            self.store.close()
-        recovery.release_data_folder(self)
+        self.workspace.close()
