@@ -160,7 +160,7 @@ def _traced_writer(settings, case_id: int, candidate_id: int, start: int, hold_s
         import contextlib
 
         store = CaseStore(settings, actor=f"traced-{os.getpid()}")
-        plain = store._write
+        plain = store.transaction
         op = {"i": start}
 
         @contextlib.contextmanager
@@ -170,7 +170,7 @@ def _traced_writer(settings, case_id: int, candidate_id: int, start: int, hold_s
                 time.sleep(hold_s)
                 yield c
 
-        store._write = traced
+        store.transaction = traced
         while True:
             store.annotate(candidate_id, f"note {op['i']}")
             say(f"c {op['i']}")
@@ -226,7 +226,7 @@ def test_sigkill_inside_an_open_write_transaction_rolls_it_back(settings):
 
     def body(say) -> None:
         s = CaseStore(settings, actor="doomed")
-        with s._write() as c:  # what update_case does, but held open until the kill
+        with s.transaction() as c:  # what update_case does, but held open until the kill
             c.execute("UPDATE cases SET title = 'half-written', updated_at = 'x' WHERE id = ?", (cid,))
             from tfgnet_desk.cases import audit
 
@@ -255,7 +255,7 @@ def test_reader_works_while_a_writer_holds_a_write_transaction(settings):
 
     def body(say) -> None:
         store = CaseStore(settings)
-        with store._write() as c:  # a slow writer: holds the write lock for a while
+        with store.transaction() as c:  # a slow writer: holds the write lock for a while
             c.execute(
                 "INSERT INTO cases (uid, title, created_at, updated_at) VALUES ('w', 'during', 'x', 'x')"
             )

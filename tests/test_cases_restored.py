@@ -52,7 +52,7 @@ def test_a_finished_run_keeps_its_restored_face(recorded):
     import json
 
     prov = dict(run["provenance"], **{KEY: [dict(entry, sha256="0" * 64)]})
-    with store._write() as c:
+    with store.transaction() as c:
         c.execute("UPDATE runs SET provenance = ? WHERE id = ?", (json.dumps(prov), run_id))
     assert any("edited after its last recorded change" in p for p in store.verify(cid).problems)
 

@@ -288,7 +288,7 @@ def test_version_2_database_migrates_to_3_and_verifies(settings, tmp_path, monke
         uid = old.get_case(cid)["uid"]
         png = tmp_path / "k.png"
         Image.fromarray(_image(1)).save(png)
-        with old._write() as c:  # a version-2 run (with error) and candidate (with pixel hash)
+        with old.transaction() as c:  # a version-2 run (with error) and candidate (with pixel hash)
             c.execute(
                 "INSERT INTO runs (uid, case_id, evidence_ids, prompt, parameters, status, started_at, "
                 "finished_at, error) VALUES ('r2', ?, ?, 'a man', '{}', 'failed', 'then', 'later', 'boom')",

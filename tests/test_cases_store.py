@@ -57,7 +57,7 @@ def write_old_evidence(store: CaseStore, case_id: int, path: Path) -> int:
     stored = store_evidence_bytes(store.home, data)
     with Image.open(path) as im:
         w, h = im.size
-    with store._write() as c:
+    with store.transaction() as c:
         cur = c.execute(
             "INSERT INTO evidence (case_id, sha256, original_path, original_name, stored_path, size, width, "
             "height, face_box, note, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, '', 'then')",
@@ -278,7 +278,7 @@ def test_migration_from_version_1_keeps_data_and_verifies(settings, tmp_path, mo
         cid = old.create_case("written by version 1")
         eid = write_old_evidence(old, cid, make_image(tmp_path / "e.png"))
         uid = old.get_case(cid)["uid"]
-        with old._write() as c:  # a version-1 run and candidate, as version 1 wrote them
+        with old.transaction() as c:  # a version-1 run and candidate, as version 1 wrote them
             c.execute(
                 "INSERT INTO runs (uid, case_id, evidence_ids, prompt, parameters, status, started_at) "
                 "VALUES ('r1', ?, ?, 'a man', '{}', 'done', 'then')",

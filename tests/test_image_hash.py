@@ -242,7 +242,7 @@ def test_an_old_run_without_row_pixel_hashes_verifies_by_its_provenance(pipe, ca
     rid = store.record_run(
         cid, [eid], _as_recorded_before(pipe(req), req.images), prompt=PROMPT, parameters=req.to_record()
     )
-    with store._write() as c:
+    with store.transaction() as c:
         c.execute("UPDATE candidates SET pixel_sha256 = NULL WHERE run_id = ?", (rid,))
     check = verify_run(store, rid, regenerate=_regenerate_with(pipe))
     assert check.ok, check.lines()

@@ -231,7 +231,7 @@ def import_case(store: CaseStore, path: Path | str) -> int:
         target = store.home / rel
         if not (target.is_file() and sha256_file(target) == manifest["files"][rel]["sha256"]):
             _write_atomic(target, data, READ_ONLY)
-    with store._write() as c:
+    with store.transaction() as c:
         if (
             c.execute("SELECT 1 FROM cases WHERE uid = ?", (uid,)).fetchone()
             or c.execute("SELECT 1 FROM audit_head WHERE chain = ?", (uid,)).fetchone()
@@ -264,7 +264,7 @@ def import_case(store: CaseStore, path: Path | str) -> int:
                 _insert(c, "candidates", ("run_id", *_CAND_COLS), [rid, *cv])
         audit.insert_entries(c, entries)
         _check_states(c, cid, entries)
-        store._audit(
+        store.append_audit(
             uid,
             "case.import",
             states.case_key(uid),
@@ -273,7 +273,7 @@ def import_case(store: CaseStore, path: Path | str) -> int:
             exported_by=manifest.get("exported_by"),
             exported_at=manifest.get("exported_at"),
         )
-        store._audit(audit.STORE_CHAIN, "case.import", states.case_key(uid), None, title=case["title"])
+        store.append_audit(audit.STORE_CHAIN, "case.import", states.case_key(uid), None, title=case["title"])
     return int(cid)
 
 

@@ -13,7 +13,7 @@ from tfgnet_desk.cases.rows import NotFound
 
 
 class CandidatesMixin:
-    """Run and candidate look-ups, picks and notes; relies on the store's ``_write``, ``_one``, ``_all``."""
+    """Run and candidate look-ups, picks and notes (the store's ``transaction``, ``_one``, ``_all``)."""
 
     def get_run(self, run_id: int) -> dict[str, Any]:
         return self._one("SELECT * FROM runs WHERE id = ?", (run_id,), f"no run {run_id}")
@@ -63,7 +63,7 @@ class CandidatesMixin:
         return self._update_candidate(candidate_id, "candidate.note", note=str(note))
 
     def _update_candidate(self, candidate_id: int, action: str, **fields: Any) -> dict[str, Any]:
-        with self._write() as c:
+        with self.transaction() as c:
             k = c.execute("SELECT * FROM candidates WHERE id = ?", (candidate_id,)).fetchone()
             if k is None:
                 raise NotFound(f"no candidate {candidate_id}")
@@ -72,7 +72,7 @@ class CandidatesMixin:
             k = c.execute("SELECT * FROM candidates WHERE id = ?", (candidate_id,)).fetchone()
             run = c.execute("SELECT uid, case_id FROM runs WHERE id = ?", (k["run_id"],)).fetchone()
             case = self._case_row(run["case_id"])
-            self._audit(
+            self.append_audit(
                 case["uid"],
                 action,
                 states.candidate_key(run["uid"], k["idx"]),

@@ -197,7 +197,7 @@ def _update(args, **fields) -> int:
 
 def _show(args) -> int:
     def body(store) -> None:
-        from tfgnet_desk.cases.runs import run_status_text
+        from tfgnet_desk.cases.rows import run_status_text
         from tfgnet_desk.score_labels import candidate_label
 
         cid = store.find_case(args.case)

@@ -1,4 +1,5 @@
-"""Row helpers of the case store: the not-found error, JSON-safe conversion and row decoding."""
+"""Row helpers of the case store: the not-found error, JSON-safe conversion, row decoding, and a run
+row's status in words."""
 
 from __future__ import annotations
 
@@ -66,3 +67,13 @@ def decode_row(row: sqlite3.Row | None) -> dict[str, Any] | None:
     if "kind" in out and out["kind"] is None:  # evidence imported before schema version 3: a crop
         out["kind"] = "crop"
     return out
+
+
+def run_status_text(run: dict[str, Any], n_candidates: int) -> str:
+    """'done', or e.g. 'cancelled: 2 of 4 candidates' for a run that did not (yet) do all its work."""
+    if run["status"] == "done":
+        return "done"
+    params = run.get("parameters")
+    want = params.get("n_candidates") if isinstance(params, dict) else None
+    of = f" of {want}" if isinstance(want, int) and not isinstance(want, bool) else ""
+    return f"{run['status']}: {n_candidates}{of} candidate{'' if n_candidates == 1 and not of else 's'}"

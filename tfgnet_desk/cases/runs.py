@@ -46,7 +46,7 @@ INTERRUPTED_ERROR = "the application stopped during the run"
 
 
 class RunsMixin(CandidatesMixin):
-    """Run lifecycle methods; relies on the store's ``_write``, ``_lock``, ``_audit``, ``_case_row``."""
+    """Run lifecycle methods (the store's ``transaction``, ``_lock``, ``append_audit``, ``_case_row``)."""
 
     # Public API ------------------------------------------------------------------------------------------
     def start_run(
@@ -69,7 +69,7 @@ class RunsMixin(CandidatesMixin):
         against) must be evidence of the case, of either kind; :class:`NotFound` otherwise, and nothing is
         written.
         """
-        with self._write() as c:
+        with self.transaction() as c:
             return self._start_tx(
                 c,
                 uuid.uuid4().hex,
@@ -102,7 +102,7 @@ class RunsMixin(CandidatesMixin):
             _require_running(run)
             _require_new_index(self.conn, int(run_id), int(index))
         stored = _store_png(self.home, run["uid"], int(index), int(seed), run["model_hash"], img)
-        with self._write() as c:
+        with self.transaction() as c:
             return self._add_tx(c, int(run_id), int(index), int(seed), stored, pixel_sha256(img), scores)
 
     def finish_run(
@@ -120,7 +120,7 @@ class RunsMixin(CandidatesMixin):
         ``library_versions`` (when given) and ``error``; records ``run.finish`` and touches the case.
         Raises :class:`ValueError` for another status or a run that is not 'running' (finished twice).
         """
-        with self._write() as c:
+        with self.transaction() as c:
             self._finish_tx(
                 c, int(run_id), status, provenance=provenance, library_versions=library_versions, error=error
             )
@@ -133,7 +133,7 @@ class RunsMixin(CandidatesMixin):
         stored candidates and says why it has no more. Call it only when no other process is running a
         generation on the same store.
         """
-        with self._write() as c:
+        with self.transaction() as c:
             ids = [
                 int(r[0]) for r in c.execute("SELECT id FROM runs WHERE status = ? ORDER BY id", (RUNNING,))
             ]
@@ -190,7 +190,7 @@ class RunsMixin(CandidatesMixin):
             img = _rgb(cand.image)
             stored = _store_png(self.home, uid, int(cand.index), int(cand.seed), model_hash, img)
             files.append((cand, stored, pixel_sha256(img)))
-        with self._write() as c:
+        with self.transaction() as c:
             run_id = self._start_tx(
                 c,
                 uid,
@@ -258,7 +258,7 @@ class RunsMixin(CandidatesMixin):
         )
         run_id = int(cur.lastrowid)
         run = c.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-        self._audit(
+        self.append_audit(
             case["uid"],
             "run.start",
             states.run_key(uid),
@@ -307,7 +307,7 @@ class RunsMixin(CandidatesMixin):
             (run_id, index, seed, stored.relpath, stored.sha256, pix, canonical_json(clean)),
         )
         k = c.execute("SELECT * FROM candidates WHERE id = ?", (cur.lastrowid,)).fetchone()
-        self._audit(
+        self.append_audit(
             case_uid,
             "candidate.store",
             states.candidate_key(run["uid"], index),
@@ -346,7 +346,7 @@ class RunsMixin(CandidatesMixin):
         ref = run["reference_id"]
         ref_sha = self._case_evidence_sha(c, run["case_id"], int(ref)) if ref is not None else None
         n = c.execute("SELECT COUNT(*) FROM candidates WHERE run_id = ?", (run_id,)).fetchone()[0]
-        self._audit(
+        self.append_audit(
             case_uid,
             "run.finish",
             states.run_key(run["uid"]),
@@ -356,22 +356,12 @@ class RunsMixin(CandidatesMixin):
             error=run["error"],
         )
         self._touch(run["case_id"])
-        self._audit(
+        self.append_audit(
             case_uid,
             "case.touch",
             states.case_key(case_uid),
             states.case_state(self._case_row(run["case_id"])),
         )
-
-
-def run_status_text(run: dict[str, Any], n_candidates: int) -> str:
-    """'done', or e.g. 'cancelled: 2 of 4 candidates' for a run that did not (yet) do all its work."""
-    if run["status"] == "done":
-        return "done"
-    params = run.get("parameters")
-    want = params.get("n_candidates") if isinstance(params, dict) else None
-    of = f" of {want}" if isinstance(want, int) and not isinstance(want, bool) else ""
-    return f"{run['status']}: {n_candidates}{of} candidate{'' if n_candidates == 1 and not of else 's'}"
 
 
 def _rgb(image: Any) -> np.ndarray:

@@ -104,8 +104,9 @@ class CaseStore(RunsMixin):
         self.close()
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE``): rows and their audit entries commit together."""
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``): rows and their audit entries commit together, or
+        nothing does. The public way to write beside the store's own methods (bundle import)."""
         with self._lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
@@ -126,9 +127,11 @@ class CaseStore(RunsMixin):
         with self._lock:
             return [decode_row(r) for r in self.conn.execute(sql, args).fetchall()]  # type: ignore[misc]
 
-    def _audit(
+    def append_audit(
         self, case_uid: str, action: str, obj: str, state: dict[str, Any] | None, **details: Any
     ) -> AuditEntry:
+        """Append one entry to ``case_uid``'s audit chain (inside :meth:`transaction`): ``action`` on
+        ``obj``, with the hash of the row's new ``state`` and ``details``."""
         if state is not None:
             details["state"] = state_hash(state)
         return audit.append(self.conn, case_uid, self.actor, action, obj, jsonable(details))
@@ -149,7 +152,7 @@ class CaseStore(RunsMixin):
         if not title.strip():
             raise ValueError("a case needs a title")
         uid, now = uuid.uuid4().hex, utc_now()
-        with self._write() as c:
+        with self.transaction() as c:
             cur = c.execute(
                 "INSERT INTO cases (uid, title, reference, analyst, status, notes, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, 'open', ?, ?, ?)",
@@ -157,8 +160,10 @@ class CaseStore(RunsMixin):
             )
             case_id = int(cur.lastrowid)
             row = self._case_row(case_id)
-            self._audit(audit.STORE_CHAIN, "case.create", states.case_key(uid), None, title=title.strip())
-            self._audit(
+            self.append_audit(
+                audit.STORE_CHAIN, "case.create", states.case_key(uid), None, title=title.strip()
+            )
+            self.append_audit(
                 uid,
                 "case.create",
                 states.case_key(uid),
@@ -178,7 +183,7 @@ class CaseStore(RunsMixin):
             raise ValueError("status is 'open' or 'closed'")
         if "title" in fields and not str(fields["title"]).strip():
             raise ValueError("a case needs a title")
-        with self._write() as c:
+        with self.transaction() as c:
             old = self._case_row(case_id)
             changed = {k: v for k, v in fields.items() if old[k] != v}
             if changed:
@@ -188,7 +193,7 @@ class CaseStore(RunsMixin):
                     (*changed.values(), utc_now(), case_id),
                 )
                 row = self._case_row(case_id)
-                self._audit(
+                self.append_audit(
                     row["uid"],
                     "case.update",
                     states.case_key(row["uid"]),
@@ -306,7 +311,7 @@ class CaseStore(RunsMixin):
             self._case_row(case_id)
         stored = store_evidence_bytes(self.home, data)
         h, w = img.shape[:2]
-        with self._write() as c:
+        with self.transaction() as c:
             case = self._case_row(case_id)
             dup = c.execute(
                 "SELECT * FROM evidence WHERE case_id = ? AND sha256 = ?", (case_id, stored.sha256)
@@ -333,7 +338,7 @@ class CaseStore(RunsMixin):
                 )
                 ev_id = int(cur.lastrowid)
                 row = c.execute("SELECT * FROM evidence WHERE id = ?", (ev_id,)).fetchone()
-                self._audit(
+                self.append_audit(
                     case["uid"],
                     "evidence.import",
                     states.evidence_key(stored.sha256),
@@ -356,7 +361,7 @@ class CaseStore(RunsMixin):
 
     def record_detection(self, evidence_id: int, box: Sequence[int] | None, detector: str) -> None:
         """Keep the face detection of a stored image (derived data: not audited, see schema version 4)."""
-        with self._write() as c:
+        with self.transaction() as c:
             c.execute(
                 "UPDATE evidence SET detected_box = ?, detector = ? WHERE id = ?",
                 (_box(box), str(detector), evidence_id),
@@ -381,7 +386,7 @@ class CaseStore(RunsMixin):
         return self._update_evidence(evidence_id, "evidence.included", excluded_at=None, excluded_reason=None)
 
     def _update_evidence(self, evidence_id: int, action: str, **fields: Any) -> dict[str, Any]:
-        with self._write() as c:
+        with self.transaction() as c:
             old = c.execute("SELECT * FROM evidence WHERE id = ?", (evidence_id,)).fetchone()
             if old is None:
                 raise NotFound(f"no evidence {evidence_id}")
@@ -389,7 +394,7 @@ class CaseStore(RunsMixin):
             c.execute(f"UPDATE evidence SET {sets} WHERE id = ?", (*fields.values(), evidence_id))
             row = c.execute("SELECT * FROM evidence WHERE id = ?", (evidence_id,)).fetchone()
             case = self._case_row(row["case_id"])
-            self._audit(
+            self.append_audit(
                 case["uid"],
                 action,
                 states.evidence_key(row["sha256"]),
@@ -422,9 +427,9 @@ class CaseStore(RunsMixin):
     # Audit -----------------------------------------------------------------------------------------------
     def log_event(self, case_id: int, action: str, **details: Any) -> AuditEntry:
         """Record an event that changes no row (a report written, a bundle exported, a verification)."""
-        with self._write():
+        with self.transaction():
             case = self._case_row(case_id)
-            return self._audit(case["uid"], action, states.case_key(case["uid"]), None, **details)
+            return self.append_audit(case["uid"], action, states.case_key(case["uid"]), None, **details)
 
     def audit_trail(self, case_id: int) -> list[AuditEntry]:
         """The case's audit chain, oldest first."""

@@ -83,7 +83,7 @@ def run_section(
     cols: int = 4,
 ) -> str:
     """The HTML of run number ``n`` (1-based, in the order the runs were started, as in the window)."""
-    from tfgnet_desk.cases.runs import run_status_text
+    from tfgnet_desk.cases.rows import run_status_text
 
     cands = store.list_candidates(r["id"])
     status = run_status_text(r, len(cands))

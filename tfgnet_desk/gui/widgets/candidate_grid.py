@@ -1,9 +1,8 @@
 """Candidates side by side, each with its identity scores (naming the backend); sort, pick, annotate,
 and open two in the compare view. Candidates are synthetic composites, labelled as such.
 
-Scores are labelled with one vocabulary (``tfgnet_desk/score_labels.py``): "vs evidence", "vs reference
-photo", and for runs recorded before scores were taken against the evidence "vs restored face (old
-runs)". The restored face (the model's own output) is shown beside the grid with its score vs evidence.
+Scores are labelled with one vocabulary (``score_labels.py``: "vs evidence", "vs reference photo", "vs
+restored face (old runs)"). The restored face (the model's own output) is shown beside the grid.
 
 Tiles scale with the pane (``tiles.py``): as large as lets every candidate be seen at once, and each cell
 has room for its whole caption, whose lines break between label and score when that is what lets all the
