@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from tfgnet_desk.data.datasets import DATASETS, FaceRecord, load_records
+from tfgnet_desk.package_data import resource
 
 POOLS = ("train", "val", "benchmark")
-DEFAULT_SPLIT_FILE = Path(__file__).resolve().parent.parent / "resources" / "splits_seed0.json"
+DEFAULT_SPLIT_FILE = resource("splits_seed0.json")
 SPLIT_FORMAT = 1
 
 

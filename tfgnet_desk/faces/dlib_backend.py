@@ -15,13 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from tfgnet_desk.package_data import resource
+
 from .align import DLIB_CHIP_SIZE
 from .identity import BaseIdentityEncoder
 from .landmarks import to_rgb_uint8
 from .models import inference_lock, resnet_descriptor, shape_predictor_68
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-MEAN_DESCRIPTOR_FILE = RESOURCES / "dlib_mean_descriptor.npy"
+MEAN_DESCRIPTOR_FILE = resource("dlib_mean_descriptor.npy")
 
 # Measured by the bench (docs/identity.md): EER thresholds on clean-vs-clean CelebA pairs.
 DLIB_RAW_THRESHOLD = 0.897

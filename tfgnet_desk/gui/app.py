@@ -12,8 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-# Qt aborts the process when its platform plugin fails to load: the check and the hint (re-exported)
 from tfgnet_desk.gui.qt_platform import XCB_LIBRARIES, missing_xcb_packages, warn_if_xcb_will_fail, xcb_hint
+
+# Qt aborts the process when its platform plugin fails to load: the check and the hint (re-exported)
+from tfgnet_desk.package_data import resource
 from tfgnet_desk.settings import APP_NAME, Settings
 
 
@@ -30,16 +32,11 @@ def _prepare_qt_environment() -> None:
 __all__ = ["XCB_LIBRARIES", "ensure_application", "missing_xcb_packages", "run_app", "xcb_hint"]
 
 
-def resource_path(name: str) -> Path:
-    """A file under ``tfgnet_desk/resources`` (the style sheet, icons)."""
-    return Path(__file__).resolve().parent.parent / "resources" / name
-
-
 def load_style_sheet() -> str:
     """``resources/style.qss`` with the images it names (spin box arrows) in place."""
     from tfgnet_desk.gui.style import resolve_assets
 
-    path = resource_path("style.qss")
+    path = resource("style.qss")
     return resolve_assets(path.read_text()) if path.is_file() else ""
 
 
@@ -55,7 +52,7 @@ def ensure_application(argv: list[str] | None = None):
         app = QApplication([APP_NAME, *(argv or [])])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
-    icon = resource_path("icons/app.svg")
+    icon = resource("icons/app.svg")
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
     app.setStyleSheet(load_style_sheet())

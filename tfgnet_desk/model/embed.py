@@ -18,14 +18,15 @@ from __future__ import annotations
 import gzip
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from tfgnet_desk.package_data import resource
 
 if TYPE_CHECKING:
     import torch
     from transformers import CLIPTokenizer
 
-BPE_PATH = Path(__file__).resolve().parent.parent / "resources" / "bpe_simple_vocab_16e6.txt.gz"
+BPE_PATH = resource("bpe_simple_vocab_16e6.txt.gz")
 VOCAB_SIZE = 49408
 MAX_LENGTH = 77
 # OpenAI CLIP's image normalisation (pixel values in [0, 1]).
