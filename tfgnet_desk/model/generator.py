@@ -269,6 +269,8 @@ class LatentGenerator:
         ``guide`` (an :class:`~tfgnet_desk.model.id_guidance.IdentityGuide`) moves each step's predicted
         clean latent before the scheduler's step.
         """
+        from diffusers.utils.torch_utils import randn_tensor
+
         if strength < 1.0 and init_image is None:
             raise ValueError("strength < 1 needs init_image (the restored face)")
         size = image_size or int(self.unet.config.sample_size) * self.vae_scale_factor
@@ -297,9 +299,12 @@ class LatentGenerator:
             part = [int(s) for s in seeds[start : start + chunk]]
             scheduler = make_scheduler(sampler or self.sampler, self.scheduler_config)
             timesteps = timesteps_for(scheduler, steps, strength, self.device)
-            noise = torch.cat(
-                [torch.randn(shape, generator=torch.Generator(device="cpu").manual_seed(s)) for s in part]
-            ).to(self.device)
+            # one CPU generator per candidate seed (diffusers' randn_tensor): the same noise on any device
+            noise = randn_tensor(
+                (len(part), *shape[1:]),
+                generator=[torch.Generator(device="cpu").manual_seed(s) for s in part],
+                device=self.device,
+            )
             if init_latents is None:
                 latents = noise * scheduler.init_noise_sigma
             else:
