@@ -242,8 +242,9 @@ def test_missing_model_is_reported_not_raised(qtbot, settings, tmp_path):
     qtbot.addWidget(w)
     assert not (w.settings.model_path() / "MANIFEST.json").is_file()
     from tfgnet_desk.gui.worker import GenerationJob
+    from tfgnet_desk.request import GenerationRequest
 
-    job = GenerationJob(token=1, settings=w.settings, images=[], prompt=PROMPT)
+    job = GenerationJob(token=1, settings=w.settings, request=GenerationRequest(images=[], prompt=PROMPT))
     outcome = _wait_for(qtbot, w, w.backend.failed, lambda: w.backend.submit(job), 5000)
     assert outcome.message.kind == messages.MISSING_WEIGHTS
     assert w.message_bar.message.kind == messages.MISSING_WEIGHTS

@@ -289,20 +289,8 @@ def test_to_record_is_what_a_run_records_and_what_verify_run_reads_back(tmp_path
     req = _request(fidelity=0.4, restore_fusion=2.0, candidate_fusion=4.0, sampler="ddim")
     rec = req.to_record()
     assert rec["record_version"] == RECORD_VERSION and rec["fidelity"] == 0.4 and rec["reference"] is False
-    job = GenerationJob(
-        token=1,
-        settings=Settings(home=tmp_path),
-        images=req.images,
-        prompt=req.prompt,
-        n_candidates=req.n_candidates,
-        seed=req.seed,
-        steps=req.steps,
-        face_boxes=req.face_boxes,
-        restore_fusion=2.0,
-        candidate_fusion=4.0,
-        fidelity=0.4,
-    )
-    assert job.parameters() == {**rec, "sampler": None}  # the window records through the same method
+    job = GenerationJob(token=1, settings=Settings(home=tmp_path), request=req)
+    assert job.parameters() == rec  # the window records through the same method
     names = {f for f in GenerationRequest.__dataclass_fields__}
     # identity guidance left unset is resolved by the pipeline and read back from the provenance
     provenance = {"request": {"identity_guidance": 0.05}}

@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Slot
 from tfgnet_desk.gui import messages
 from tfgnet_desk.gui.widgets.candidate_grid import CandidateCard
 from tfgnet_desk.gui.worker import BackendWorker, CandidateEvent, GenerationJob, RunOutcome
+from tfgnet_desk.request import GenerationRequest
 
 if TYPE_CHECKING:  # pragma: no cover
     from tfgnet_desk.gui.main_window import MainWindow
@@ -89,9 +90,7 @@ class RunSession(QObject):
         # recorded with the run; unticked "keep the evidence's coarse shape and colour" turns it off
         restore_fusion, candidate_fusion = default_sigmas(p.profile) if p.anchor else (0.0, 0.0)
         self.token = w.next_token()
-        job = GenerationJob(
-            token=self.token,
-            settings=settings,
+        request = GenerationRequest(
             images=[it.image for it in items],
             prompt=w.description.text().strip(),
             n_candidates=p.n_candidates,
@@ -101,12 +100,17 @@ class RunSession(QObject):
             strength=p.strength,
             face_boxes=[it.box for it in items],
             reference=w.evidence.reference,
-            case_id=w.case_id,
-            evidence_ids=[it.store_id for it in items if it.store_id is not None],
-            reference_id=w.reference_id if w.evidence.reference is not None else None,
             restore_fusion=restore_fusion,
             candidate_fusion=candidate_fusion,
             fidelity=p.fidelity,
+        )
+        job = GenerationJob(
+            token=self.token,
+            settings=settings,
+            request=request,
+            case_id=w.case_id,
+            evidence_ids=[it.store_id for it in items if it.store_id is not None],
+            reference_id=w.reference_id if w.evidence.reference is not None else None,
         )
         w.candidates.clear()
         self.follow(self.token)

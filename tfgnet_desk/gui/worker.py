@@ -32,6 +32,7 @@ from tfgnet_desk.engine import EngineDied, EngineProcess
 from tfgnet_desk.engine import protocol as P
 from tfgnet_desk.gui.messages import UserMessage, engine_stopped_message, explain, missing_model_message
 from tfgnet_desk.gui.relay import EventRelay
+from tfgnet_desk.request import GenerationRequest
 from tfgnet_desk.settings import Settings
 
 ENGINE_NICE = 2  # the engine child runs at a slightly lower CPU priority than the window
@@ -39,47 +40,19 @@ ENGINE_NICE = 2  # the engine child runs at a slightly lower CPU priority than t
 
 @dataclass
 class GenerationJob:
-    """Everything one run needs; built on the GUI thread, consumed on the worker thread."""
+    """One run of the window: the request (the one request type, ``request.GenerationRequest``) with where
+    it goes. Built on the GUI thread, consumed on the worker thread."""
 
     token: int  # the window's id for this run (signals carry it)
     settings: Settings  # profile/device/model folder as chosen for this run
-    images: list[np.ndarray]
-    prompt: str
-    n_candidates: int = 4
-    seed: int = 0
-    steps: int = 25
-    guidance: float = 5.0
-    strength: float = 0.6
-    face_boxes: list[tuple[int, int, int, int] | None] | None = None
-    reference: np.ndarray | None = None
+    request: GenerationRequest
     case_id: int | None = None  # when set, the run and its candidates go into the case store
     evidence_ids: list[int] = field(default_factory=list)
     reference_id: int | None = None  # the reference photo's evidence id in the store
-    restore_fusion: float | None = None  # low-frequency fusion sigmas (evidence_fusion.py); None: default
-    candidate_fusion: float | None = None
-    fidelity: float | None = None  # the restorer's w; None: the model's default (resolved, recorded)
 
     def parameters(self) -> dict[str, Any]:
         """What the case store records (``GenerationRequest.to_record``, the one definition)."""
-        return self.request().to_record()
-
-    def request(self):
-        from tfgnet_desk.pipeline import GenerationRequest
-
-        return GenerationRequest(
-            images=self.images,
-            prompt=self.prompt,
-            n_candidates=self.n_candidates,
-            seed=self.seed,
-            steps=self.steps,
-            guidance=self.guidance,
-            strength=self.strength,
-            face_boxes=self.face_boxes,
-            reference=self.reference,
-            restore_fusion=self.restore_fusion,
-            candidate_fusion=self.candidate_fusion,
-            fidelity=self.fidelity,
-        )
+        return self.request.to_record()
 
 
 @dataclass
@@ -212,7 +185,7 @@ class BackendWorker(QThread):
             run.start()
             self._post("run_started", job.token, run.run_id)
             engine = self._ensure_engine()
-            engine.run(job.token, job.settings, job.request())
+            engine.run(job.token, job.settings, job.request)
             if self._cancel.is_set():  # pressed between submit and the engine's start
                 engine.cancel()
             self._follow(engine, run)
@@ -317,7 +290,7 @@ class _RunRecord:
             self.store,
             job.case_id,
             job.evidence_ids,
-            prompt=job.prompt,
+            prompt=job.request.prompt,
             parameters=job.parameters(),
             profile=job.settings.profile,
             device=job.settings.device,
