@@ -191,20 +191,18 @@ def test_a_runs_scores_vs_evidence_are_computed_again_and_compared(recorded):
     assert store.audit_trail(cid)[-1].details["evidence_scores_same"] == 1
 
 
-def test_request_kwargs_repeat_the_fusion_a_run_used(tmp_path):
+def test_a_record_rebuilds_the_request_with_the_fusion_the_run_used():
     """verify-run repeats a run with the fusion sigmas it recorded; a run recorded before fusion existed
     (no sigmas anywhere) is repeated with fusion off, as it was made."""
-    from tfgnet_desk.cases.reproduce import RunSpec, request_kwargs
+    from tfgnet_desk.request import GenerationRequest
 
-    names = {"n_candidates", "seed", "face_boxes", "restore_fusion", "candidate_fusion", "strength"}
+    def rebuilt(record, resolved=None):
+        return GenerationRequest.from_record(record, images=[], prompt="a man", resolved=resolved)
 
-    def spec(parameters, provenance):
-        return RunSpec({"provenance": provenance}, [], "a man", parameters, tmp_path, "cpu", None)
-
-    old = request_kwargs(spec({"seed": 3, "face_boxes": [[0, 0, 9, 9]], "reference": True}, {}), names)
-    assert old == {"seed": 3, "face_boxes": [(0, 0, 9, 9)], "restore_fusion": 0.0, "candidate_fusion": 0.0}
-    gui = request_kwargs(spec({"restore_fusion": 2.0, "candidate_fusion": 4.0}, {}), names)
-    assert (gui["restore_fusion"], gui["candidate_fusion"]) == (2.0, 4.0) and gui["face_boxes"] is None
-    recorded = {"request": {"restore_fusion": 1.5, "candidate_fusion": 0.0}}
-    cli = request_kwargs(spec({"n_candidates": 2}, recorded), names)
-    assert (cli["restore_fusion"], cli["candidate_fusion"]) == (1.5, 0.0)
+    old = rebuilt({"seed": 3, "face_boxes": [[0, 0, 9, 9]], "reference": True, "record_version": 1})
+    assert (old.seed, old.face_boxes, old.reference) == (3, [(0, 0, 9, 9)], None)
+    assert (old.restore_fusion, old.candidate_fusion, old.fidelity, old.identity_guidance) == (0, 0, 0, 0)
+    gui = rebuilt({"restore_fusion": 2.0, "candidate_fusion": 4.0, "face_boxes": []})
+    assert (gui.restore_fusion, gui.candidate_fusion) == (2.0, 4.0) and gui.face_boxes is None
+    cli = rebuilt({"n_candidates": 2}, {"restore_fusion": 1.5, "candidate_fusion": 0.0})
+    assert (cli.n_candidates, cli.restore_fusion, cli.candidate_fusion) == (2, 1.5, 0.0)

@@ -71,18 +71,15 @@ def test_pipeline_uses_and_records_the_fidelity(pipe: TFGNetPipeline):
     np.testing.assert_array_equal(again.restored[0], default.restored[0])
 
 
-def test_reproduce_repeats_the_recorded_fidelity_and_old_runs_at_zero(tmp_path: Path):
-    from tfgnet_desk.cases.reproduce import RunSpec, request_kwargs
+def test_reproduce_repeats_the_recorded_fidelity_and_old_runs_at_zero():
+    from tfgnet_desk.request import GenerationRequest
 
-    names = {"seed", "face_boxes", "restore_fusion", "candidate_fusion", "fidelity"}
+    def fidelity(record, resolved=None):
+        return GenerationRequest.from_record(record, images=[], prompt="a man", resolved=resolved).fidelity
 
-    def spec(parameters, provenance):
-        return RunSpec({"provenance": provenance}, [], "a man", parameters, tmp_path, "cpu", None)
-
-    assert request_kwargs(spec({"seed": 1}, {}), names)["fidelity"] == 0.0
-    gui = request_kwargs(spec({"fidelity": None}, {"request": {"fidelity": 0.8}}), names)
-    assert gui["fidelity"] == 0.8  # 'model default' in the window: the value the run resolved
-    assert request_kwargs(spec({"fidelity": 0.3}, {"request": {"fidelity": 0.3}}), names)["fidelity"] == 0.3
+    assert fidelity({"seed": 1}) == 0.0
+    assert fidelity({"fidelity": None}, {"fidelity": 0.8}) == 0.8  # 'model default': the value resolved
+    assert fidelity({"fidelity": 0.3}, {"fidelity": 0.3}) == 0.3
 
 
 def test_fidelity_stage_draws_w_from_its_list_per_step(tmp_path: Path):

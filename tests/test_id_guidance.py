@@ -3,9 +3,6 @@ its place in a pipeline request and its record."""
 
 from __future__ import annotations
 
-import dataclasses
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -87,7 +84,6 @@ def _request(**kw):
 
 
 def test_pipeline_applies_records_and_reproduces_identity_guidance(pipe):
-    from tfgnet_desk.cases.reproduce import RunSpec, request_kwargs
     from tfgnet_desk.pipeline import GenerationRequest
 
     off = pipe(_request(identity_guidance=0.0))
@@ -101,19 +97,10 @@ def test_pipeline_applies_records_and_reproduces_identity_guidance(pipe):
     dflt = pipe(_request())
     assert dflt.provenance["request"]["identity_guidance"] == default_scale(pipe.model.config.profile)
     # a record from before identity guidance existed reproduces with it off
-    names = {f.name for f in dataclasses.fields(GenerationRequest)}
     rec = _request(identity_guidance=1.0).to_record()
     del rec["identity_guidance"]
-    spec = RunSpec(
-        run={"provenance": {"request": {}}},
-        images=[],
-        prompt="a man",
-        parameters=rec,
-        model_folder=Path("."),
-        device="cpu",
-        settings=None,
-    )
-    assert request_kwargs(spec, names)["identity_guidance"] == 0.0
+    again = GenerationRequest.from_record(rec, images=[], prompt="a man", resolved={})
+    assert again.identity_guidance == 0.0
 
 
 def test_out_of_range_identity_guidance_is_refused():

@@ -7,7 +7,6 @@ hash (its provenance hashed with a dtype + shape header) still verifies, read wi
 from __future__ import annotations
 
 import copy
-import dataclasses
 import hashlib
 import json
 import zipfile
@@ -22,7 +21,7 @@ from PIL import Image
 from tfgnet_desk.cases import CaseStore
 from tfgnet_desk.cases.evidence import PIXEL_CHUNK, read_png_text
 from tfgnet_desk.cases.recorder import RunRecorder
-from tfgnet_desk.cases.reproduce import RunSpec, request_kwargs, verify_run
+from tfgnet_desk.cases.reproduce import RunSpec, recorded_request, verify_run
 from tfgnet_desk.hashing import (
     IMAGE_HASH,
     LEGACY_IMAGE_HASH,
@@ -80,10 +79,12 @@ def _request(images: list[np.ndarray]) -> GenerationRequest:
 def _regenerate_with(pipe: TFGNetPipeline):
     """verify-run's regenerating function on the already loaded pipeline: the request rebuilt from the
     record exactly as ``pipeline_regenerate`` rebuilds it (only the model is not loaded again)."""
-    names = {f.name for f in dataclasses.fields(GenerationRequest)}
 
     def regenerate(spec: RunSpec):
-        return pipe(GenerationRequest(images=spec.images, prompt=spec.prompt, **request_kwargs(spec, names)))
+        request = GenerationRequest.from_record(
+            spec.parameters, images=spec.images, prompt=spec.prompt, resolved=recorded_request(spec)
+        )
+        return pipe(request)
 
     return regenerate
 

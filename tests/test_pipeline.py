@@ -281,7 +281,6 @@ def test_one_image_hash_for_provenance_and_the_case_store(pipe: TFGNetPipeline, 
 def test_to_record_is_what_a_run_records_and_what_verify_run_reads_back(tmp_path: Path):
     """Issue 16: one definition of a request's recorded parameters (window, generate --case), and
     ``case verify-run`` rebuilds the same request from it."""
-    from tfgnet_desk.cases.reproduce import RunSpec, request_kwargs
     from tfgnet_desk.gui.worker import GenerationJob
     from tfgnet_desk.pipeline import RECORD_VERSION
     from tfgnet_desk.settings import Settings
@@ -291,9 +290,8 @@ def test_to_record_is_what_a_run_records_and_what_verify_run_reads_back(tmp_path
     assert rec["record_version"] == RECORD_VERSION and rec["fidelity"] == 0.4 and rec["reference"] is False
     job = GenerationJob(token=1, settings=Settings(home=tmp_path), request=req)
     assert job.parameters() == rec  # the window records through the same method
-    names = {f for f in GenerationRequest.__dataclass_fields__}
     # identity guidance left unset is resolved by the pipeline and read back from the provenance
-    provenance = {"request": {"identity_guidance": 0.05}}
-    spec = RunSpec({"provenance": provenance}, req.images, req.prompt, rec, tmp_path, "cpu", None)
-    again = GenerationRequest(images=req.images, prompt=req.prompt, **request_kwargs(spec, names))
+    again = GenerationRequest.from_record(
+        rec, images=req.images, prompt=req.prompt, resolved={"identity_guidance": 0.05}
+    )
     assert again.to_record() == {**rec, "identity_guidance": 0.05}

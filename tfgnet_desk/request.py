@@ -7,6 +7,8 @@ profile's measured defaults by ``TFGNetPipeline.resolve_defaults``, and the reso
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +17,8 @@ import numpy as np
 # Version of GenerationRequest.to_record(): 2 added sampler and fidelity (records without the key: 1),
 # 3 added identity_guidance (records before it: no identity guidance)
 RECORD_VERSION = 3
+# Fields a request may leave unset (None: resolved by the pipeline, the resolved value recorded)
+DEFAULTED_LATER = ("restore_fusion", "candidate_fusion", "fidelity", "identity_guidance")
 
 
 @dataclass
@@ -60,6 +64,29 @@ class GenerationRequest:
             "fidelity": self.fidelity,
             "identity_guidance": self.identity_guidance,
         }
+
+    @classmethod
+    def from_record(
+        cls,
+        record: Mapping[str, Any],
+        *,
+        images: Sequence[np.ndarray],
+        prompt: str,
+        reference: np.ndarray | None = None,
+        resolved: Mapping[str, Any] | None = None,
+    ) -> GenerationRequest:
+        """The request a run recorded (``to_record()`` of any version) rebuilt with its images and prompt
+        (``verify-run``): boxes as tuples; the fusion sigmas, fidelity and identity guidance the run used,
+        from the record, else as the pipeline resolved them (``resolved``: the provenance's ``request``),
+        else 0 for runs recorded before they existed (no fusion, the restorer at w = 0, no guidance)."""
+        names = {f.name for f in dataclasses.fields(cls)} - {"images", "prompt", "reference"}
+        kwargs = {k: v for k, v in record.items() if k in names}
+        boxes = kwargs.get("face_boxes")
+        kwargs["face_boxes"] = [tuple(b) if b is not None else None for b in boxes] if boxes else None
+        for name in DEFAULTED_LATER:
+            if kwargs.get(name) is None:
+                kwargs[name] = float((resolved or {}).get(name) or 0.0)
+        return cls(images=list(images), prompt=prompt, reference=reference, **kwargs)
 
     def validate(self) -> None:
         if not self.images:

@@ -20,7 +20,6 @@ hashes is still repeated when its provenance holds output hashes.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,11 +156,11 @@ def _raw_scores(scores: Any) -> dict[str, float]:
 Regenerate = Callable[[RunSpec], Any]
 
 
-def _recorded(spec: RunSpec, name: str) -> Any:
-    """A request field from the run's recorded provenance (``provenance.request``), if it is there."""
+def recorded_request(spec: RunSpec) -> dict[str, Any]:
+    """The run's provenance ``request`` (the values the pipeline resolved and used), or {}."""
     provenance = spec.run.get("provenance") or {}
     request = provenance.get("request") if isinstance(provenance, dict) else None
-    return request.get(name) if isinstance(request, dict) else None
+    return request if isinstance(request, dict) else {}
 
 
 def pipeline_regenerate(spec: RunSpec) -> Any:
@@ -176,27 +175,14 @@ def pipeline_regenerate(spec: RunSpec) -> Any:
     rescore = spec.reference is not None or EVIDENCE in spec.recorded_scores
     encoder = "auto" if rescore else None
     pipe = pl.TFGNetPipeline(loaded.model, settings, identity_encoder=encoder)
-    kwargs = request_kwargs(spec, {f.name for f in dataclasses.fields(pl.GenerationRequest)})
-    return pipe(
-        pl.GenerationRequest(images=spec.images, prompt=spec.prompt, reference=spec.reference, **kwargs)
+    request = pl.GenerationRequest.from_record(
+        spec.parameters,
+        images=spec.images,
+        prompt=spec.prompt,
+        reference=spec.reference,
+        resolved=recorded_request(spec),
     )
-
-
-def request_kwargs(spec: RunSpec, names: set[str]) -> dict[str, Any]:
-    """The recorded parameters that are ``GenerationRequest`` fields (``names``), as the request wants
-    them: boxes as tuples, and the low-frequency fusion sigmas, restorer fidelity and identity guidance a
-    run used (an explicit 0 for runs recorded before they existed: no fusion, the restorer at w = 0, no
-    identity guidance)."""
-    kwargs = {k: v for k, v in spec.parameters.items() if k in names and k not in ("images", "prompt")}
-    if kwargs.get("face_boxes"):
-        kwargs["face_boxes"] = [tuple(b) if b is not None else None for b in kwargs["face_boxes"]]
-    else:
-        kwargs["face_boxes"] = None  # recorded as [] or null: no boxes were given
-    kwargs.pop("reference", None)
-    for name in ("restore_fusion", "candidate_fusion", "fidelity", "identity_guidance"):
-        if name in names and kwargs.get(name) is None:
-            kwargs[name] = float(_recorded(spec, name) or 0.0)
-    return kwargs
+    return pipe(request)
 
 
 def _candidates_of(output: Any) -> dict[int, tuple[np.ndarray, dict[str, float]]]:
