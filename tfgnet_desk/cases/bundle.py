@@ -3,7 +3,9 @@
 The zip holds ``manifest.json`` (the case, its evidence (crops and reference photos, by ``kind``), runs
 (each naming its evidence and reference photo by SHA-256), candidates and its whole audit chain, plus
 the SHA-256 and size of every file), ``manifest.sha256`` and the files themselves at their store paths
-(``evidence/<sha256>``, ``candidates/<sha256>.png``, which also holds the runs' restored faces). Nothing
+(``evidence/<sha256>``, ``candidates/<sha256>.png``, which also holds the runs' restored faces, and
+``enhancements/<sha256>.png``, the images of the case's third-party enhancements of the evidence, each
+checked against the audit entry that records it). Nothing
 in it depends on local row ids, so the audit chain of the case still verifies after import. Import checks
 everything before it writes: the manifest hash, every file's hash (against the manifest, its own
 content-addressed name and the row that names it; candidate PNGs also by decoded pixels), the audit
@@ -31,8 +33,10 @@ if TYPE_CHECKING:
     from tfgnet_desk.cases.store import CaseStore
 
 FORMAT = "tfgnet-desk case bundle"
-BUNDLE_VERSION = 2  # 2: evidence ``kind`` and run ``reference`` (a bundle of version 1 still imports)
-_FILE_RE = re.compile(r"^(evidence/[0-9a-f]{64}|candidates/[0-9a-f]{64}\.png)$")
+# 2: evidence ``kind`` and run ``reference``; 3: ``enhancements/<sha256>.png``, the images of the case's
+# evidence.enhancement entries (written only when a case has one, so other bundles stay readable by version 2)
+BUNDLE_VERSION = 3
+_FILE_RE = re.compile(r"^(evidence/[0-9a-f]{64}|(candidates|enhancements)/[0-9a-f]{64}\.png)$")
 _CASE_COLS = ("uid", "title", "reference", "analyst", "status", "notes", "created_at", "updated_at")
 _EV_COLS = (
     "sha256",
@@ -87,11 +91,13 @@ def build_manifest(store: CaseStore, case_id: int) -> dict[str, Any]:
         for e in restored_entries(r):  # the run's restored faces (named in its provenance) travel with it
             files[e["file"]] = {"sha256": e["sha256"], "size": (store.home / e["file"]).stat().st_size}
         runs.append(run)
+    enhanced = _enhancement_files(store, case_id)
+    files.update(enhanced)
     from tfgnet_desk import __version__
 
     return {
         "format": FORMAT,
-        "bundle_version": BUNDLE_VERSION,
+        "bundle_version": BUNDLE_VERSION if enhanced else 2,
         "software": f"tfgnet-desk {__version__}",
         "exported_at": utc_now(),
         "exported_by": store.actor,
@@ -102,6 +108,20 @@ def build_manifest(store: CaseStore, case_id: int) -> dict[str, Any]:
         "audit_head": list(store.audit_head(case_id)),
         "files": dict(sorted(files.items())),
     }
+
+
+def _enhancement_files(store: CaseStore, case_id: int) -> dict[str, dict[str, Any]]:
+    """The stored images of the case's enhancements of the evidence that are still intact (a missing or
+    altered one is left out: its audit entry travels and says what it was)."""
+    from tfgnet_desk.cases.enhancements import list_enhancements
+
+    out = {}
+    for rec in list_enhancements(store, case_id):
+        rel, digest = rec.get("output_file"), rec.get("output_file_sha256")
+        path = store.home / rel if isinstance(rel, str) and _FILE_RE.match(rel) else None
+        if path is not None and path.is_file() and sha256_file(path) == digest:
+            out[rel] = {"sha256": digest, "size": path.stat().st_size}
+    return out
 
 
 def export_case(store: CaseStore, case_id: int, out: Path | str) -> Path:
@@ -188,7 +208,8 @@ def _name_hash(rel: str) -> str:
 
 def _check_rows_name_their_files(manifest: dict[str, Any], files: dict[str, bytes]) -> None:
     """Each evidence and candidate row names a file of the bundle whose bytes (and, for a candidate PNG,
-    decoded pixels) hash to what the row says."""
+    decoded pixels) hash to what the row says; each enhancement image is named by an enhancement entry of
+    the audit chain, with the bytes and decoded pixels it records."""
     from tfgnet_desk.hashing import pixel_sha256
 
     for e in manifest.get("evidence", []):
@@ -207,6 +228,28 @@ def _check_rows_name_their_files(manifest: dict[str, Any], files: dict[str, byte
                     raise BundleError(f"candidate file {rel} is not a readable PNG") from exc
                 if pixel_sha256(pixels) != c["pixel_sha256"]:
                     raise BundleError(f"candidate {c.get('idx')} of run {r.get('uid')}: pixels altered")
+    _check_enhancement_files(manifest, files)
+
+
+def _check_enhancement_files(manifest: dict[str, Any], files: dict[str, bytes]) -> None:
+    from tfgnet_desk.cases.enhancements import ACTION
+    from tfgnet_desk.hashing import pixel_sha256
+
+    named = {
+        d["details"].get("output_file"): d["details"]
+        for d in manifest.get("audit", [])
+        if isinstance(d, dict) and d.get("action") == ACTION and isinstance(d.get("details"), dict)
+    }
+    for rel in (f for f in files if f.startswith("enhancements/")):
+        entry = named.get(rel)
+        if entry is None or entry.get("output_file_sha256") != _name_hash(rel):
+            raise BundleError(f"the enhancement image {rel} is not the one the case's audit chain records")
+        try:
+            pixels = _decode_png(files[rel])
+        except (OSError, ValueError) as exc:
+            raise BundleError(f"the enhancement image {rel} is not a readable PNG") from exc
+        if pixel_sha256(pixels) != entry.get("output_pixel_sha256"):
+            raise BundleError(f"the enhancement image {rel}: pixels altered")
 
 
 def _decode_png(data: bytes):
