@@ -4,7 +4,8 @@ States: ``01-empty`` (fresh window), ``02-evidence`` (a case with evidence crops
 description), ``03-generating`` (a run in progress), ``04-candidates`` (a finished run, one picked),
 ``05-compare`` (two candidates side by side, zoomed in to their pixels), ``06-settings`` (settings with
 the model view), ``07-before-after`` (the evidence's face and a candidate either side of the divider),
-``08-models`` (File > Models..., a component verified).
+``08-models`` (File > Models..., a component verified), ``09-upscaled`` (the compare view with the
+evidence's face upscaled by Real-ESRGAN x4plus beside it, labelled a third-party enhancement).
 
 Under a real X server (``Xvfb :99 -screen 0 1366x768x24`` with ``openbox``), ``--size 1366x768 --screen
 --prefix x11-1366x768-`` maximises the window to that screen and saves the whole screen, window manager
@@ -174,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
         one = dialog.side.views[0]
         one.zoom_to(one.fit_scale() * 1.7)  # both candidates zoom together, pixels as blocks
         _save(dialog, args.out, "05-compare")
+        panel = dialog.side.enhancement
+        if panel is not None and panel.toggle.isEnabled():
+            panel.toggle.setChecked(True)  # the real Real-ESRGAN x4plus in its child: seconds on a CPU
+            _wait(app, lambda: panel.is_shown() or not panel.running, 300_000)
+            _save(dialog, args.out, "09-upscaled")
+            panel.toggle.setChecked(False)
         dialog.tabs.setCurrentWidget(dialog.split)
         dialog.split.slider.setValue(420)
         view = dialog.split.view
