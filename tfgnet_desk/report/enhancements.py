@@ -72,7 +72,7 @@ def _block(
         ("Evidence", evidence_names.get(ev_sha, "-")),
         ("Evidence SHA-256", ev_sha),
         ("Face box (x0, y0, x1, y1)", ", ".join(str(v) for v in box) if box else "none (centred square)"),
-        ("Input", d.get("input", "")),
+        ("Input", str(d.get("input", "")).removeprefix("Input: ")),  # the note reads "Input: ..."
         ("Input image hash", d.get("input_pixel_sha256", "")),
         ("Output image hash", d.get("output_pixel_sha256", "")),
         ("Stored file", d.get("output_file", "")),
