@@ -36,7 +36,8 @@ def test_box_scales_with_full_resolution_celeba(data_root):
 
 
 def _landmark_tools():
-    dlib = pytest.importorskip("dlib")
+    import dlib
+
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         pytest.skip("face_recognition_models is not installed")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from tfgnet_desk.model import embed as E  # noqa: E402
+from tfgnet_desk.model import embed as E
 
 
 def test_tokenizer_matches_openai_clip_ids() -> None:

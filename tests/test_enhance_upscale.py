@@ -150,7 +150,8 @@ def test_the_record_is_an_audited_entry_with_an_intact_stored_image(recorded):
 
 
 def test_the_report_names_the_enhancement_and_its_provenance(recorded, tmp_path):
-    pdfium = pytest.importorskip("pypdfium2", reason="pypdfium2 (a dev dependency) reads the PDF back")
+    import pypdfium2 as pdfium
+
     from tfgnet_desk.report import write_case_report
     from tfgnet_desk.report.enhancements import HEADING
 

@@ -13,9 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("pytestqt")
-
-from tfgnet_desk.gui.testing import (  # noqa: E402
+from tfgnet_desk.gui.testing import (
     SLOW_DETECTOR_MARK,
     BlockingDetector,
     open_window,

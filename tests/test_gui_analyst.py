@@ -6,15 +6,11 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import pytest
+from test_cases_store import fake_result, make_image
 
-pytest.importorskip("pytestqt")
-
-from test_cases_store import fake_result, make_image  # noqa: E402
-
-from tfgnet_desk.cases import CaseStore  # noqa: E402
-from tfgnet_desk.cases.store import default_actor  # noqa: E402
-from tfgnet_desk.settings import Settings  # noqa: E402
+from tfgnet_desk.cases import CaseStore
+from tfgnet_desk.cases.store import default_actor
+from tfgnet_desk.settings import Settings
 
 
 def test_the_analyst_is_a_setting_and_the_stores_actor(tmp_path):

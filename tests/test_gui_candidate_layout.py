@@ -3,11 +3,7 @@ grid showed 3 of 4 per row because the captions' longest line set the column wid
 
 from __future__ import annotations
 
-import pytest
-
-pytest.importorskip("pytestqt")
-
-from tfgnet_desk.gui.testing import synthetic_face  # noqa: E402
+from tfgnet_desk.gui.testing import synthetic_face
 
 
 def _cards():

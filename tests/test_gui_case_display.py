@@ -11,17 +11,13 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import pytest
+from PySide6.QtCore import QMimeData, QUrl
 
-pytest.importorskip("pytestqt")
-
-from PySide6.QtCore import QMimeData, QUrl  # noqa: E402
-
-from tfgnet_desk.gui.testing import (  # noqa: E402
+from tfgnet_desk.gui.testing import (
     synthetic_face,
     write_synthetic_face,
 )
-from tfgnet_desk.gui.worker import CandidateEvent, RunOutcome  # noqa: E402
+from tfgnet_desk.gui.worker import CandidateEvent, RunOutcome
 
 
 def _candidate(i: int) -> SimpleNamespace:

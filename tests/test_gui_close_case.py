@@ -5,14 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
 
-pytest.importorskip("pytestqt")
-
-from PySide6.QtCore import QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
-
-from tfgnet_desk.gui.testing import write_synthetic_face  # noqa: E402
+from tfgnet_desk.gui.testing import write_synthetic_face
 
 EVIDENCE_ACTIONS = ("open_evidence", "paste", "reference", "generate")
 

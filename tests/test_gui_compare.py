@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication, QLabel
 
-pytest.importorskip("pytestqt")
-
-from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
-from PySide6.QtGui import QWheelEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication, QLabel  # noqa: E402
-
-from tfgnet_desk.gui.testing import synthetic_face  # noqa: E402
+from tfgnet_desk.gui.testing import synthetic_face
 
 RED, BLUE, GREY = (200, 30, 30), (30, 30, 200), (128, 128, 128)
 

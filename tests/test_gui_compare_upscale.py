@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from upscale_fakes import FAKE_PROVENANCE, FakeUpscaler, x4
 
-pytest.importorskip("pytestqt")
-
-from upscale_fakes import FAKE_PROVENANCE, FakeUpscaler, x4  # noqa: E402
-
-from tfgnet_desk.gui.testing import synthetic_face  # noqa: E402
+from tfgnet_desk.gui.testing import synthetic_face
 
 LABEL = (
     "Enhancement of the evidence by a third-party model (Real-ESRGAN x4plus), not a candidate, not evidence"

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
+from PySide6.QtCore import Qt
 
-pytest.importorskip("pytestqt")
-
-from PySide6.QtCore import Qt  # noqa: E402
-
-from tfgnet_desk.gui.testing import fixed_box_detector, open_window, write_synthetic_face  # noqa: E402
+from tfgnet_desk.gui.testing import fixed_box_detector, open_window, write_synthetic_face
 
 
 def _wait_evidence(qtbot, w, n):

@@ -7,11 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("pytestqt")
-
-from tfgnet_desk.gui.testing import SignalRecorder  # noqa: E402
+from tfgnet_desk.gui.testing import SignalRecorder
 
 
 def _metric_snapshot(root: Path) -> Path:

@@ -9,12 +9,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
-import pytest
 
-pytest.importorskip("pytestqt")
-
-from tfgnet_desk.gui.testing import fixed_box_detector, open_window, synthetic_face  # noqa: E402
-from tfgnet_desk.gui.worker import RunOutcome  # noqa: E402
+from tfgnet_desk.gui.testing import fixed_box_detector, open_window, synthetic_face
+from tfgnet_desk.gui.worker import RunOutcome
 
 SCORE = {"evidence": {"raw": 0.9, "calibrated": 0.31, "backend": "dlib-resnet"}}
 

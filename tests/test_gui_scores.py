@@ -12,11 +12,9 @@ from types import SimpleNamespace
 
 import pytest
 
-pytest.importorskip("pytestqt")
-
-from tfgnet_desk.faces import IdentityScore  # noqa: E402
-from tfgnet_desk.gui.testing import synthetic_face  # noqa: E402
-from tfgnet_desk.gui.worker import CandidateEvent, RunOutcome  # noqa: E402
+from tfgnet_desk.faces import IdentityScore
+from tfgnet_desk.gui.testing import synthetic_face
+from tfgnet_desk.gui.worker import CandidateEvent, RunOutcome
 
 
 @pytest.fixture()

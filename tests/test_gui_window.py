@@ -9,15 +9,12 @@ from __future__ import annotations
 import time
 
 import pytest
+from PySide6.QtCore import QMimeData, Qt, QUrl
+from PySide6.QtGui import QGuiApplication
 
-pytest.importorskip("pytestqt")
-
-from PySide6.QtCore import QMimeData, Qt, QUrl  # noqa: E402
-from PySide6.QtGui import QGuiApplication  # noqa: E402
-
-from tfgnet_desk.gui import messages  # noqa: E402
-from tfgnet_desk.gui.images import to_qimage  # noqa: E402
-from tfgnet_desk.gui.testing import (  # noqa: E402
+from tfgnet_desk.gui import messages
+from tfgnet_desk.gui.images import to_qimage
+from tfgnet_desk.gui.testing import (
     no_face_detector,
     open_window,
     synthetic_face,

@@ -8,10 +8,6 @@ from __future__ import annotations
 import gc
 import sys
 
-import pytest
-
-pytest.importorskip("PySide6")
-
 
 def _counts() -> tuple[int, int, int]:
     gc.collect()

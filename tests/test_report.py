@@ -51,7 +51,8 @@ def test_report_is_a_pdf_and_is_audited(report):
 
 
 def _pages(out):
-    pdfium = pytest.importorskip("pypdfium2", reason="pypdfium2 (a dev dependency) reads the PDF back")
+    import pypdfium2 as pdfium
+
     pdf = pdfium.PdfDocument(str(out))
     texts = [" ".join(pdf[i].get_textpage().get_text_range().split()) for i in range(len(pdf))]
     return pdf, texts
@@ -115,7 +116,6 @@ def test_report_cli(report, tmp_path, capsys):
 
 
 def test_example_report_builds(tmp_path):
-    pytest.importorskip("pypdfium2", reason="renders the example page")
     from PIL import Image
 
     from tfgnet_desk.report.example import build_example

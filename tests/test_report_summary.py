@@ -6,13 +6,12 @@ line."""
 from __future__ import annotations
 
 import numpy as np
+import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 from test_cases_store import fake_result, make_image
 
 from tfgnet_desk.cases import CaseStore
-
-pdfium = pytest.importorskip("pypdfium2", reason="pypdfium2 (a dev dependency) reads the PDF back")
 
 
 @pytest.fixture(scope="module")

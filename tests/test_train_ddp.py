@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch
 
 
 def _free_port() -> int:

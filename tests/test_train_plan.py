@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-pytest.importorskip("torch")
-
-from tests.train_helpers import small_config  # noqa: E402
-from tfgnet_desk.train.plan import PlanStage, load_plan, main, stage_command  # noqa: E402
+from tests.train_helpers import small_config
+from tfgnet_desk.train.plan import PlanStage, load_plan, main, stage_command
 
 
 def _configs(tmp_path):

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from tests.train_helpers import run, small_config  # noqa: E402
+from tests.train_helpers import run, small_config
 
 
 @pytest.fixture(autouse=True)
