@@ -183,13 +183,6 @@ def test_progress_is_reported_per_block_and_can_stop_the_upscale():
     np.testing.assert_array_equal(rg.upscale_x4(reference_input()), out)
 
 
-def test_the_old_evaluate_path_is_the_same_module_contents():
-    from tfgnet_desk.evaluate import realesrgan as old
-
-    assert old.upscale_x4 is rg.upscale_x4 and old.RRDBNet is rg.RRDBNet
-    assert old.provenance is rg_wheel.provenance and old.RealESRGANUnavailable is rg.RealESRGANUnavailable
-
-
 # ------------------------------------------------------------------------------------- the evaluation row
 def _tiny_benchmark(root: Path) -> Path:
     from tfgnet_desk.imaging import save_png
