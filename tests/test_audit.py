@@ -21,11 +21,11 @@ def filled(settings, tmp_path):
     """A store with one case holding evidence, a run of 3 candidates, a pick and a note."""
     store = CaseStore(settings, actor="tester")
     cid = store.create_case("Case under test", reference="T-1")
-    eid = store.import_evidence(cid, make_image(tmp_path / "e.png"), face_box=(1, 1, 20, 20))
-    rid = store.record_run(cid, [eid], fake_result())
-    k = store.list_candidates(rid)[1]["id"]
-    store.set_pick(k)
-    store.annotate(k, "note")
+    eid = store.evidence.import_file(cid, make_image(tmp_path / "e.png"), face_box=(1, 1, 20, 20))
+    rid = store.runs.record(cid, [eid], fake_result())
+    k = store.candidates.of_run(rid)[1]["id"]
+    store.candidates.set_pick(k)
+    store.candidates.annotate(k, "note")
     assert store.verify().ok
     yield store, cid, eid, rid, k
     store.close()
@@ -85,8 +85,8 @@ def test_deleted_candidate_row_is_detected(filled):
 def test_a_running_run_is_covered_by_the_chain(filled, tmp_path):
     """start/add/finish each record a state: a candidate added or removed behind a running run is found."""
     store, cid, eid, *_ = filled
-    rid = store.start_run(cid, [eid], prompt="p", parameters={"n_candidates": 3})
-    store.add_candidate(rid, 0, 1, np.zeros((8, 8, 3), np.uint8))
+    rid = store.runs.start(cid, [eid], prompt="p", parameters={"n_candidates": 3})
+    store.runs.add_candidate(rid, 0, 1, np.zeros((8, 8, 3), np.uint8))
     assert store.verify().ok
     tamper(store, "DELETE FROM candidates WHERE run_id = ?", rid)
     assert "was deleted" in problems(store)
@@ -161,7 +161,7 @@ def test_dropping_the_newest_audit_entry_is_detected(filled):
 
 def test_changed_evidence_file_is_detected(filled):
     store, _, eid, *_ = filled
-    path = store.evidence_path(eid)
+    path = store.evidence.path(eid)
     os.chmod(path, 0o644)
     path.write_bytes(path.read_bytes()[:-1] + b"\x00")
     assert "was changed" in problems(store)
@@ -169,7 +169,7 @@ def test_changed_evidence_file_is_detected(filled):
 
 def test_changed_or_missing_candidate_file_is_detected(filled):
     store, *_, k = filled
-    path = store.candidate_path(k)
+    path = store.candidates.path(k)
     os.chmod(path, 0o644)
     with open(path, "ab") as fh:
         fh.write(b"extra")

@@ -16,13 +16,13 @@ from tfgnet_desk.cases.bundle import BundleError, build_manifest
 def source(settings, tmp_path):
     store = CaseStore(settings, actor="alice")
     cid = store.create_case("Bundle case", reference="B-7", analyst="Alice", notes="two runs")
-    e1 = store.import_evidence(cid, make_image(tmp_path / "a.png", seed=1), face_box=(2, 3, 30, 40))
-    e2 = store.import_evidence(cid, make_image(tmp_path / "b.jpg", seed=2))
-    r1 = store.record_run(cid, [e1], fake_result(n=2, seed=3))
-    store.record_run(cid, [e1, e2], fake_result(n=3, seed=9, prompt="a woman with short hair"))
-    k = store.list_candidates(r1)[1]["id"]
-    store.set_pick(k)
-    store.annotate(k, "ask the witness")
+    e1 = store.evidence.import_file(cid, make_image(tmp_path / "a.png", seed=1), face_box=(2, 3, 30, 40))
+    e2 = store.evidence.import_file(cid, make_image(tmp_path / "b.jpg", seed=2))
+    r1 = store.runs.record(cid, [e1], fake_result(n=2, seed=3))
+    store.runs.record(cid, [e1, e2], fake_result(n=3, seed=9, prompt="a woman with short hair"))
+    k = store.candidates.of_run(r1)[1]["id"]
+    store.candidates.set_pick(k)
+    store.candidates.annotate(k, "ask the witness")
     yield store, cid
     store.close()
 
@@ -45,9 +45,9 @@ def test_export_import_round_trips(source, settings, tmp_path):
         trail_dst = dest.audit_trail(new_id)
         assert [e.hash for e in trail_dst[: len(trail_src)]] == trail_src  # the chain came along verbatim
         assert trail_dst[-1].action == "case.import" and trail_dst[-1].actor == "bob"
-        for e in dest.list_evidence(new_id):
-            assert dest.evidence_path(e["id"]).read_bytes() == (store.home / e["stored_path"]).read_bytes()
-        picked = dest.picked_candidates(new_id)
+        for e in dest.evidence.of_case(new_id):
+            assert dest.evidence.path(e["id"]).read_bytes() == (store.home / e["stored_path"]).read_bytes()
+        picked = dest.candidates.picked(new_id)
         assert [(p["idx"], p["note"]) for p in picked] == [(1, "ask the witness")]
         # and back again: a second export from the new store carries the same case
         again = dest.export_case(new_id, tmp_path / "again.zip")

@@ -20,12 +20,12 @@ from tfgnet_desk.hashing import pixel_sha256
 def enhanced(settings, tmp_path):
     store = CaseStore(settings, actor="analyst-7")
     cid = store.create_case("Upscaled at the door")
-    eid = store.import_evidence(cid, write_synthetic_face(tmp_path / "door.png", 24, seed=2))
-    face = store.load_evidence_image(eid)
+    eid = store.evidence.import_file(cid, write_synthetic_face(tmp_path / "door.png", 24, seed=2))
+    face = store.evidence.load_image(eid)
     record_enhancement(
         store,
         cid,
-        evidence_sha256=store.get_evidence(eid)["sha256"],
+        evidence_sha256=store.evidence.get(eid)["sha256"],
         face_box=None,
         input_image=face,
         input_note="Input: the evidence's face.",

@@ -48,8 +48,8 @@ def test_case_commands_end_to_end(capsys, home, tmp_path):
 
     with CaseStore(Settings(home=home)) as store:  # a run, as the GUI would record it
         cid = store.find_case("BT-1")
-        rid = store.record_run(cid, [store.list_evidence(cid)[0]["id"]], fake_result(n=2))
-        k = store.list_candidates(rid)[0]["id"]
+        rid = store.runs.record(cid, [store.evidence.of_case(cid)[0]["id"]], fake_result(n=2))
+        k = store.candidates.of_run(rid)[0]["id"]
     assert run(capsys, home, "pick", str(k))[0] == 0
     assert run(capsys, home, "note", str(k), "ask witness 2")[0] == 0
     rc, out, _ = run(capsys, home, "show", "BT-1", "--audit")
@@ -98,8 +98,8 @@ def test_unknown_case_and_missing_model_are_errors(capsys, home, tmp_path):
     assert rc == 2 and "no case matches" in err
     with CaseStore(Settings(home=home, models_dir=tmp_path / "no-models")) as store:
         cid = store.create_case("c")
-        eid = store.import_evidence(cid, make_image(tmp_path / "e.png"))
-        rid = store.record_run(cid, [eid], fake_result(n=1))
+        eid = store.evidence.import_file(cid, make_image(tmp_path / "e.png"))
+        rid = store.runs.record(cid, [eid], fake_result(n=1))
     rc, out, _ = run(capsys, home, "verify-run", str(rid), "--model", str(tmp_path / "no-such-model"))
     assert rc == 1 and "cannot be checked" in out
 
@@ -113,13 +113,13 @@ def test_show_lists_evidence_kind_run_status_and_reference(capsys, home, tmp_pat
     assert rc == 0 and "(reference)" in out
     with CaseStore(Settings(home=home)) as store:
         cid = store.find_case("WR-1")
-        e_crop = store.list_evidence(cid, kind="crop")[0]["id"]
-        e_ref = store.list_evidence(cid, kind="reference")[0]["id"]
-        store.record_run(cid, [e_crop], fake_result(n=2), reference_id=e_ref)
-        rid = store.start_run(cid, [e_crop], prompt="a tall man", parameters={"n_candidates": 4})
-        store.add_candidate(rid, 0, 1, fake_result(n=1).candidates[0].image)
-        store.add_candidate(rid, 1, 2, fake_result(n=1).candidates[0].image[::-1].copy())
-        store.finish_run(rid, "cancelled", error="cancelled by the analyst")
+        e_crop = store.evidence.of_case(cid, kind="crop")[0]["id"]
+        e_ref = store.evidence.of_case(cid, kind="reference")[0]["id"]
+        store.runs.record(cid, [e_crop], fake_result(n=2), reference_id=e_ref)
+        rid = store.runs.start(cid, [e_crop], prompt="a tall man", parameters={"n_candidates": 4})
+        store.runs.add_candidate(rid, 0, 1, fake_result(n=1).candidates[0].image)
+        store.runs.add_candidate(rid, 1, 2, fake_result(n=1).candidates[0].image[::-1].copy())
+        store.runs.finish(rid, "cancelled", error="cancelled by the analyst")
     rc, out, _ = run(capsys, home, "show", "WR-1")
     assert rc == 0
     assert (
@@ -135,8 +135,8 @@ def test_show_labels_scores_vs_evidence_and_old_runs_scores_as_old(capsys, home,
     assert run(capsys, home, "import-evidence", "SC-1", str(make_image(tmp_path / "cctv.png")))[0] == 0
     with CaseStore(Settings(home=home)) as store:
         cid = store.find_case("SC-1")
-        eid = store.list_evidence(cid)[0]["id"]
-        store.record_run(cid, [eid], fake_result(n=1))  # recorded before: a 'restored' score
+        eid = store.evidence.of_case(cid)[0]["id"]
+        store.runs.record(cid, [eid], fake_result(n=1))  # recorded before: a 'restored' score
         new = fake_result(n=1, seed=3)
         new.candidates[0].scores = {
             "reference": {"raw": 0.8, "calibrated": 0.05, "backend": "dlib-resnet"},
@@ -145,7 +145,7 @@ def test_show_labels_scores_vs_evidence_and_old_runs_scores_as_old(capsys, home,
         new.provenance["restored_scores"] = [
             {"evidence": {"raw": 0.91, "calibrated": 0.52, "backend": "dlib-resnet"}}
         ]
-        store.record_run(cid, [eid], new)
+        store.runs.record(cid, [eid], new)
     rc, out, _ = run(capsys, home, "show", "SC-1")
     assert rc == 0
     assert "vs restored face (old runs) 0.500 (dlib-resnet)" in out

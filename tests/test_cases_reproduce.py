@@ -14,8 +14,8 @@ from tfgnet_desk.cases.reproduce import RunSpec, verify_run
 def recorded(settings, tmp_path):
     store = CaseStore(settings)
     cid = store.create_case("repro")
-    eid = store.import_evidence(cid, make_image(tmp_path / "e.png"), face_box=(1, 2, 30, 40))
-    rid = store.record_run(cid, [eid], fake_result(n=3, seed=42))
+    eid = store.evidence.import_file(cid, make_image(tmp_path / "e.png"), face_box=(1, 2, 30, 40))
+    rid = store.runs.record(cid, [eid], fake_result(n=3, seed=42))
     yield store, cid, eid, rid
     store.close()
 
@@ -37,8 +37,8 @@ def test_reproduced_run_matches(recorded):
     assert check.ok, check.lines()
     assert [c.match for c in check.candidates] == [True, True, True]
     spec = seen[0]
-    assert spec.prompt == store.get_run(rid)["prompt"] and spec.device == "cpu"
-    assert np.array_equal(spec.images[0], store.load_evidence_image(eid))
+    assert spec.prompt == store.runs.get(rid)["prompt"] and spec.device == "cpu"
+    assert np.array_equal(spec.images[0], store.evidence.load_image(eid))
     last = store.audit_trail(cid)[-1]
     assert last.action == "run.verify" and last.details["ok"] is True and last.details["reproduced"] == 3
     assert store.verify().ok
@@ -90,19 +90,19 @@ def test_verify_run_repeats_a_real_pipeline_run_bit_for_bit(tmp_path, capsys):
     save_random_model(settings.models_dir / "tiny")
     with CaseStore(settings) as store:
         cid = store.create_case("real pipeline")
-        eid = store.import_evidence(cid, make_image(tmp_path / "e.png", size=(96, 96)))
+        eid = store.evidence.import_file(cid, make_image(tmp_path / "e.png", size=(96, 96)))
         # no identity scoring (the dlib models are slow to load, and scores are not what is compared)
         loaded = TFGNetPipeline.from_pretrained(settings.model_path(), settings)
         pipe = TFGNetPipeline(loaded.model, settings, identity_encoder=None)
         request = GenerationRequest(
-            images=[store.load_evidence_image(eid)],
+            images=[store.evidence.load_image(eid)],
             prompt="a man with a beard",
             n_candidates=1,
             seed=5,
             steps=1,
         )
-        rid = store.record_run(cid, [eid], pipe(request))
-        run = store.get_run(rid)
+        rid = store.runs.record(cid, [eid], pipe(request))
+        run = store.runs.get(rid)
         assert run["model_hash"] and run["parameters"]["seed"] == 5 and run["profile"] == "tiny"
         assert "torch" in run["library_versions"]
     home, models = str(settings.home), str(settings.models_dir)
@@ -123,11 +123,11 @@ def test_verify_run_repeats_a_real_pipeline_run_bit_for_bit(tmp_path, capsys):
 
 def test_a_run_with_a_reference_photo_is_repeated_with_it(recorded, tmp_path):
     store, cid, eid, plain = recorded
-    ref = store.import_evidence(cid, make_image(tmp_path / "known.png", seed=5), kind="reference")
+    ref = store.evidence.import_file(cid, make_image(tmp_path / "known.png", seed=5), kind="reference")
     result = fake_result(n=2, seed=7)
     for c in result.candidates:
         c.scores["reference"] = {"raw": 0.4 + c.index / 10, "calibrated": 0.6, "backend": "dlib-resnet"}
-    rid = store.record_run(cid, [eid], result, reference_id=ref)
+    rid = store.runs.record(cid, [eid], result, reference_id=ref)
     seen: list[RunSpec] = []
 
     def regen(spec: RunSpec):
@@ -139,7 +139,7 @@ def test_a_run_with_a_reference_photo_is_repeated_with_it(recorded, tmp_path):
         return out
 
     check = verify_run(store, rid, regenerate=regen)
-    assert np.array_equal(seen[0].reference, store.load_evidence_image(ref))
+    assert np.array_equal(seen[0].reference, store.evidence.load_image(ref))
     assert check.ok  # pixels decide; the scores are reported beside them
     assert [c.reference_recorded for c in check.candidates] == pytest.approx([0.4, 0.5])
     assert [c.reference_regenerated for c in check.candidates] == pytest.approx([0.4, 0.55])
@@ -157,7 +157,7 @@ def test_a_run_recorded_before_evidence_scores_still_verifies(recorded):
     verifies bit for bit, and those scores are shown as what they are, never recomputed or passed off
     as scores vs evidence."""
     store, cid, _, rid = recorded
-    assert all(set(c["scores"]) == {"restored"} for c in store.list_candidates(rid))  # an old record
+    assert all(set(c["scores"]) == {"restored"} for c in store.candidates.of_run(rid))  # an old record
     seen: list[RunSpec] = []
     check = verify_run(store, rid, regenerate=lambda spec: seen.append(spec) or same_as_recorded(spec))
     assert check.ok and seen[0].recorded_scores == ("restored",)
@@ -174,7 +174,7 @@ def test_a_runs_scores_vs_evidence_are_computed_again_and_compared(recorded):
     result = fake_result(n=2, seed=9)
     for c in result.candidates:
         c.scores = {"evidence": {"raw": 0.2 + c.index / 10, "calibrated": 0.4, "backend": "dlib-resnet"}}
-    rid = store.record_run(cid, [eid], result)
+    rid = store.runs.record(cid, [eid], result)
 
     def regen(spec: RunSpec):
         out = fake_result(n=2, seed=9)

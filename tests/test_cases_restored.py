@@ -25,7 +25,7 @@ def recorded(settings, tmp_path):
 
     store = CaseStore(settings, actor="alice")
     cid = store.create_case("Restored")
-    eid = store.import_evidence(cid, write_synthetic_face(tmp_path / "crop.png", 64))
+    eid = store.evidence.import_file(cid, write_synthetic_face(tmp_path / "crop.png", 64))
     rec = RunRecorder(store, cid, [eid], prompt="a man", parameters={"n_candidates": 1}, model_hash="m" * 8)
     rec.start()
     rec.add(0, 7, _face(1), {})
@@ -37,7 +37,7 @@ def recorded(settings, tmp_path):
 
 def test_a_finished_run_keeps_its_restored_face(recorded):
     store, cid, run_id, face = recorded
-    run = store.get_run(run_id)
+    run = store.runs.get(run_id)
     (entry,) = restored_entries(run)
     assert run["provenance"]["restored_scores"] == [{}]  # the pipeline's provenance is kept as it was
     assert entry["file"].startswith("candidates/") and len(entry["sha256"]) == 64
@@ -63,20 +63,20 @@ def test_a_run_without_a_result_keeps_no_restored_face(settings):
     rec = RunRecorder(store, cid, [], prompt="a man", parameters={})
     rec.start()
     rec.finish("cancelled", error="cancelled by the analyst")
-    assert restored_entries(store.get_run(rec.run_id)) == []
-    assert load_restored_face(store.home, store.get_run(rec.run_id)) is None
+    assert restored_entries(store.runs.get(rec.run_id)) == []
+    assert load_restored_face(store.home, store.runs.get(rec.run_id)) is None
     store.close()
 
 
 def test_a_changed_or_missing_file_is_not_shown_and_verify_says_so(recorded):
     store, cid, run_id, _face_ = recorded
-    path = store.home / restored_entries(store.get_run(run_id))[0]["file"]
+    path = store.home / restored_entries(store.runs.get(run_id))[0]["file"]
     os.chmod(path, 0o600)
     path.write_bytes(path.read_bytes() + b"x")
-    assert load_restored_face(store.home, store.get_run(run_id)) is None
+    assert load_restored_face(store.home, store.runs.get(run_id)) is None
     assert any("restored face" in p and "changed" in p for p in store.verify(cid).problems)
     path.unlink()
-    assert load_restored_face(store.home, store.get_run(run_id)) is None
+    assert load_restored_face(store.home, store.runs.get(run_id)) is None
     assert any("restored face" in p and "missing" in p for p in store.verify(cid).problems)
 
 
@@ -86,5 +86,5 @@ def test_bundles_carry_the_restored_face(recorded, settings, tmp_path):
     with CaseStore(settings.with_(home=tmp_path / "other"), actor="bob") as dest:
         new_id = dest.import_case(bundle)
         assert dest.verify().ok
-        (run,) = dest.list_runs(new_id)
+        (run,) = dest.runs.of_case(new_id)
         assert np.array_equal(load_restored_face(dest.home, run), face)

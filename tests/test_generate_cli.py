@@ -203,14 +203,14 @@ def test_generate_case_records_the_run_as_the_window_does(folder: Path, crop: Pa
     assert "recorded as run" in capsys.readouterr().err
     result = json.loads((out / "result.json").read_text())
     with CaseStore(settings) as store:
-        runs = store.list_runs(cid)
+        runs = store.runs.of_case(cid)
         assert len(runs) == 1 and runs[0]["status"] == "done" and runs[0]["prompt"] == "a man with short hair"
         assert runs[0]["parameters"]["fidelity"] == 0.5 and runs[0]["parameters"]["n_candidates"] == 2
         assert runs[0]["provenance"]["request"]["fidelity"] == 0.5
-        cands = store.list_candidates(runs[0]["id"])
+        cands = store.candidates.of_run(runs[0]["id"])
         assert [c["seed"] for c in cands] == [c["seed"] for c in result["candidates"]]
         for c, name in zip(cands, result["files"]["candidates"], strict=True):
-            stored = np.asarray(Image.open(store.candidate_path(c["id"])).convert("RGB"))
+            stored = np.asarray(Image.open(store.candidates.path(c["id"])).convert("RGB"))
             assert np.array_equal(stored, np.asarray(Image.open(out / name).convert("RGB")))
         actions = [e.action for e in store.audit_trail(cid)]
         assert "run.start" in actions and "run.finish" in actions and "evidence.import" in actions

@@ -50,9 +50,9 @@ def test_the_item_being_analysed_is_named_and_its_analysis_can_be_cancelled(qtbo
     assert w.message_bar.message.title == "Face search cancelled"
     assert w.evidence.used_items() == []
     # nothing lost: the image is in the case; its detection is not recorded (the next opening tries again)
-    assert "big.png" in [r["original_name"] for r in w.store.list_evidence(case)]
-    assert w.store.get_evidence(item.store_id)["case_id"] == case
-    assert w.store.stored_detection(item.store_id) is None
+    assert "big.png" in [r["original_name"] for r in w.store.evidence.of_case(case)]
+    assert w.store.evidence.get(item.store_id)["case_id"] == case
+    assert w.store.evidence.stored_detection(item.store_id) is None
     # the next item is analysed as usual once the detector answers
     qtbot.waitUntil(lambda: detector.calls == 2 and "next.png" in bar.label.text(), timeout=5000)
     detector.release()
@@ -64,7 +64,7 @@ def test_the_item_being_analysed_is_named_and_its_analysis_can_be_cancelled(qtbo
     w.evidence.strip.setCurrentRow(0)
     w.evidence.view.set_box((10, 10, 80, 80), notify=True)
     assert item.box == (10, 10, 80, 80) and item.use
-    assert w.store.get_evidence(item.store_id)["face_box"] == [10, 10, 80, 80]
+    assert w.store.evidence.get(item.store_id)["face_box"] == [10, 10, 80, 80]
     w.close()
 
 

@@ -84,7 +84,7 @@ def test_a_name_given_once_is_the_case_analyst_and_the_actor_of_every_action(
     assert cid is not None and w.store.get_case(cid)["analyst"] == "J. Doe"
     assert Settings.load(w.settings.home).analyst == "J. Doe"  # saved: asked once
     w.rename_case(cid, "Kiosk robbery, Main St")
-    w.store.import_evidence(cid, make_image(tmp_path / "crop.png"))
+    w.store.evidence.import_file(cid, make_image(tmp_path / "crop.png"))
     assert {e.actor for e in w.store.audit_trail(cid)} == {"J. Doe"}
 
     def accept_without_asking(dialog):
@@ -111,10 +111,10 @@ def test_a_candidate_has_one_label_in_the_window_the_report_case_show_and_genera
 
     w = window
     cid = w.create_case("Labels")
-    eid = w.store.import_evidence(cid, make_image(tmp_path / "crop.png", size=(60, 70)))
-    run = w.store.record_run(cid, [eid], fake_result(n=4, seed=40))
-    cand = w.store.list_candidates(run)[2]
-    w.store.set_pick(cand["id"])
+    eid = w.store.evidence.import_file(cid, make_image(tmp_path / "crop.png", size=(60, 70)))
+    run = w.store.runs.record(cid, [eid], fake_result(n=4, seed=40))
+    cand = w.store.candidates.of_run(run)[2]
+    w.store.candidates.set_pick(cand["id"])
     w.open_case(cid)
     qtbot.waitUntil(lambda: len(w.candidates.cards) == 4, timeout=10_000)
     card = next(c for c in w.candidates.cards.values() if c.index == cand["idx"])

@@ -40,11 +40,11 @@ def _live_run(w, n: int = 2, seconds: float = 4.5) -> int:
 def _stored_run(w, case_id: int, n: int, wanted: int, status: str, tmp_path) -> int:
     store = w.store
     crop = write_synthetic_face(tmp_path / f"crop-{case_id}-{n}.png", 64, seed=n)
-    eid = store.import_evidence(case_id, crop)
-    run = store.start_run(case_id, [eid], prompt="a man", parameters={"n_candidates": wanted, "seed": 7})
+    eid = store.evidence.import_file(case_id, crop)
+    run = store.runs.start(case_id, [eid], prompt="a man", parameters={"n_candidates": wanted, "seed": 7})
     for i in range(n):
-        store.add_candidate(run, i, 7 + i, synthetic_face(64, seed=i), {})
-    store.finish_run(run, status)
+        store.runs.add_candidate(run, i, 7 + i, synthetic_face(64, seed=i), {})
+    store.runs.finish(run, status)
     return run
 
 
@@ -78,7 +78,7 @@ def test_opening_a_case_shows_its_own_last_run_and_history_picks_name_their_run(
     assert w.controls.progress.format() == "Run 2: done, 4 candidates"
     assert w.controls.progress.value() == 100
     assert {c.store_id for c in w.candidates.cards.values()} == {
-        row["id"] for row in w.store.list_candidates(second)
+        row["id"] for row in w.store.candidates.of_run(second)
     }
     assert w.candidates.restored_image is None  # b's restored face went with b
     rows = w.history.run_ids()
@@ -133,7 +133,7 @@ def test_closing_the_case_disables_case_bound_actions_until_a_case_is_open(qtbot
     mime.setUrls([QUrl.fromLocalFile(str(write_synthetic_face(tmp_path / "late.png", 96, seed=2)))])
     assert not w.evidence.accept_mime(mime)
     w.add_evidence_files([tmp_path / "late.png"])
-    assert len(w.store.list_cases()) == 1 and len(w.store.list_evidence(case)) == 1
+    assert len(w.store.list_cases()) == 1 and len(w.store.evidence.of_case(case)) == 1
     w.create_case("Next case")
     assert w.evidence.add_button.isEnabled() and w.evidence.ref_button.isEnabled()
     for name in ("open_evidence", "paste", "reference", "generate", "export", "rename_case", "close_case"):

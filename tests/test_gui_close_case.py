@@ -60,7 +60,7 @@ def test_a_closed_case_is_shown_read_only_until_reopened(qtbot, window, tmp_path
     assert w.actions["export"].isEnabled() and w.actions["reopen_case"].isEnabled()
     assert "closed" in w.controls.blocker.text() and not w.controls.generate.isEnabled()
     w.add_evidence_files([write_synthetic_face(tmp_path / "late.png", 96, seed=2)])
-    assert len(w.store.list_evidence(case)) == 1  # nothing added to the closed case
+    assert len(w.store.evidence.of_case(case)) == 1  # nothing added to the closed case
     w.actions["reopen_case"].trigger()
     assert w.store.get_case(case)["status"] == "open"
     assert w.store.audit_trail(case)[-1].action == "case.update"  # reopening is audited

@@ -36,13 +36,13 @@ def case(settings, tmp_path):
     cid = store.create_case("Upscaled tile")
     path = write_synthetic_face(tmp_path / "cam2.png", 96, seed=5)
     box = (20, 14, 76, 82)
-    eid = store.import_evidence(cid, path, face_box=box)
+    eid = store.evidence.import_file(cid, path, face_box=box)
     rec = RunRecorder(store, cid, [eid], prompt="a man", parameters={"n_candidates": 2, "seed": 5})
     rec.start()
     for i in range(2):
         rec.add(i, 5 + i, synthetic_face(64, seed=i), {})
     rec.finish("done", None)
-    yield store, cid, eid, rec.run_id, store.load_evidence_image(eid), box
+    yield store, cid, eid, rec.run_id, store.evidence.load_image(eid), box
     store.close()
 
 
@@ -106,16 +106,16 @@ def test_the_tile_appears_on_demand_labelled_and_is_recorded_with_its_provenance
     assert rec.actor == "analyst-3"
     for k in ("model", "package", "package_version", "weights_sha256", "param_sha256", "licence"):
         assert d[k] == FAKE_PROVENANCE[k]
-    assert d["evidence_sha256"] == store.get_evidence(eid)["sha256"] and d["face_box"] == list(box)
+    assert d["evidence_sha256"] == store.evidence.get(eid)["sha256"] and d["face_box"] == list(box)
     assert d["input_pixel_sha256"] == pixel_sha256(face)
     assert d["output_pixel_sha256"] == pixel_sha256(x4(face))
-    assert d["run"] == store.get_run(run_id)["uid"] and "not a candidate" in d["kind"]
+    assert d["run"] == store.runs.get(run_id)["uid"] and "not a candidate" in d["kind"]
     assert (store.home / d["output_file"]).is_file() and not list(
         (store.home / "candidates").glob(d["output_file"][-20:])
     )
     rep = store.verify(cid)
     assert rep.ok, rep.problems
-    assert len(store.list_candidates(run_id)) == 2  # nothing was added to the run's candidates
+    assert len(store.candidates.of_run(run_id)) == 2  # nothing was added to the run's candidates
     dialog.close()
 
 
@@ -220,7 +220,7 @@ def test_the_window_compare_view_has_the_tile_for_the_shown_run(qtbot, window, t
 
     w = window
     cid = w.create_case("Window tile")
-    eid = w.store.import_evidence(
+    eid = w.store.evidence.import_file(
         cid, write_synthetic_face(tmp_path / "e.png", 80, seed=1), face_box=(10, 8, 70, 72)
     )
     rec = RunRecorder(w.store, cid, [eid], prompt="a woman", parameters={"n_candidates": 2, "seed": 1})
@@ -239,6 +239,6 @@ def test_the_window_compare_view_has_the_tile_for_the_shown_run(qtbot, window, t
     panel.toggle.setChecked(True)
     qtbot.waitUntil(panel.is_shown, timeout=5000)
     [record] = list_enhancements(w.store, cid)
-    assert record.details["run"] == w.store.get_run(rec.run_id)["uid"]
+    assert record.details["run"] == w.store.runs.get(rec.run_id)["uid"]
     assert len(w.candidates.cards) == 2  # the grid did not gain a card
     w.runs._compare.close()

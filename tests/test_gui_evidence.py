@@ -25,14 +25,14 @@ def test_removing_a_crop_is_saved_audited_and_can_be_undone(qtbot, window, tmp_p
         return store_id
 
     removed = remove_first()
-    assert w.store.get_evidence(removed)["excluded_at"] is not None
+    assert w.store.evidence.get(removed)["excluded_at"] is not None
     assert w.store.audit_trail(case)[-1].action == "evidence.excluded"
     msg = w.message_bar.message
     assert msg is not None and msg.title == "Crop removed from the case"
     # Undo (the message bar's action) brings it back, audited
     w.message_bar.action_requested.emit(msg.kind)
     _wait_evidence(qtbot, w, 2)
-    assert w.store.get_evidence(removed)["excluded_at"] is None
+    assert w.store.evidence.get(removed)["excluded_at"] is None
     assert [e.action for e in w.store.audit_trail(case)][-2:] == ["evidence.excluded", "evidence.included"]
     # removed again, the case reopened (as after a relaunch): it stays out
     removed = remove_first()

@@ -109,21 +109,21 @@ def test_full_generate_run_fills_grid_and_store(qtbot, win, tmp_path):
         "dlib-resnet" in w.candidates.backend.text()
         or w.settings.identity_backend in w.candidates.backend.text()
     )
-    run = w.store.get_run(outcome.run_id)
+    run = w.store.runs.get(outcome.run_id)
     assert run["status"] == "done" and run["prompt"] == PROMPT
     # the reference photo is stored with the case and named by the run
     assert run["reference_id"] == w.reference_id is not None
-    assert w.store.get_evidence(w.reference_id)["kind"] == "reference"
-    assert [e["kind"] for e in w.store.list_evidence(w.case_id)] == ["crop", "reference"]
+    assert w.store.evidence.get(w.reference_id)["kind"] == "reference"
+    assert [e["kind"] for e in w.store.evidence.of_case(w.case_id)] == ["crop", "reference"]
     assert run["parameters"]["steps"] == 2 and run["parameters"]["seed"] == 7
     # low-frequency fusion with the evidence: the profile's sigmas, recorded (the box is ticked)
     assert (run["parameters"]["restore_fusion"], run["parameters"]["candidate_fusion"]) == (2.0, 4.0)
     assert run["provenance"]["request"]["candidate_fusion"] == 4.0
-    rows = w.store.list_candidates(outcome.run_id)
+    rows = w.store.candidates.of_run(outcome.run_id)
     assert [r["idx"] for r in rows] == [0, 1]
     assert all(set(r["scores"]) == {"evidence", "reference"} for r in rows)
     assert run["provenance"]["restored_scores"][0]["evidence"]["backend"] == w.settings.identity_backend
-    assert all(w.store.candidate_path(r["id"]).is_file() for r in rows)
+    assert all(w.store.candidates.path(r["id"]).is_file() for r in rows)
     assert w.history.run_ids() == [outcome.run_id]
     assert listed_while_running and listed_while_running[0] == [outcome.run_id]  # listed from its start
     assert not (w.settings.home / "pending").exists() or not any((w.settings.home / "pending").iterdir())
@@ -134,8 +134,8 @@ def test_full_generate_run_fills_grid_and_store(qtbot, win, tmp_path):
     w.candidates.select_keys([key])
     w.candidates.toggle_pick()
     w.candidates.note.setText("closest to the witness description")
-    w.candidates._emit_note()
-    stored = w.store.get_candidate(w.candidates.cards[key].store_id)
+    w.candidates.flush_note()
+    stored = w.store.candidates.get(w.candidates.cards[key].store_id)
     assert stored["picked"] and stored["note"] == "closest to the witness description"
     # compare view of two candidates
     w.candidates.select_keys(w.candidates.ordered_keys()[:2])
@@ -161,14 +161,14 @@ def test_cancel_mid_run_emits_cancelled_and_app_stays_usable(qtbot, win):
     outcome = _wait_for(qtbot, w, w.backend.cancelled, lambda: _generate(w))
     w.backend.progress.disconnect(rec.record)
     assert len(outcome.candidates) < 4
-    assert w.store.get_run(outcome.run_id)["status"] == "cancelled"
+    assert w.store.runs.get(outcome.run_id)["status"] == "cancelled"
     assert w.message_bar.message.title == "Run cancelled"
     assert not w.controls.is_running() and not w.backend.is_busy()
     w.controls.steps.setValue(1)
     w.controls.n_candidates.setValue(1)
     w.controls.anchor.setChecked(False)  # and a run without fusion records zeros
     outcome2 = _run(qtbot, w)
-    run2 = w.store.get_run(outcome2.run_id)
+    run2 = w.store.runs.get(outcome2.run_id)
     assert run2["status"] == "done" and len(w.candidates.cards) == 1
     assert (run2["parameters"]["restore_fusion"], run2["parameters"]["candidate_fusion"]) == (0.0, 0.0)
 
@@ -189,9 +189,9 @@ def test_cancel_keeps_the_finished_candidates_in_the_case(qtbot, win):
     outcome = _wait_for(qtbot, w, w.backend.cancelled, lambda: _generate(w))
     w.backend.progress.disconnect(rec.record)
     assert [c.index for c in outcome.candidates] == [0]
-    stored = w.store.list_candidates(outcome.run_id)
+    stored = w.store.candidates.of_run(outcome.run_id)
     assert [row["idx"] for row in stored] == [0]
-    assert w.store.get_run(outcome.run_id)["status"] == "cancelled"
+    assert w.store.runs.get(outcome.run_id)["status"] == "cancelled"
     assert list(w.candidates.cards) and len(w.candidates.cards) == 1
     assert w.controls.progress.format() == "Cancelled: 1 of 3 candidates kept"
     assert any(t.startswith("Candidate 1 of 3: step") for t in texts)
@@ -213,7 +213,7 @@ def test_closing_the_window_during_a_run_cancels_it(qtbot, win):
     from tfgnet_desk.cases import CaseStore
 
     with CaseStore(w.settings) as store:
-        statuses = [r["status"] for c in store.list_cases() for r in store.list_runs(c["id"])]
+        statuses = [r["status"] for c in store.list_cases() for r in store.runs.of_case(c["id"])]
     assert statuses == ["cancelled"]
 
 
@@ -267,7 +267,7 @@ def test_out_of_memory_is_shown_with_what_to_do(qtbot, settings, models_dir, tmp
     msg = w.message_bar.message
     assert msg.kind == messages.OUT_OF_MEMORY and "fewer candidates" in msg.todo
     assert w.description.text() == text
-    run = w.store.list_runs(w.case_id)[-1]
+    run = w.store.runs.of_case(w.case_id)[-1]
     assert run["status"] == "failed" and "out of memory" in run["error"].lower()
     w.close()
     qtbot.waitUntil(lambda: w._closed, timeout=30_000)
@@ -294,13 +294,13 @@ def test_engine_killed_mid_run_is_reported_and_the_next_run_works(qtbot, win):
     assert killed and outcome.message.kind == messages.ENGINE_STOPPED
     assert "-9" in outcome.message.text and w.message_bar.message.kind == messages.ENGINE_STOPPED
     assert w.description.text() == PROMPT
-    run = w.store.get_run(outcome.run_id)
+    run = w.store.runs.get(outcome.run_id)
     assert run["status"] == "failed" and "killed" in run["error"]
     w.controls.steps.setValue(1)
     w.controls.n_candidates.setValue(1)
     outcome2 = _run(qtbot, w)
     assert w.backend.engine.pid != killed[0]
-    assert w.store.get_run(outcome2.run_id)["status"] == "done" and len(w.candidates.cards) == 1
+    assert w.store.runs.get(outcome2.run_id)["status"] == "done" and len(w.candidates.cards) == 1
 
 
 def test_progress_reads_in_the_analysts_units():

@@ -20,7 +20,7 @@ def _recorded_run(store, case_id: int, tmp_path, restored: np.ndarray | None, st
     from tfgnet_desk.cases.recorder import RunRecorder
     from tfgnet_desk.gui.testing import write_synthetic_face
 
-    eid = store.import_evidence(case_id, write_synthetic_face(tmp_path / f"e-{status}.png", 96, seed=3))
+    eid = store.evidence.import_file(case_id, write_synthetic_face(tmp_path / f"e-{status}.png", 96, seed=3))
     rec = RunRecorder(store, case_id, [eid], prompt="a man", parameters={"n_candidates": 2, "seed": 5})
     rec.start()
     for i in range(2):
@@ -79,7 +79,7 @@ def test_a_changed_restored_face_file_is_not_shown(qtbot, window, tmp_path):
     w = window
     case = w.create_case("Tampered")
     run = _recorded_run(w.store, case, tmp_path, synthetic_face(64, seed=1))
-    path = w.store.home / restored_entries(w.store.get_run(run))[0]["file"]
+    path = w.store.home / restored_entries(w.store.runs.get(run))[0]["file"]
     os.chmod(path, 0o600)
     path.write_bytes(path.read_bytes()[:-20])
     w.runs.show_run(run)
@@ -92,12 +92,12 @@ def test_viewing_another_run_drops_the_message_about_a_cancelled_run(qtbot, wind
     w = window
     case = w.create_case("Cancel then look back")
     done = _recorded_run(w.store, case, tmp_path, synthetic_face(64, seed=2))
-    cancelled = w.store.start_run(case, [], prompt="a man", parameters={"n_candidates": 3, "seed": 9})
+    cancelled = w.store.runs.start(case, [], prompt="a man", parameters={"n_candidates": 3, "seed": 9})
     token = w.next_token()
     w.runs.follow(token)
     w.controls.set_running(True)
     w.runs._n_candidates = 3
-    w.store.finish_run(cancelled, "cancelled")
+    w.store.runs.finish(cancelled, "cancelled")
     w.runs._cancelled(RunOutcome(token, None, cancelled, [], 1.0))
     assert w.message_bar.message is not None and w.message_bar.message.kind == "cancelled"
     assert w.controls.progress.format().startswith("Cancelled")

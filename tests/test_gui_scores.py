@@ -86,14 +86,14 @@ def test_an_old_run_shows_its_restored_face_scores_as_old(qtbot, window, tmp_pat
 
     w = window
     store = w.store
-    eid = store.import_evidence(w.case_id, write_synthetic_face(tmp_path / "e.png"))
+    eid = store.evidence.import_file(w.case_id, write_synthetic_face(tmp_path / "e.png"))
     old = {"restored": {"raw": 0.93, "calibrated": 0.61, "backend": "dlib-resnet"}}
     cands = [
         SimpleNamespace(index=i, seed=3 + i, image=synthetic_face(128, seed=20 + i), scores=dict(old))
         for i in range(2)
     ]
-    prov = {"prompt": "a man", "parameters": {"n_candidates": 2, "seed": 3}, "device": "cpu"}
-    rid = store.record_run(w.case_id, [eid], SimpleNamespace(candidates=cands, provenance=prov))
+    prov = {"request": {"prompt": "a man", "n_candidates": 2, "seed": 3}, "device": "cpu"}
+    rid = store.runs.record(w.case_id, [eid], SimpleNamespace(candidates=cands, provenance=prov))
     w.runs.show_run(rid)
     texts = _texts(w)
     assert len(texts) == 2 and all("vs restored face (old runs) 0.61 (raw 0.93)" in t for t in texts)

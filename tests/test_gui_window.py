@@ -78,7 +78,7 @@ def test_load_evidence_from_file_shows_face_box(qtbot, window, tmp_path):
     item = w.evidence.current_item()
     assert item.box == (19, 19, 108, 108) and item.method == "test-fixed"
     assert w.evidence.view.box() == item.box
-    rows = w.store.list_evidence(w.case_id)
+    rows = w.store.evidence.of_case(w.case_id)
     assert len(rows) == 1 and rows[0]["original_name"] == "crop1.png"
     assert "Face found" in w.evidence.state.text()
 
@@ -101,7 +101,7 @@ def test_face_box_adjust_by_drag_and_keys_is_saved(qtbot, window, tmp_path):
     view.setFocus()
     qtbot.keyClick(view, Qt.Key.Key_Left)
     assert item.box[0] == nx0 - 1
-    stored = w.store.get_evidence(item.store_id)["face_box"]
+    stored = w.store.evidence.get(item.store_id)["face_box"]
     assert list(stored) == list(item.box)
     assert "by hand" in w.evidence.state.text()
 
@@ -159,7 +159,7 @@ def test_bad_file_shows_error_and_keeps_description(qtbot, window, tmp_path):
     assert "notes.jpg" in w.message_bar.text.text() and "JPEG" in w.message_bar.todo.text()
     assert w.description.text() == text
     assert w.evidence.items == {}
-    assert w.store.list_evidence(w.case_id) == []
+    assert w.store.evidence.of_case(w.case_id) == []
 
 
 def test_drop_paste_and_image_data_from_other_apps(qtbot, window, tmp_path):
@@ -176,7 +176,7 @@ def test_drop_paste_and_image_data_from_other_apps(qtbot, window, tmp_path):
     QGuiApplication.clipboard().setImage(to_qimage(synthetic_face(128, seed=6)))
     w.actions["paste"].trigger()
     _wait_evidence(qtbot, w, 3)
-    assert len(w.store.list_evidence(w.case_id)) == 3
+    assert len(w.store.evidence.of_case(w.case_id)) == 3
     assert len(w.evidence.used_items()) == 3  # several crops per run
     # a file dropped on another part of the window (the description, the candidates) is evidence too
     from PySide6.QtCore import QPointF

@@ -71,17 +71,17 @@ def test_candidates_left_by_an_interrupted_run_are_reported(qtbot, settings, tmp
     write_synthetic_face(settings.home / "pending" / "run-5" / "candidate-00-seed-1.png", 64, seed=9)
     with CaseStore(settings) as store:
         case = store.create_case("Killed mid-run")
-        ev = store.import_evidence(case, write_synthetic_face(tmp_path / "crop.png", 64, seed=3))
-        run = store.start_run(case, [ev], prompt="a man", parameters={"n_candidates": 4})
-        kept = store.add_candidate(run, 0, 7, synthetic_face(64, 4), {})
+        ev = store.evidence.import_file(case, write_synthetic_face(tmp_path / "crop.png", 64, seed=3))
+        run = store.runs.start(case, [ev], prompt="a man", parameters={"n_candidates": 4})
+        kept = store.runs.add_candidate(run, 0, 7, synthetic_face(64, 4), {})
     w = open_window(settings, detector=fixed_box_detector)
     qtbot.addWidget(w)
     msg = w.message_bar.message
     assert msg is not None and msg.kind == "recovered"
     assert "1 candidate image" in msg.text and str(settings.home / "pending") in msg.text
     assert "1 run(s) stopped" in msg.text
-    assert w.store.get_run(run)["status"] == "interrupted"
-    assert w.store.candidate_path(kept).is_file()
+    assert w.store.runs.get(run)["status"] == "interrupted"
+    assert w.store.candidates.path(kept).is_file()
 
 
 def test_a_second_window_on_the_same_data_folder_leaves_running_runs_alone(qtbot, settings, tmp_path):
@@ -90,17 +90,17 @@ def test_a_second_window_on_the_same_data_folder_leaves_running_runs_alone(qtbot
     first = open_window(settings, detector=fixed_box_detector)
     qtbot.addWidget(first)
     case = first.store.create_case("Busy elsewhere")
-    ev = first.store.import_evidence(case, write_synthetic_face(tmp_path / "c.png", 64, seed=5))
-    run = first.store.start_run(case, [ev], prompt="a woman", parameters={})
+    ev = first.store.evidence.import_file(case, write_synthetic_face(tmp_path / "c.png", 64, seed=5))
+    run = first.store.runs.start(case, [ev], prompt="a woman", parameters={})
     second = open_window(settings, detector=fixed_box_detector)
     qtbot.addWidget(second)
     assert "Another tfgnet-desk window" in second.message_bar.message.text
-    assert second.store.get_run(run)["status"] == "running"
+    assert second.store.runs.get(run)["status"] == "running"
     second.close()
     first.close()
     third = open_window(settings, detector=fixed_box_detector)  # both gone: the run was orphaned
     qtbot.addWidget(third)
-    assert third.store.get_run(run)["status"] == "interrupted"
+    assert third.store.runs.get(run)["status"] == "interrupted"
     third.close()
 
 
@@ -133,11 +133,11 @@ def test_a_lock_left_by_a_killed_application_is_taken_over(qtbot, settings, tmp_
     assert lock.is_file()
     with CaseStore(settings) as store:
         case = store.create_case("Killed")
-        ev = store.import_evidence(case, write_synthetic_face(tmp_path / "c.png", 64, seed=6))
-        run = store.start_run(case, [ev], prompt="a man", parameters={})
+        ev = store.evidence.import_file(case, write_synthetic_face(tmp_path / "c.png", 64, seed=6))
+        run = store.runs.start(case, [ev], prompt="a man", parameters={})
     w = open_window(settings, detector=fixed_box_detector)
     qtbot.addWidget(w)
-    assert w.store.get_run(run)["status"] == "interrupted"
+    assert w.store.runs.get(run)["status"] == "interrupted"
     assert "Another tfgnet-desk window" not in w.message_bar.message.text
     w.close()
 

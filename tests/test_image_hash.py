@@ -125,19 +125,19 @@ def case(tmp_path):
     Image.fromarray(_crop()).save(crop)
     store = CaseStore(Settings(home=tmp_path / "home", models_dir=tmp_path / "models"))
     cid = store.create_case("one image hash")
-    eid = store.import_evidence(cid, crop)
+    eid = store.evidence.import_file(cid, crop)
     yield store, cid, eid
     store.close()
 
 
 def test_every_hash_of_a_candidate_is_the_same_string(pipe, case, tmp_path):
     store, cid, eid = case
-    req = _request([store.load_evidence_image(eid)])
+    req = _request([store.evidence.load_image(eid)])
     result = pipe(req)
     rid = _record(store, cid, eid, req, result)
-    run = store.get_run(rid)
+    run = store.runs.get(rid)
     assert run["provenance"]["image_hash"] == IMAGE_HASH
-    assert run["provenance"]["request"]["evidence_sha256"] == [pixel_sha256(store.load_evidence_image(eid))]
+    assert run["provenance"]["request"]["evidence_sha256"] == [pixel_sha256(store.evidence.load_image(eid))]
 
     report = _report_text(store, cid, tmp_path)
     assert IMAGE_HASH in report
@@ -150,7 +150,7 @@ def test_every_hash_of_a_candidate_is_the_same_string(pipe, case, tmp_path):
     bundle_rows = {c["idx"]: c for c in brun["candidates"]}
     bundle_outputs = {o["index"]: o["sha256"] for o in brun["provenance"]["outputs"]}
 
-    rows = store.list_candidates(rid)
+    rows = store.candidates.of_run(rid)
     assert [r["idx"] for r in rows] == [0, 1]
     for row, cand, out in zip(rows, result.candidates, result.provenance["outputs"], strict=True):
         path = store.home / row["file"]
@@ -207,12 +207,12 @@ def _as_recorded_before(result, images: list[np.ndarray]):
 
 def test_a_run_recorded_before_the_one_hash_still_verifies(pipe, case, tmp_path):
     store, cid, eid = case
-    req = _request([store.load_evidence_image(eid)])
+    req = _request([store.evidence.load_image(eid)])
     old = _as_recorded_before(pipe(req), req.images)
-    rid = store.record_run(cid, [eid], old, prompt=PROMPT, parameters=req.to_record())
-    run = store.get_run(rid)
+    rid = store.runs.record(cid, [eid], old, prompt=PROMPT, parameters=req.to_record())
+    run = store.runs.get(rid)
     assert "image_hash" not in run["provenance"]
-    rows = store.list_candidates(rid)
+    rows = store.candidates.of_run(rid)
     legacy = [o["sha256"] for o in run["provenance"]["outputs"]]
     assert all(h != r["pixel_sha256"] for h, r in zip(legacy, rows, strict=True))  # the old mismatch
 
@@ -239,8 +239,8 @@ def test_a_run_recorded_before_the_one_hash_still_verifies(pipe, case, tmp_path)
 def test_an_old_run_without_row_pixel_hashes_verifies_by_its_provenance(pipe, case):
     """Rows of the first schema held no pixel hash: the run's legacy provenance hashes decide instead."""
     store, cid, eid = case
-    req = _request([store.load_evidence_image(eid)])
-    rid = store.record_run(
+    req = _request([store.evidence.load_image(eid)])
+    rid = store.runs.record(
         cid, [eid], _as_recorded_before(pipe(req), req.images), prompt=PROMPT, parameters=req.to_record()
     )
     with store.transaction() as c:

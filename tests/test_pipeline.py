@@ -270,12 +270,12 @@ def test_one_image_hash_for_provenance_and_the_case_store(pipe: TFGNetPipeline, 
     Image.fromarray(_crop()).save(crop)
     with CaseStore(Settings(home=tmp_path / "home", models_dir=tmp_path / "m")) as store:
         cid = store.create_case("hashes")
-        eid = store.import_evidence(cid, crop)
-        rid = store.record_run(cid, [eid], res)
-        rows = {c["idx"]: c for c in store.list_candidates(rid)}
+        eid = store.evidence.import_file(cid, crop)
+        rid = store.runs.record(cid, [eid], res)
+        rows = {c["idx"]: c for c in store.candidates.of_run(rid)}
         for out in res.provenance["outputs"]:
             assert out["sha256"] == rows[out["index"]]["pixel_sha256"]
-        assert res.provenance["request"]["evidence_sha256"][0] == store_hash(store.load_evidence_image(eid))
+        assert res.provenance["request"]["evidence_sha256"][0] == store_hash(store.evidence.load_image(eid))
 
 
 def test_to_record_is_what_a_run_records_and_what_verify_run_reads_back(tmp_path: Path):

@@ -24,16 +24,16 @@ def report(tmp_path_factory):
     cid = store.create_case(
         "Kiosk robbery <Main St>", reference="R-2026-0117", analyst="J. Doe", notes="Camera 3 & 4, 21:14."
     )
-    eid = store.import_evidence(
+    eid = store.evidence.import_file(
         cid, make_image(root / "cam3_frame112.png", size=(160, 120)), face_box=(50, 20, 110, 90)
     )
-    r1 = store.record_run(cid, [eid], fake_result(n=4, seed=100))
-    r2 = store.record_run(
+    r1 = store.runs.record(cid, [eid], fake_result(n=4, seed=100))
+    r2 = store.runs.record(
         cid, [eid], fake_result(n=3, seed=200, prompt="a woman in her twenties with long dark hair")
     )
-    k = store.list_candidates(r1)[2]
-    store.set_pick(k["id"])
-    store.annotate(k["id"], "Closest to witness statement W-2.")
+    k = store.candidates.of_run(r1)[2]
+    store.candidates.set_pick(k["id"])
+    store.candidates.annotate(k["id"], "Closest to witness statement W-2.")
     out = write_case_report(store, cid, root / "out" / "case report.pdf")
     yield store, cid, [r1, r2], out
     store.close()
@@ -66,17 +66,17 @@ def test_report_text_holds_hashes_prompts_scores_and_statements(report):
     case = store.get_case(cid)
     assert "Kiosk robbery <Main St>" in text and "R-2026-0117" in text and "J. Doe" in text
     assert "Camera 3 & 4, 21:14." in text
-    for e in store.list_evidence(cid):
+    for e in store.evidence.of_case(cid):
         assert e["sha256"] in text
     assert "50, 20, 110, 90" in text  # the face box
     for rid in runs:
-        run = store.get_run(rid)
+        run = store.runs.get(rid)
         assert run["prompt"] in text and run["uid"] in text and run["model_hash"] in text
-        for k in store.list_candidates(rid):
+        for k in store.candidates.of_run(rid):
             assert k["sha256"] in text and k["pixel_sha256"] in text
             for s in k["scores"].values():
                 assert f"{s['calibrated']:.3f} (raw {s['raw']:.3f}) {s['backend']}" in text
-        assert ", ".join(str(k["seed"]) for k in store.list_candidates(rid)) in text  # every seed
+        assert ", ".join(str(k["seed"]) for k in store.candidates.of_run(rid)) in text  # every seed
         assert "2.13.0" in text and "guidance" in text and "strength" in text
     assert "Closest to witness statement W-2." in text and "PICKED" in text
     assert "investigative leads, not identifications" in text
@@ -166,15 +166,15 @@ def test_report_shows_the_reference_photo_and_an_unfinished_run(tmp_path):
     settings = Settings(home=tmp_path / "home", models_dir=tmp_path / "models")
     with CaseStore(settings, actor="analyst-8") as store:
         cid = store.create_case("Reference case", reference="R-REF-1")
-        eid = store.import_evidence(cid, make_image(tmp_path / "cctv.png", size=(120, 90)))
-        ref = store.import_evidence_bytes(
+        eid = store.evidence.import_file(cid, make_image(tmp_path / "cctv.png", size=(120, 90)))
+        ref = store.evidence.import_bytes(
             cid, make_image(tmp_path / "known.png", seed=3).read_bytes(), "known.png", kind="reference"
         )
-        done = store.record_run(cid, [eid], fake_result(n=2, seed=5), reference_id=ref)
-        rid = store.start_run(cid, [eid], prompt="a tall woman", parameters={"n_candidates": 4})
+        done = store.runs.record(cid, [eid], fake_result(n=2, seed=5), reference_id=ref)
+        rid = store.runs.start(cid, [eid], prompt="a tall woman", parameters={"n_candidates": 4})
         for c in fake_result(n=2, seed=11).candidates:
-            store.add_candidate(rid, c.index, c.seed, c.image, c.scores)
-        store.finish_run(rid, "cancelled", error="cancelled by the analyst")
+            store.runs.add_candidate(rid, c.index, c.seed, c.image, c.scores)
+        store.runs.finish(rid, "cancelled", error="cancelled by the analyst")
 
         content = build_content(store, cid, "now")
         run_html = content.html.split("<h2>Run 1")[1].split("<h2>Run 2")[0]
@@ -185,10 +185,10 @@ def test_report_shows_the_reference_photo_and_an_unfinished_run(tmp_path):
         pdf, texts = _pages(out)
         pdf.close()
         text = " ".join(texts)
-        ref_row = store.get_evidence(ref)
+        ref_row = store.evidence.get(ref)
         assert REFERENCE_LABEL in text and ref_row["sha256"] in text and "known.png" in text
         assert "cancelled: 2 of 4 candidates" in text and "cancelled by the analyst" in text
-        assert store.get_run(done)["uid"] in text and store.get_run(rid)["uid"] in text
+        assert store.runs.get(done)["uid"] in text and store.runs.get(rid)["uid"] in text
         assert text.count("SYNTHETIC") >= 4
 
 
@@ -199,9 +199,9 @@ def test_report_marks_evidence_removed_from_the_case(tmp_path):
     settings = Settings(home=tmp_path / "home", models_dir=tmp_path / "models")
     with CaseStore(settings, actor="analyst-9") as store:
         cid = store.create_case("Removal case")
-        kept = store.import_evidence(cid, make_image(tmp_path / "a.png", seed=1))
-        gone = store.import_evidence(cid, make_image(tmp_path / "b.png", seed=2))
-        store.exclude_evidence(gone, "wrong camera")
+        kept = store.evidence.import_file(cid, make_image(tmp_path / "a.png", seed=1))
+        gone = store.evidence.import_file(cid, make_image(tmp_path / "b.png", seed=2))
+        store.evidence.exclude(gone, "wrong camera")
         html = build_content(store, cid, "now").html
         # both stay in the report (evidence is never dropped); only the removed one says so
         assert f"img://evidence/{kept}" in html and f"img://evidence/{gone}" in html
@@ -218,14 +218,14 @@ def test_report_labels_scores_vs_evidence_and_old_runs_scores_as_old(tmp_path):
     ensure_gui_app()
     with CaseStore(Settings(home=tmp_path / "home", models_dir=tmp_path / "m")) as store:
         cid = store.create_case("Vocabulary")
-        eid = store.import_evidence(cid, make_image(tmp_path / "cctv.png", size=(120, 90)))
-        store.record_run(cid, [eid], fake_result(n=1, seed=1))  # old: 'restored' scores
+        eid = store.evidence.import_file(cid, make_image(tmp_path / "cctv.png", size=(120, 90)))
+        store.runs.record(cid, [eid], fake_result(n=1, seed=1))  # old: 'restored' scores
         new = fake_result(n=1, seed=2)
         new.candidates[0].scores = {"evidence": {"raw": 0.9, "calibrated": 0.42, "backend": "dlib-resnet"}}
         new.provenance["restored_scores"] = [
             {"evidence": {"raw": 0.91, "calibrated": 0.52, "backend": "dlib-resnet"}}
         ]
-        store.record_run(cid, [eid], new)
+        store.runs.record(cid, [eid], new)
         html = build_content(store, cid, "now").html
     old_run, new_run = html.split("<h2>Run 1")[1].split("<h2>Run 2")
     assert "vs restored face (old runs): 0.500 (raw 0.300) dlib-resnet" in old_run
@@ -248,8 +248,8 @@ def test_long_titles_are_elided_not_overprinted_and_the_audit_head_is_on_every_p
     with CaseStore(settings, actor="analyst-9") as store:
         notes = "first line\nsecond line \U0001f9d0 \u4e2d \U0010fffd"
         cid = store.create_case(long_title, reference=long_ref, notes=notes)
-        eid = store.import_evidence(cid, make_image(tmp_path / "cam.png", size=(120, 90)))
-        store.record_run(cid, [eid], fake_result(n=2, seed=5))
+        eid = store.evidence.import_file(cid, make_image(tmp_path / "cam.png", size=(120, 90)))
+        store.runs.record(cid, [eid], fake_result(n=2, seed=5))
         out = write_case_report(store, cid, tmp_path / "long.pdf")
         seq, head = store.audit_head(cid)
         pdf, texts = _pages(out)
@@ -287,7 +287,7 @@ def test_candidates_are_numbered_as_in_the_window(report, capsys):
     from tfgnet_desk.score_labels import candidate_label
 
     store, cid, (r1, _), _ = report
-    picked = store.list_candidates(r1)[2]
+    picked = store.candidates.of_run(r1)[2]
     assert picked["idx"] == 2 and candidate_label(picked["idx"]) == "#3"
     html = build_content(store, cid, "now").html
     assert "candidate #3</b>" in html and "candidate 2</b>" not in html

@@ -26,17 +26,17 @@ def written(tmp_path_factory):
     cid = store.create_case(
         "Kiosk robbery", reference="R-2026-0117", analyst="J. Doe", notes="Conclusion: show #3 to W-2."
     )
-    eid = store.import_evidence(
+    eid = store.evidence.import_file(
         cid, make_image(root / "crop.png", seed=4, size=(89, 109)), face_box=(20, 25, 70, 90)
     )
-    r1 = store.record_run(cid, [eid], fake_result(n=4, seed=100, prompt="a man in his forties, short beard"))
-    pick = store.list_candidates(r1)[2]
-    store.set_pick(pick["id"])
-    store.annotate(pick["id"], "Closest to witness statement W-2.")
-    r2 = store.start_run(
+    r1 = store.runs.record(cid, [eid], fake_result(n=4, seed=100, prompt="a man in his forties, short beard"))
+    pick = store.candidates.of_run(r1)[2]
+    store.candidates.set_pick(pick["id"])
+    store.candidates.annotate(pick["id"], "Closest to witness statement W-2.")
+    r2 = store.runs.start(
         cid, [eid], prompt="a tall woman with long dark hair", parameters={"n_candidates": 4}
     )
-    store.finish_run(r2, "cancelled", error="cancelled by the analyst")
+    store.runs.finish(r2, "cancelled", error="cancelled by the analyst")
     out = write_case_report(store, cid, root / "report.pdf")
     yield store, cid, eid, pick, out
     store.close()
@@ -60,7 +60,7 @@ def test_evidence_is_embedded_lossless_at_its_own_pixels(written):
 
     store, _, eid, pick, out = written
     assert b"/DCTDecode" not in out.read_bytes(), "a picture was embedded as JPEG"
-    evidence = store.load_evidence_image(eid)
+    evidence = store.evidence.load_image(eid)
     assert evidence.shape[:2] == (109, 89)
     want = repeat_pixels(evidence, 2)  # 109 px in a 300 px slot: 2x, a whole number, by pixel repetition
     pdf = pdfium.PdfDocument(str(out))

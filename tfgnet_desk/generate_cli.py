@@ -175,12 +175,12 @@ def _case_inputs(args: argparse.Namespace, settings, boxes):
     try:
         cid = store.find_case(args.case)
         ev_ids = [
-            store.import_evidence(cid, p, face_box=b)
+            store.evidence.import_file(cid, p, face_box=b)
             for p, b in zip(args.image, boxes or [None] * len(args.image), strict=True)
         ]
-        ref_id = store.import_evidence(cid, args.reference, kind="reference") if args.reference else None
-        images = [store.load_evidence_image(e) for e in ev_ids]
-        reference = store.load_evidence_image(ref_id) if ref_id is not None else None
+        ref_id = store.evidence.import_file(cid, args.reference, kind="reference") if args.reference else None
+        images = [store.evidence.load_image(e) for e in ev_ids]
+        reference = store.evidence.load_image(ref_id) if ref_id is not None else None
     except BaseException:
         store.close()
         raise

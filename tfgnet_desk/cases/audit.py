@@ -36,7 +36,7 @@ def sha256_text(text: str) -> str:
 
 
 def state_hash(state: dict[str, Any]) -> str:
-    """SHA-256 of a row's canonical state (see ``store._state_*``)."""
+    """SHA-256 of a row's canonical state (see ``states.py``)."""
     return sha256_text(canonical_json(state))
 
 

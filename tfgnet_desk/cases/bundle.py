@@ -75,17 +75,17 @@ class BundleError(ValueError):
 def build_manifest(store: CaseStore, case_id: int) -> dict[str, Any]:
     """The manifest of a case as it is now (rows decoded, files with their hashes)."""
     case = store.get_case(case_id)
-    evidence = store.list_evidence(case_id)
+    evidence = store.evidence.of_case(case_id)
     sha_of = {e["id"]: e["sha256"] for e in evidence}
     runs = []
     files: dict[str, dict[str, Any]] = {}
     for e in evidence:
         files[e["stored_path"]] = {"sha256": e["sha256"], "size": e["size"]}
-    for r in store.list_runs(case_id):
+    for r in store.runs.of_case(case_id):
         run = {k: r[k] for k in _RUN_COLS}
         run["evidence"] = [sha_of[i] for i in r["evidence_ids"]]
         run["reference"] = sha_of[r["reference_id"]] if r.get("reference_id") is not None else None
-        run["candidates"] = [{k: c[k] for k in _CAND_COLS} for c in store.list_candidates(r["id"])]
+        run["candidates"] = [{k: c[k] for k in _CAND_COLS} for c in store.candidates.of_run(r["id"])]
         for c in run["candidates"]:
             files[c["file"]] = {"sha256": c["sha256"], "size": (store.home / c["file"]).stat().st_size}
         for e in restored_entries(r):  # the run's restored faces (named in its provenance) travel with it

@@ -209,7 +209,7 @@ def _show(args) -> int:
         )
         if c["notes"]:
             print(f"  notes: {c['notes']}")
-        evidence = store.list_evidence(cid)
+        evidence = store.evidence.of_case(cid)
         for e in evidence:
             box = e["face_box"] or "none"
             print(
@@ -222,8 +222,8 @@ def _show(args) -> int:
                 )
             )
         names = {e["id"]: e["original_name"] for e in evidence}
-        for r in store.list_runs(cid):
-            cands = store.list_candidates(r["id"])
+        for r in store.runs.of_case(cid):
+            cands = store.candidates.of_run(r["id"])
             ref = (
                 f"evidence {r['reference_id']} ({names.get(r['reference_id'], '?')})"
                 if r["reference_id"] is not None
@@ -271,12 +271,12 @@ def _import_evidence(args) -> int:
         failed = 0
         for f in args.files:  # each file on its own: a bad one is reported, the rest still import
             try:
-                eid = store.import_evidence(cid, f, face_box=box, note=args.note, kind=args.kind)
+                eid = store.evidence.import_file(cid, f, face_box=box, note=args.note, kind=args.kind)
             except (EvidenceError, ValueError, OSError) as exc:
                 failed += 1
                 print(f"error: {f}: {exc}", file=sys.stderr)
                 continue
-            e = store.get_evidence(eid)
+            e = store.evidence.get(eid)
             print(
                 f"evidence {e['id']} ({e['kind']}): {f.name}  sha256 {e['sha256']}  "
                 f"{e['width']}x{e['height']}"
@@ -290,7 +290,7 @@ def _import_evidence(args) -> int:
 
 def _pick(args) -> int:
     def body(store) -> None:
-        k = store.set_pick(args.candidate, not args.undo)
+        k = store.candidates.set_pick(args.candidate, not args.undo)
         print(f"candidate {k['id']} {'picked' if k['picked'] else 'not picked'}")
 
     return _run(args, body)
@@ -298,7 +298,7 @@ def _pick(args) -> int:
 
 def _note(args) -> int:
     def body(store) -> None:
-        k = store.annotate(args.candidate, args.text)
+        k = store.candidates.annotate(args.candidate, args.text)
         print(f"candidate {k['id']} note: {k['note']!r}")
 
     return _run(args, body)
@@ -359,7 +359,7 @@ def _verify_run(args) -> int:
     def body(store) -> int:
         from tfgnet_desk.cases.reproduce import verify_run
 
-        check = verify_run(store, store.find_run(args.run), model_folder=args.model, device=args.device)
+        check = verify_run(store, store.runs.find(args.run), model_folder=args.model, device=args.device)
         print("\n".join(check.lines()))
         return 0 if check.ok else 1
 

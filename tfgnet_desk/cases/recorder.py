@@ -42,7 +42,7 @@ class RunRecorder:
     def start(self) -> int:
         """Write the run row (once); returns its id."""
         if self.run_id is None:
-            self.run_id = self.store.start_run(
+            self.run_id = self.store.runs.start(
                 self.case_id,
                 self.evidence_ids,
                 prompt=self.prompt,
@@ -58,7 +58,7 @@ class RunRecorder:
         """Store one candidate now; returns its row id. Raises what the store raises."""
         if self.run_id is None:
             raise RuntimeError("the run was not recorded (start() first)")
-        cid = self.store.add_candidate(self.run_id, int(index), int(seed), image, dict(scores or {}))
+        cid = self.store.runs.add_candidate(self.run_id, int(index), int(seed), image, dict(scores or {}))
         self.candidate_ids[int(index)] = cid
         return cid
 
@@ -84,13 +84,13 @@ class RunRecorder:
             from tfgnet_desk.cases.restored import KEY, store_restored_faces
 
             try:
-                uid = self.store.get_run(self.run_id)["uid"]
+                uid = self.store.runs.get(self.run_id)["uid"]
                 faces = store_restored_faces(self.store.home, uid, self.model_hash, list(restored))
             except (OSError, ValueError):  # the run still ends; it only lacks its restored face
                 faces = None
             if faces:
                 provenance = {**(provenance or {}), KEY: faces}
         libraries = (provenance or {}).get("libraries")
-        self.store.finish_run(
+        self.store.runs.finish(
             self.run_id, status, provenance=provenance, library_versions=libraries, error=error
         )

@@ -249,8 +249,8 @@ def verify_run(
     run with a reference photo gets it as ``spec.reference``. ``model_folder`` defaults
     to the settings' folder of the run's profile; it must have the recorded manifest hash.
     """
-    run = store.get_run(run_id)
-    recorded = store.list_candidates(run_id)
+    run = store.runs.get(run_id)
+    recorded = store.candidates.of_run(run_id)
     if not recorded:
         return RunCheck(run_id, False, f"run {run_id} has no recorded candidates to compare")
     outputs = provenance_outputs(run)
@@ -279,13 +279,13 @@ def verify_run(
             )
     spec = RunSpec(
         run=run,
-        images=[store.load_evidence_image(e) for e in run["evidence_ids"]],
+        images=[store.evidence.load_image(e) for e in run["evidence_ids"]],
         prompt=run["prompt"],
         parameters=dict(run["parameters"]),
         model_folder=folder,
         device=device or run["device"] or "cpu",
         settings=store.settings,
-        reference=store.load_evidence_image(run["reference_id"]) if run.get("reference_id") else None,
+        reference=store.evidence.load_image(run["reference_id"]) if run.get("reference_id") else None,
         recorded_scores=tuple(sorted({name for c in recorded for name in _raw_scores(c["scores"])})),
     )
     produced = _candidates_of((regenerate or pipeline_regenerate)(spec))

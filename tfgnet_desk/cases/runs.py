@@ -1,10 +1,13 @@
-"""The run lifecycle of the case store (a mixin of :class:`~tfgnet_desk.cases.store.CaseStore`).
+"""``store.runs``: the run lifecycle of the case store, and run look-ups.
 
-A run is written as it happens: :meth:`~RunsMixin.start_run` inserts it with status 'running',
-:meth:`~RunsMixin.add_candidate` stores each candidate as soon as the pipeline decodes it, and
-:meth:`~RunsMixin.finish_run` ends it ('done', 'failed', 'cancelled' or 'interrupted'). A run left
-'running' by a crash is closed as 'interrupted' by :meth:`~RunsMixin.close_interrupted_runs`, keeping the
-candidates it already stored. :meth:`~RunsMixin.record_run` records a whole finished run in one
+A part of :class:`~tfgnet_desk.cases.store.CaseStore` (composition: it holds the store's
+:class:`~tfgnet_desk.cases.store_db.StoreDB`).
+
+A run is written as it happens: :meth:`~RunRecords.start` inserts it with status 'running',
+:meth:`~RunRecords.add_candidate` stores each candidate as soon as the pipeline decodes it, and
+:meth:`~RunRecords.finish` ends it ('done', 'failed', 'cancelled' or 'interrupted'). A run left
+'running' by a crash is closed as 'interrupted' by :meth:`~RunRecords.close_interrupted`, keeping the
+candidates it already stored. :meth:`~RunRecords.record` records a whole finished run in one
 transaction through the same steps, so that both paths leave the same audit story: ``run.start``, one
 ``candidate.store`` per candidate, ``run.finish``, ``case.touch``.
 
@@ -16,40 +19,57 @@ synthetic, with their pixel hashes for ``verify-run``.
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from tfgnet_desk.cases import states
-from tfgnet_desk.cases.audit import canonical_json, utc_now
-from tfgnet_desk.cases.candidates import CandidatesMixin
 from tfgnet_desk.cases.evidence import StoredFile, pixel_sha256, provenance_text, store_candidate_png
 from tfgnet_desk.cases.rows import NotFound, jsonable
-
-PARAM_KEYS = (
-    "n_candidates",
-    "seed",
-    "steps",
-    "guidance",
-    "strength",
-    "face_boxes",
-    "image_size",
-    "scheduler",
+from tfgnet_desk.cases.run_steps import (
+    FINISHED_STATES,
+    RUNNING,
+    add_tx,
+    finish_tx,
+    require_new_index,
+    require_running,
+    start_tx,
 )
-RUNNING = "running"
-FINISHED_STATES = ("done", "failed", "cancelled", "interrupted")
+from tfgnet_desk.cases.store_db import StoreDB
+
 INTERRUPTED_ERROR = "the application stopped during the run"
 
 
-class RunsMixin(CandidatesMixin):
-    """Run lifecycle methods (the store's ``transaction``, ``_lock``, ``append_audit``, ``_case_row``)."""
+class RunRecords:
+    """The run rows of the store (``store.runs``): look-ups and the run lifecycle."""
 
-    # Public API ------------------------------------------------------------------------------------------
-    def start_run(
+    def __init__(self, db: StoreDB) -> None:
+        self.db = db
+
+    def get(self, run_id: int) -> dict[str, Any]:
+        return self.db.one("SELECT * FROM runs WHERE id = ?", (run_id,), f"no run {run_id}")
+
+    def find(self, spec: str | int) -> int:
+        """Resolve a run id or a uid prefix (at least 4 characters)."""
+        s = str(spec).strip()
+        with self.db.lock:
+            if s.isdigit() and self.db.conn.execute("SELECT 1 FROM runs WHERE id = ?", (int(s),)).fetchone():
+                return int(s)
+            rows = (
+                self.db.conn.execute("SELECT id FROM runs WHERE uid LIKE ?", (s.lower() + "%",)).fetchall()
+                if len(s) >= 4
+                else []
+            )
+        if len(rows) == 1:
+            return int(rows[0][0])
+        raise NotFound(f"no run matches {s!r}" if not rows else f"{s!r} matches several runs")
+
+    def of_case(self, case_id: int) -> list[dict[str, Any]]:
+        return self.db.all("SELECT * FROM runs WHERE case_id = ? ORDER BY id", (case_id,))
+
+    # The run lifecycle -----------------------------------------------------------------------------------
+    def start(
         self,
         case_id: int,
         evidence_ids: Sequence[int],
@@ -69,8 +89,9 @@ class RunsMixin(CandidatesMixin):
         against) must be evidence of the case, of either kind; :class:`NotFound` otherwise, and nothing is
         written.
         """
-        with self.transaction() as c:
-            return self._start_tx(
+        with self.db.transaction() as c:
+            return start_tx(
+                self.db,
                 c,
                 uuid.uuid4().hex,
                 case_id,
@@ -95,17 +116,17 @@ class RunsMixin(CandidatesMixin):
         a candidate ``index``, or for an image that is not RGB uint8 ``(H, W, 3)``.
         """
         img = _rgb(image)
-        with self._lock:  # refuse before the file is written (checked again inside the transaction)
-            run = self.conn.execute("SELECT * FROM runs WHERE id = ?", (int(run_id),)).fetchone()
+        with self.db.lock:  # refuse before the file is written (checked again inside the transaction)
+            run = self.db.conn.execute("SELECT * FROM runs WHERE id = ?", (int(run_id),)).fetchone()
             if run is None:
                 raise NotFound(f"no run {run_id}")
-            _require_running(run)
-            _require_new_index(self.conn, int(run_id), int(index))
-        stored = _store_png(self.home, run["uid"], int(index), int(seed), run["model_hash"], img)
-        with self.transaction() as c:
-            return self._add_tx(c, int(run_id), int(index), int(seed), stored, pixel_sha256(img), scores)
+            require_running(run)
+            require_new_index(self.db.conn, int(run_id), int(index))
+        stored = _store_png(self.db.home, run["uid"], int(index), int(seed), run["model_hash"], img)
+        with self.db.transaction() as c:
+            return add_tx(self.db, c, int(run_id), int(index), int(seed), stored, pixel_sha256(img), scores)
 
-    def finish_run(
+    def finish(
         self,
         run_id: int,
         status: str,
@@ -120,28 +141,34 @@ class RunsMixin(CandidatesMixin):
         ``library_versions`` (when given) and ``error``; records ``run.finish`` and touches the case.
         Raises :class:`ValueError` for another status or a run that is not 'running' (finished twice).
         """
-        with self.transaction() as c:
-            self._finish_tx(
-                c, int(run_id), status, provenance=provenance, library_versions=library_versions, error=error
+        with self.db.transaction() as c:
+            finish_tx(
+                self.db,
+                c,
+                int(run_id),
+                status,
+                provenance=provenance,
+                library_versions=library_versions,
+                error=error,
             )
-        return self.get_run(run_id)
+        return self.get(run_id)
 
-    def close_interrupted_runs(self, error: str = INTERRUPTED_ERROR) -> list[int]:
+    def close_interrupted(self, error: str = INTERRUPTED_ERROR) -> list[int]:
         """Mark every run still 'running' as 'interrupted' (with ``error``); returns their ids.
 
         The application calls this when it opens the store, so that a run cut short by a crash keeps its
         stored candidates and says why it has no more. Call it only when no other process is running a
         generation on the same store.
         """
-        with self.transaction() as c:
+        with self.db.transaction() as c:
             ids = [
                 int(r[0]) for r in c.execute("SELECT id FROM runs WHERE status = ? ORDER BY id", (RUNNING,))
             ]
             for rid in ids:
-                self._finish_tx(c, rid, "interrupted", error=error)
+                finish_tx(self.db, c, rid, "interrupted", error=error)
         return ids
 
-    def record_run(
+    def record(
         self,
         case_id: int,
         evidence_ids: Sequence[int],
@@ -162,25 +189,20 @@ class RunsMixin(CandidatesMixin):
 
         ``result`` is the pipeline's ``GenerationResult`` (``candidates`` with ``index``, ``seed``,
         ``image``, ``scores``; ``provenance``), or None for a failed or cancelled run (``status``
-        'failed'/'cancelled', ``error`` says why). Missing keyword values are taken from
-        ``result.provenance`` (keys ``prompt``, ``parameters`` or the request's fields, ``profile``,
-        ``device``, ``model_hash``, ``library_versions``). The same steps as :meth:`start_run`,
-        :meth:`add_candidate` and :meth:`finish_run`, and the same audit entries.
+        'failed'/'cancelled', ``error`` says why). Missing keyword values are taken from the pipeline's
+        provenance (``provenance.build_provenance``): ``request`` (the parameters and its ``prompt``),
+        ``model.manifest_hash``, ``model.profile``, ``libraries`` and ``device``. The same steps as
+        :meth:`start`, :meth:`add_candidate` and :meth:`finish`, and the same audit entries.
         """
         prov = jsonable(getattr(result, "provenance", None) or {}) if result is not None else {}
+        request = prov.get("request") if isinstance(prov.get("request"), dict) else {}
         model_info = prov.get("model") if isinstance(prov.get("model"), dict) else {}
-        params = jsonable(parameters) if parameters is not None else _params_from(prov)
-        prompt = prompt if prompt is not None else str(prov.get("prompt", params.get("prompt", "")))
-        model_hash = model_hash or str(
-            _first(prov, "model_hash", "model_manifest_hash", "manifest_sha256", default="")
-            or model_info.get("manifest_hash")
-            or ""
-        )
-        versions = jsonable(library_versions or _first(prov, "library_versions", "libraries", default={}))
-        profile = profile or str(
-            prov.get("profile") or model_info.get("profile") or getattr(self.settings, "profile", "")
-        )
-        device = device or str(prov.get("device", getattr(self.settings, "device", "")))
+        params = jsonable(parameters) if parameters is not None else dict(request)
+        prompt = prompt if prompt is not None else str(request.get("prompt", ""))
+        model_hash = model_hash or str(model_info.get("manifest_hash") or "")
+        versions = jsonable(library_versions or prov.get("libraries") or {})
+        profile = profile or str(model_info.get("profile") or getattr(self.db.settings, "profile", ""))
+        device = device or str(prov.get("device") or getattr(self.db.settings, "device", ""))
         if status not in FINISHED_STATES:
             raise ValueError(f"a recorded run ends as one of {FINISHED_STATES}, not {status!r}")
         uid = uuid.uuid4().hex
@@ -188,10 +210,11 @@ class RunsMixin(CandidatesMixin):
         for cand in list(getattr(result, "candidates", None) or []):
             # written before the transaction: content-addressed, harmless if it rolls back
             img = _rgb(cand.image)
-            stored = _store_png(self.home, uid, int(cand.index), int(cand.seed), model_hash, img)
+            stored = _store_png(self.db.home, uid, int(cand.index), int(cand.seed), model_hash, img)
             files.append((cand, stored, pixel_sha256(img)))
-        with self.transaction() as c:
-            run_id = self._start_tx(
+        with self.db.transaction() as c:
+            run_id = start_tx(
+                self.db,
                 c,
                 uid,
                 case_id,
@@ -207,161 +230,9 @@ class RunsMixin(CandidatesMixin):
             )
             for cand, stored, pix in files:
                 scores = getattr(cand, "scores", None)
-                self._add_tx(c, run_id, int(cand.index), int(cand.seed), stored, pix, scores)
-            self._finish_tx(c, run_id, status, provenance=prov, error=error)
+                add_tx(self.db, c, run_id, int(cand.index), int(cand.seed), stored, pix, scores)
+            finish_tx(self.db, c, run_id, status, provenance=prov, error=error)
         return run_id
-
-    # Steps inside a write transaction --------------------------------------------------------------------
-    def _start_tx(
-        self,
-        c: sqlite3.Connection,
-        uid: str,
-        case_id: int,
-        evidence_ids: Sequence[int],
-        *,
-        prompt: str,
-        parameters: dict,
-        profile: str,
-        device: str,
-        model_hash: str,
-        library_versions: dict | None,
-        reference_id: int | None,
-        started_at: str | None,
-    ) -> int:
-        case = self._case_row(case_id)
-        ev_ids = [int(e) for e in evidence_ids]
-        shas = [self._case_evidence_sha(c, case_id, e) for e in ev_ids]
-        ref_sha = None
-        if reference_id is not None:
-            reference_id = int(reference_id)
-            ref_sha = self._case_evidence_sha(c, case_id, reference_id, "reference photo")
-        params = jsonable(dict(parameters or {}))
-        versions = jsonable(dict(library_versions or {}))
-        cur = c.execute(
-            "INSERT INTO runs (uid, case_id, evidence_ids, prompt, parameters, profile, device, model_hash, "
-            "library_versions, provenance, status, started_at, finished_at, error, reference_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '{}', ?, ?, NULL, NULL, ?)",
-            (
-                uid,
-                case_id,
-                canonical_json(ev_ids),
-                str(prompt),
-                canonical_json(params),
-                str(profile or ""),
-                str(device or ""),
-                str(model_hash or ""),
-                canonical_json(versions),
-                RUNNING,
-                started_at or utc_now(),
-                reference_id,
-            ),
-        )
-        run_id = int(cur.lastrowid)
-        run = c.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-        self.append_audit(
-            case["uid"],
-            "run.start",
-            states.run_key(uid),
-            states.run_state(run, shas, ref_sha),
-            prompt=str(prompt),
-            model_hash=str(model_hash or ""),
-            evidence=shas,
-            reference=ref_sha,
-        )
-        return run_id
-
-    def _case_evidence_sha(
-        self, c: sqlite3.Connection, case_id: int, ev_id: int, what: str = "evidence"
-    ) -> str:
-        row = c.execute(
-            "SELECT sha256 FROM evidence WHERE id = ? AND case_id = ?", (ev_id, case_id)
-        ).fetchone()
-        if row is None:
-            raise NotFound(f"{what} {ev_id} is not in case {case_id}")
-        return str(row[0])
-
-    def _run_context(self, c: sqlite3.Connection, run_id: int) -> tuple[sqlite3.Row, str]:
-        """The run row and its case's uid (the audit chain to write to)."""
-        run = c.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-        if run is None:
-            raise NotFound(f"no run {run_id}")
-        return run, self._case_row(run["case_id"])["uid"]
-
-    def _add_tx(
-        self,
-        c: sqlite3.Connection,
-        run_id: int,
-        index: int,
-        seed: int,
-        stored: StoredFile,
-        pix: str,
-        scores: dict | None,
-    ) -> int:
-        run, case_uid = self._run_context(c, run_id)
-        _require_running(run)
-        _require_new_index(c, run_id, index)
-        clean = jsonable(dict(scores or {}))
-        cur = c.execute(
-            "INSERT INTO candidates (run_id, idx, seed, file, sha256, pixel_sha256, scores) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (run_id, index, seed, stored.relpath, stored.sha256, pix, canonical_json(clean)),
-        )
-        k = c.execute("SELECT * FROM candidates WHERE id = ?", (cur.lastrowid,)).fetchone()
-        self.append_audit(
-            case_uid,
-            "candidate.store",
-            states.candidate_key(run["uid"], index),
-            states.candidate_state(k, run["uid"]),
-            seed=seed,
-            sha256=stored.sha256,
-            scores=clean,
-        )
-        return int(k["id"])
-
-    def _finish_tx(
-        self,
-        c: sqlite3.Connection,
-        run_id: int,
-        status: str,
-        *,
-        provenance: dict | None = None,
-        library_versions: dict | None = None,
-        error: str | None = None,
-    ) -> None:
-        if status not in FINISHED_STATES:
-            raise ValueError(f"a run finishes as one of {FINISHED_STATES}, not {status!r}")
-        run, case_uid = self._run_context(c, run_id)
-        _require_running(run)
-        sets = {"status": status, "finished_at": utc_now(), "error": None if error is None else str(error)}
-        if provenance is not None:
-            sets["provenance"] = canonical_json(jsonable(dict(provenance)))
-        if library_versions is not None:
-            sets["library_versions"] = canonical_json(jsonable(dict(library_versions)))
-        c.execute(
-            f"UPDATE runs SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ?", (*sets.values(), run_id)
-        )
-        run = c.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-        ev_ids = json.loads(run["evidence_ids"])
-        shas = [self._case_evidence_sha(c, run["case_id"], int(e)) for e in ev_ids]
-        ref = run["reference_id"]
-        ref_sha = self._case_evidence_sha(c, run["case_id"], int(ref)) if ref is not None else None
-        n = c.execute("SELECT COUNT(*) FROM candidates WHERE run_id = ?", (run_id,)).fetchone()[0]
-        self.append_audit(
-            case_uid,
-            "run.finish",
-            states.run_key(run["uid"]),
-            states.run_state(run, shas, ref_sha),
-            status=status,
-            n_candidates=int(n),
-            error=run["error"],
-        )
-        self._touch(run["case_id"])
-        self.append_audit(
-            case_uid,
-            "case.touch",
-            states.case_key(case_uid),
-            states.case_state(self._case_row(run["case_id"])),
-        )
 
 
 def _rgb(image: Any) -> np.ndarray:
@@ -373,28 +244,3 @@ def _rgb(image: Any) -> np.ndarray:
 
 def _store_png(home, run_uid: str, index: int, seed: int, model_hash: str, img: np.ndarray) -> StoredFile:
     return store_candidate_png(home, img, provenance_text(run_uid, index, seed, model_hash or ""))
-
-
-def _require_new_index(c: sqlite3.Connection, run_id: int, index: int) -> None:
-    if c.execute("SELECT 1 FROM candidates WHERE run_id = ? AND idx = ?", (run_id, index)).fetchone():
-        raise ValueError(f"run {run_id} already has a candidate {index}")
-
-
-def _require_running(run: sqlite3.Row) -> None:
-    if run["status"] != RUNNING:
-        raise ValueError(f"run {run['id']} is {run['status']}, not running: it takes no more changes")
-
-
-def _first(d: dict[str, Any], *keys: str, default: Any = None) -> Any:
-    for k in keys:
-        if d.get(k) not in (None, ""):
-            return d[k]
-    return default
-
-
-def _params_from(prov: dict[str, Any]) -> dict[str, Any]:
-    """The run parameters from a provenance dict: its ``parameters``/``request`` entry, or the known keys."""
-    for key in ("parameters", "params", "request"):
-        if isinstance(prov.get(key), dict):
-            return dict(prov[key])
-    return {k: prov[k] for k in PARAM_KEYS if k in prov}

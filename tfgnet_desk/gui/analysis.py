@@ -304,17 +304,21 @@ class AnalysisWorker(QObject):
             image = load_image(req.data if req.data is not None else req.path)
         else:
             if evidence_id is None and req.data is not None:
-                evidence_id = self.store.import_evidence_bytes(req.case_id, req.data, name, kind=kind)
+                evidence_id = self.store.evidence.import_bytes(req.case_id, req.data, name, kind=kind)
             elif evidence_id is None:
-                evidence_id = self.store.import_evidence(req.case_id, req.path, kind=kind)
-            row = self.store.get_evidence(evidence_id)
+                evidence_id = self.store.evidence.import_file(req.case_id, req.path, kind=kind)
+            row = self.store.evidence.get(evidence_id)
             name = req.name or row.get("original_name") or name
             stored_box = tuple(row["face_box"]) if row.get("face_box") else None
-            image = self.store.load_evidence_image(evidence_id)
+            image = self.store.evidence.load_image(evidence_id)
         display = display_copy(image)
         if req.purpose == "reference":
             return LoadedEvidence(req.token, name, image, evidence_id, None, "", None, "reference", display)
-        known = self.store.stored_detection(evidence_id) if evidence_id is not None and self.store else None
+        known = (
+            self.store.evidence.stored_detection(evidence_id)
+            if evidence_id is not None and self.store
+            else None
+        )
         if known is not None:  # analysed when it was imported (or last opened): not again
             box, method = known
         else:
@@ -327,7 +331,7 @@ class AnalysisWorker(QObject):
                 box, method = None, ""
             else:
                 if evidence_id is not None and self.store is not None:
-                    self.store.record_detection(evidence_id, box, method)
+                    self.store.evidence.record_detection(evidence_id, box, method)
         return LoadedEvidence(req.token, name, image, evidence_id, box, method, stored_box, display=display)
 
     def _detect(self, image: np.ndarray) -> tuple[tuple[int, int, int, int] | None, str]:

@@ -47,7 +47,7 @@ def show_case(w: MainWindow, case: dict[str, Any] | None, description: str = "")
     if not w.runs.is_running():  # a run in progress keeps its progress (it names its own case)
         w.controls.reset_status()
     w.statusBar().clearMessage()
-    if w.message_bar.message and w.message_bar.message.kind in CASE_MESSAGES:
+    if w.message_bar.kind() in CASE_MESSAGES:
         w.message_bar.clear()
     w.case_closed = case is not None and case.get("status") == "closed"
     if case is None:

@@ -151,8 +151,8 @@ class EnhanceSession(QObject):
         from tfgnet_desk.cases.enhancements import record_enhancement
 
         try:
-            evidence_sha = store.get_evidence(ctx.evidence_id)["sha256"] if ctx.evidence_id else ""
-            run_uid = store.get_run(ctx.run_id)["uid"] if ctx.run_id is not None else None
+            evidence_sha = store.evidence.get(ctx.evidence_id)["sha256"] if ctx.evidence_id else ""
+            run_uid = store.runs.get(ctx.run_id)["uid"] if ctx.run_id is not None else None
             rec = record_enhancement(
                 store,
                 ctx.case_id,

@@ -54,19 +54,19 @@ def save_face_box(w: MainWindow, key: str, box) -> None:
     item = w.evidence.items.get(key)
     if item is not None and item.store_id is not None and w.store is not None:
         try:
-            w.store.set_face_box(item.store_id, list(box) if box else None)
+            w.store.evidence.set_face_box(item.store_id, list(box) if box else None)
         except Exception as exc:  # noqa: BLE001
             w.show_message(messages.explain(exc, "saving the face box"))
-    if box is not None and w.message_bar.message and w.message_bar.message.kind == messages.NO_FACE:
+    if box is not None and w.message_bar.kind() == messages.NO_FACE:
         w.message_bar.clear()
-    w._update_blocker()
+    w.update_blocker()
 
 
 def other_case(w: MainWindow, ev: LoadedEvidence) -> bool:
     """True when ``ev`` belongs to a case the analyst has left while it loaded."""
     if w.store is None or ev.evidence_id is None:
         return False
-    return w.store.get_evidence(ev.evidence_id)["case_id"] != w.case_id
+    return w.store.evidence.get(ev.evidence_id)["case_id"] != w.case_id
 
 
 def show_loaded(w: MainWindow, ev: LoadedEvidence) -> None:
@@ -91,5 +91,5 @@ def show_loaded(w: MainWindow, ev: LoadedEvidence) -> None:
         w.show_message(messages.not_analysed_message(ev.name))
     elif box is None:
         w.show_message(messages.no_face_message(ev.name))
-    elif w.message_bar.message and w.message_bar.message.kind in (messages.BAD_FILE, messages.NO_FACE):
+    elif w.message_bar.kind() in (messages.BAD_FILE, messages.NO_FACE):
         w.message_bar.clear()

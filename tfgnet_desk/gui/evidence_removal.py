@@ -32,7 +32,7 @@ class EvidenceRemoval:
         if w.store is None or store_id is None or w.case_id is None:
             return  # not stored (no case store): nothing persists, nothing to record
         try:
-            w.store.exclude_evidence(int(store_id), REMOVE_REASON)
+            w.store.evidence.exclude(int(store_id), REMOVE_REASON)
         except Exception as exc:  # noqa: BLE001 - the analyst sees why; the crop returns on reopen
             w.show_message(messages.explain(exc, "removing the crop from the case"))
             return
@@ -57,7 +57,7 @@ class EvidenceRemoval:
             return
         self.last = None
         try:
-            w.store.include_evidence(last["evidence_id"])
+            w.store.evidence.include(last["evidence_id"])
         except Exception as exc:  # noqa: BLE001
             w.show_message(messages.explain(exc, "bringing the crop back"))
             return

@@ -59,7 +59,7 @@ class MainWindow(QMainWindow):
         self.case_left = False  # the open case was closed: case-bound actions wait for another case
         self.case_closed = False  # the case shown is closed: shown read-only until reopened
         self._tokens = 0
-        self._close_pending = False
+        self.close_pending = False
         self._closed = False
         self.backend = None
         self.analysis: AnalysisWorker | None = None
@@ -68,7 +68,7 @@ class MainWindow(QMainWindow):
         self.actions = build_actions(self)
         update_case_actions(self)
         self._update_status()
-        self._update_blocker()
+        self.update_blocker()
         self.resize(default_size())
 
     # Layout ----------------------------------------------------------------------------------------
@@ -87,12 +87,12 @@ class MainWindow(QMainWindow):
         self.evidence.reference_requested.connect(lambda: evidence_intake.open_reference_dialog(self))
         self.evidence.box_changed.connect(lambda key, box: evidence_intake.save_face_box(self, key, box))
         self.evidence.reference_cleared.connect(lambda: setattr(self, "reference_id", None))
-        self.evidence.selection_changed.connect(self._update_blocker)
+        self.evidence.selection_changed.connect(self.update_blocker)
         self.removal = EvidenceRemoval(self)
         self.setAcceptDrops(True)  # a crop dropped anywhere in the window is evidence, not only on its panel
         self.evidence.remove_requested.connect(self.removal.removed)
         self.description.autosave.connect(self._save_description)
-        self.description.validity_changed.connect(lambda _v: self._update_blocker())
+        self.description.validity_changed.connect(lambda _v: self.update_blocker())
         self.controls.profile_changed.connect(lambda p: self.apply_settings(self.settings.with_(profile=p)))
         self.controls.device_changed.connect(lambda d: self.apply_settings(self.settings.with_(device=d)))
         self.message_bar.action_requested.connect(self._message_action)
@@ -165,20 +165,20 @@ class MainWindow(QMainWindow):
                     messages.MODELS_HINT,
                 )
             )
-        self._update_blocker()
+        self.update_blocker()
 
     def _check_model(self) -> bool:
         present = model_present(self.settings)
         if not present:
             self.model_label.setText("model missing")
             self.show_message(messages.missing_model_message(str(self.settings.model_path())))
-        elif self.message_bar.message and self.message_bar.message.kind == messages.MISSING_WEIGHTS:
+        elif self.message_bar.kind() == messages.MISSING_WEIGHTS:
             self.message_bar.clear()
             self.model_label.setText("model found")
-        self._update_blocker()
+        self.update_blocker()
         return present
 
-    def _update_blocker(self) -> None:
+    def update_blocker(self) -> None:
         reason = None
         if not model_present(self.settings):
             reason = "Model missing: import one with File > Models…, or choose a folder in Settings."
@@ -245,7 +245,7 @@ class MainWindow(QMainWindow):
                 self.description.flush()
                 self.case_left = True
                 show_case(self, None)
-                self._update_blocker()
+                self.update_blocker()
         self.refresh_cases()
 
     def open_case(self, case_id: int) -> None:
@@ -255,13 +255,13 @@ class MainWindow(QMainWindow):
         case = self.store.get_case(case_id)
         self.case_left = False
         show_case(self, case, load_draft(self.settings.home, case["uid"], self.runs.last_prompt(case_id)))
-        rows = [r for r in self.store.list_evidence(case_id) if r.get("excluded_at") is None]
+        rows = [r for r in self.store.evidence.of_case(case_id) if r.get("excluded_at") is None]
         references = [r for r in rows if r.get("kind") == "reference"]
         for row in [r for r in rows if r.get("kind") != "reference"] + references[-1:]:
             self.request_stored_evidence(case_id, row["id"], row.get("original_name", ""), row.get("kind"))
         self.refresh_cases()
         self.runs.show_history(select_last=True)
-        self._update_blocker()
+        self.update_blocker()
 
     def request_stored_evidence(
         self, case_id: int, evidence_id: int, name: str, kind: str | None = None
@@ -316,7 +316,7 @@ class MainWindow(QMainWindow):
         if self._closed:  # an analysis that finished while the window closed: its store is gone
             return
         evidence_intake.show_loaded(self, ev)
-        self._update_blocker()
+        self.update_blocker()
 
     # Settings, report, dialogs ---------------------------------------------------------------------
     def apply_settings(self, new: Settings, save: bool = True) -> None:
@@ -366,10 +366,10 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self.description.flush()
-        self.candidates._emit_note()
+        self.candidates.flush_note()
         if self.runs.is_running():
             # Closing during a run cancels it; the window closes when the worker confirms (within a step).
-            self._close_pending = True
+            self.close_pending = True
             self.backend.cancel()
             self.statusBar().showMessage("Cancelling the run before closing…")
             event.ignore()

@@ -2,22 +2,21 @@
 earlier runs from the case store, and send picks and notes back to the store.
 
 Split from the main window so that each file keeps one job: this one knows the backend worker's
-signals and the store's run/candidate rows; the window knows the layout.
+signals and the store's run/candidate rows; the window knows the layout. The session sees the window
+only as a ``gui/run_host.py`` ``RunHost``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QObject, Slot
 
 from tfgnet_desk.gui import messages
+from tfgnet_desk.gui.run_host import RunHost
 from tfgnet_desk.gui.widgets.candidate_grid import CandidateCard
 from tfgnet_desk.gui.worker import BackendWorker, CandidateEvent, GenerationJob, RunOutcome
 from tfgnet_desk.request import GenerationRequest
-
-if TYPE_CHECKING:  # pragma: no cover
-    from tfgnet_desk.gui.main_window import MainWindow
 
 CANCELLED = "cancelled"  # the message kind saying that the run in progress was cancelled
 
@@ -26,8 +25,8 @@ class RunSession(QObject):
     """A QObject living on the GUI thread: the worker's signals reach its slots queued, on this thread
     (a plain Python callable would run on the emitting worker thread)."""
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
+    def __init__(self, window: RunHost) -> None:
+        super().__init__(window)  # type: ignore[arg-type]  # the window is a QObject too
         self.w = window
         self.token: int | None = None  # the run in progress
         self.run_case: Any = None  # its case (None: the open one) and, once stored, its run id
@@ -67,7 +66,7 @@ class RunSession(QObject):
         if self.is_running() or w.backend is None:
             return False
         w.description.flush()
-        problem = w.controls.blocker.text() if not w.controls.generate.isEnabled() else None
+        problem = w.controls.generate_blocker()
         problem = problem or w.description.validate()
         items = w.evidence.used_items()
         if problem is None and not items:
@@ -116,7 +115,7 @@ class RunSession(QObject):
         self.follow(self.token)
         self._pending_marks.clear()
         w.controls.set_running(True)
-        if w.message_bar.message and w.message_bar.message.kind != messages.NO_FACE:
+        if w.message_bar.kind() not in (None, messages.NO_FACE):
             w.message_bar.clear()
         self._n_candidates = p.n_candidates
         w.statusBar().showMessage(f"Generating {p.n_candidates} candidates…")
@@ -132,7 +131,7 @@ class RunSession(QObject):
     def cancel(self) -> None:
         if self.is_running() and self.w.backend is not None:
             self.w.backend.cancel()
-            self.w.controls.progress.setFormat("cancelling…")
+            self.w.controls.show_cancelling()
 
     def shows_run_case(self) -> bool:
         """Whether the open case is the one of the run in progress (True when no run is going)."""
@@ -178,7 +177,7 @@ class RunSession(QObject):
         self._ended_run = outcome.run_id
         w = self.w
         w.controls.set_running(False)
-        w._update_blocker()
+        w.update_blocker()
         if not shown:  # the analyst is looking at another case: its own status line comes back
             self.describe_run(self.shown_run)
             w.statusBar().showMessage(f"Run in case '{self._run_title}' ended: {text}", 8000)
@@ -189,8 +188,8 @@ class RunSession(QObject):
             self._attach_store_ids(outcome.run_id)
             self.show_history(select=outcome.run_id)
             w.refresh_cases()
-        if w._close_pending:
-            w._close_pending = False
+        if w.close_pending:
+            w.close_pending = False
             w.close()
         return True
 
@@ -230,7 +229,7 @@ class RunSession(QObject):
         store = self.w.store
         if store is None:
             return
-        by_idx = {row["idx"]: row for row in store.list_candidates(run_id)}
+        by_idx = {row["idx"]: row for row in store.candidates.of_run(run_id)}
         for card in self.w.candidates.cards.values():
             row = by_idx.get(card.index)
             if row is None:
@@ -238,9 +237,9 @@ class RunSession(QObject):
             card.store_id = row["id"]
             marks = self._pending_marks.pop(card.key, {})
             if "picked" in marks:
-                store.set_pick(card.store_id, marks["picked"])
+                store.candidates.set_pick(card.store_id, marks["picked"])
             if "note" in marks:
-                store.annotate(card.store_id, marks["note"])
+                store.candidates.annotate(card.store_id, marks["note"])
         self.shown_run = run_id
 
     def _pick(self, key: str, picked: bool) -> None:
@@ -258,16 +257,16 @@ class RunSession(QObject):
             return
         try:
             if field == "picked":
-                self.w.store.set_pick(card.store_id, bool(value))
+                self.w.store.candidates.set_pick(card.store_id, bool(value))
             else:
-                self.w.store.annotate(card.store_id, str(value))
+                self.w.store.candidates.annotate(card.store_id, str(value))
         except Exception as exc:  # noqa: BLE001
             self.w.show_message(messages.explain(exc, "saving the candidate mark"))
 
     # History ---------------------------------------------------------------------------------------
     def last_prompt(self, case_id: Any) -> str:
         store = self.w.store
-        runs = store.list_runs(case_id) if store is not None else []
+        runs = store.runs.of_case(case_id) if store is not None else []
         return runs[-1]["prompt"] if runs else ""
 
     def show_history(self, select: Any = None, select_last: bool = False) -> None:
@@ -279,8 +278,8 @@ class RunSession(QObject):
         if w.store is None or w.case_id is None:
             w.history.set_runs([])
             return
-        runs = w.store.list_runs(w.case_id)
-        counts = {r["id"]: len(w.store.list_candidates(r["id"])) for r in runs}
+        runs = w.store.runs.of_case(w.case_id)
+        counts = {r["id"]: len(w.store.candidates.of_run(r["id"])) for r in runs}
         if select_last and self._grid_follows_run():
             select = self.run_id
             if self.shown_run is None and self.run_id is not None:
@@ -308,15 +307,15 @@ class RunSession(QObject):
 
         w = self.w
         w.candidates.clear()
-        run = w.store.get_run(run_id)
+        run = w.store.runs.get(run_id)
         face = load_restored_face(w.store.home, run)  # kept with runs that finished (cases/restored.py)
         if face is not None:
             recorded = (run.get("provenance") or {}).get("restored_scores")
             scores = recorded[0] if isinstance(recorded, list) and recorded else {}
             w.candidates.set_restored(face, scores if isinstance(scores, dict) else {})
-        for row in w.store.list_candidates(run_id):
+        for row in w.store.candidates.of_run(run_id):
             try:
-                image = load_image(w.store.candidate_path(row["id"]))
+                image = load_image(w.store.candidates.path(row["id"]))
             except Exception:  # noqa: BLE001 - a missing file is reported by store verification
                 continue
             card = CandidateCard(
@@ -338,13 +337,13 @@ class RunSession(QObject):
         w = self.w
         if self.is_running():
             return
-        runs = w.store.list_runs(w.case_id) if w.store is not None and w.case_id is not None else []
+        runs = w.store.runs.of_case(w.case_id) if w.store is not None and w.case_id is not None else []
         found = [(n, r) for n, r in enumerate(runs, start=1) if r["id"] == run_id]
         if run_id is None or not found:
             w.controls.reset_status()
             return
         number, run = found[0]
-        n = len(w.store.list_candidates(run_id))
+        n = len(w.store.candidates.of_run(run_id))
         wanted = int((run.get("parameters") or {}).get("n_candidates", 0) or 0)
         status = str(run.get("status") or "")
         percent = 100 if status == "done" else (100 * n // wanted if wanted else 0)

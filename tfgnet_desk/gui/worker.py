@@ -9,10 +9,10 @@ events as typed signals, emitted on the GUI thread through :class:`~tfgnet_desk.
 GIL for the length of a descriptor) nor the UNet's Python can stall the window, and a crash of the model
 cannot take the window with it.
 
-The run is written to the case store as it happens: ``start_run`` before the engine starts, one
-``add_candidate`` per candidate as it arrives (a crash loses nothing that arrived), ``finish_run`` with
-the outcome (a finished run keeps its restored face, ``cases/restored.py``). Cancel is a shared event
-that the pipeline checks between diffusion steps.
+The run is written to the case store as it happens (``cases.recorder.RunRecorder``): ``start`` before
+the engine starts, one ``add_candidate`` per candidate as it arrives (a crash loses nothing that
+arrived), ``finish`` with the outcome (a finished run keeps its restored face, ``cases/restored.py``).
+Cancel is a shared event that the pipeline checks between diffusion steps.
 """
 
 from __future__ import annotations
@@ -311,7 +311,7 @@ class _RunRecord:
             if self.recorder is None:
                 raise RuntimeError("the run was not recorded")
             cid = self.recorder.add_candidate(cand)
-            event.candidate_id, event.stored_file = cid, self.store.candidate_path(cid)
+            event.candidate_id, event.stored_file = cid, self.store.candidates.path(cid)
         except Exception as exc:  # noqa: BLE001 - the candidate must not be lost
             event.stored_file = _pending_copy(Path(self.store.home), self.job.token, cand)
             self.store_problem = explain(exc, "storing a candidate")

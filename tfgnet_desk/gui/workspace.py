@@ -68,7 +68,7 @@ class Workspace:
             found.held_elsewhere = True
         elif self.store is not None:
             try:
-                found.interrupted_runs = list(self.store.close_interrupted_runs())
+                found.interrupted_runs = list(self.store.runs.close_interrupted())
             except Exception as exc:  # noqa: BLE001 - reported by the window; nothing is lost
                 found.error = exc
         pending = self.home / "pending"

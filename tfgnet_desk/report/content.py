@@ -79,12 +79,12 @@ class _Builder:
         self.store, self.case_id = store, case_id
         self.images: dict[str, QImage] = {}
         self.pictures: dict[int, EvidencePicture] = {}
-        self.evidence = store.list_evidence(case_id)
-        self.runs = store.list_runs(case_id)
+        self.evidence = store.evidence.of_case(case_id)
+        self.runs = store.runs.of_case(case_id)
         self.run_no = {r["id"]: n for n, r in enumerate(self.runs, start=1)}
         self.ev_names = {e["id"]: e["original_name"] for e in self.evidence}
         for e in self.evidence:
-            pic = evidence_picture(self.store.load_evidence_image(e["id"]), EVIDENCE_SLOT)
+            pic = evidence_picture(self.store.evidence.load_image(e["id"]), EVIDENCE_SLOT)
             self.pictures[e["id"]] = pic
             self.images[f"img://evidence/{e['id']}"] = pic.image
             if e["face_box"]:
@@ -178,7 +178,7 @@ def _summary(b: _Builder, case: dict[str, Any], generated_at: str) -> str:
         )
     h.append(f"<p>{esc(_runs_line(store, b.runs))}</p>")
 
-    picked = store.picked_candidates(b.case_id)
+    picked = store.candidates.picked(b.case_id)
     h.append(f"<h3>Picked candidates ({len(picked)})</h3>")
     if not picked:
         h.append("<p>No candidate was picked.</p>")
@@ -211,7 +211,7 @@ def _runs_line(store: Any, runs: list[dict[str, Any]]) -> str:
     n_cands = n_picked = 0
     for r in runs:
         statuses[r["status"]] = statuses.get(r["status"], 0) + 1
-        cands = store.list_candidates(r["id"])
+        cands = store.candidates.of_run(r["id"])
         n_cands += len(cands)
         n_picked += sum(1 for k in cands if k["picked"])
     parts = ", ".join(f"{v} {k}" for k, v in statuses.items())

@@ -80,9 +80,9 @@ def _result(seed: int, n: int, prompt: str):
                 },
             )
         )
-    prov = {
-        "prompt": prompt,
-        "parameters": {
+    prov = {  # the pipeline's provenance layout (provenance.build_provenance)
+        "request": {
+            "prompt": prompt,
             "n_candidates": n,
             "seed": seed,
             "steps": 25,
@@ -90,9 +90,8 @@ def _result(seed: int, n: int, prompt: str):
             "strength": 0.6,
             "face_boxes": [[50, 25, 114, 89]],
         },
-        "model_hash": "demo-drawings-no-model",
-        "library_versions": {"tfgnet-desk": "example"},
-        "profile": "tiny",
+        "model": {"manifest_hash": "demo-drawings-no-model", "profile": "tiny"},
+        "libraries": {"tfgnet-desk": "example"},
         "device": "cpu",
         "restored_scores": [{"evidence": {"raw": 0.31, "calibrated": 0.52, "backend": "dlib-resnet"}}],
     }
@@ -121,14 +120,14 @@ def build_example(out_dir: Path, png: bool = False) -> Path:
                 "tfgnet_desk.report.example and the scores are illustrative placeholders, not model output.\n"
                 "Conclusion: run 1 candidate #3 goes to the photo line-up review with witness W-2.",
             )
-            eid = store.import_evidence(
+            eid = store.evidence.import_file(
                 cid, root / "camera3_frame0112.png", face_box=(50, 25, 114, 89), note="frame 112 of camera 3"
             )
-            r1 = store.record_run(cid, [eid], _result(100, 4, "a man in his forties with a short beard"))
-            store.record_run(
+            r1 = store.runs.record(cid, [eid], _result(100, 4, "a man in his forties with a short beard"))
+            store.runs.record(
                 cid, [eid], _result(200, 4, "a man in his forties with a short beard, dark hair")
             )
-            r3 = store.start_run(
+            r3 = store.runs.start(
                 cid,
                 [eid],
                 prompt="a man in his forties with a short beard, grey hoodie",
@@ -137,10 +136,12 @@ def build_example(out_dir: Path, png: bool = False) -> Path:
                 device="cpu",
                 model_hash="demo-drawings-no-model",
             )
-            store.finish_run(r3, "cancelled", error="cancelled by the analyst")
-            k = store.list_candidates(r1)[2]["id"]
-            store.set_pick(k)
-            store.annotate(k, "Closest to the description by witness W-2; show in the photo line-up review.")
+            store.runs.finish(r3, "cancelled", error="cancelled by the analyst")
+            k = store.candidates.of_run(r1)[2]["id"]
+            store.candidates.set_pick(k)
+            store.candidates.annotate(
+                k, "Closest to the description by witness W-2; show in the photo line-up review."
+            )
             pdf = write_case_report(store, cid, out_dir / "report-example.pdf")
     if png:
         import pypdfium2 as pdfium

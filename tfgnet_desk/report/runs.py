@@ -85,7 +85,7 @@ def run_section(
     """The HTML of run number ``n`` (1-based, in the order the runs were started, as in the window)."""
     from tfgnet_desk.cases.rows import run_status_text
 
-    cands = store.list_candidates(r["id"])
+    cands = store.candidates.of_run(r["id"])
     status = run_status_text(r, len(cands))
     if not cands:
         return folded_run_line(r, n, status)
@@ -179,26 +179,41 @@ def reference_block(r: dict[str, Any], ev_names: dict[int, str], pictures: dict[
     )
 
 
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as dotted names (``model.folder``), so that the appendix shows values, not JSON."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 def _extras(r: dict[str, Any]) -> dict[str, Any]:
-    """Provenance the other rows do not already show."""
+    """Provenance the other rows do not already show (nested entries by dotted name)."""
+    prov = r["provenance"]
     shown = {
-        "parameters": r["parameters"],
-        "request": r["parameters"],
-        "library_versions": r["library_versions"],
-        "libraries": r["library_versions"],
         "prompt": r["prompt"],
         "model_hash": r["model_hash"],
+        "model.manifest_hash": r["model_hash"],
         "profile": r["profile"],
+        "model.profile": r["profile"],
         "device": r["device"],
     }
-    prov = r["provenance"]
-    out = {k: v for k, v in prov.items() if not (k in shown and shown[k] == v)}
-    if "outputs" in prov:  # which image hash its output hashes are (an old run's differ from the table's)
-        out["image_hash"] = image_hash_name(prov)
+    for group, alias, values in (
+        ("parameters", "request", r["parameters"]),
+        ("library_versions", "libraries", r["library_versions"]),
+    ):
+        shown |= {f"{name}.{k}": v for name in (group, alias) for k, v in _flat(values or {}).items()}
+    out = dict(prov)
     if restored_face_scores(prov) is not None:
         out.pop("restored_scores", None)  # shown readably in the run's section
     if restored_face_files(prov):
         out.pop("restored_faces", None)  # likewise
+    out = {k: v for k, v in _flat(out).items() if not (k in shown and shown[k] == v)}
+    if "outputs" in prov:  # which image hash its output hashes are (an old run's differ from the table's)
+        out["image_hash"] = image_hash_name(prov)
     return out
 
 

@@ -3,11 +3,10 @@ and open two in the compare view. Candidates are synthetic composites, labelled 
 
 Scores are labelled with one vocabulary (``score_labels.py``: "vs evidence", "vs reference photo", "vs
 restored face (old runs)"). The restored face (the model's own output) is shown beside the grid.
-
-Tiles scale with the pane (``tiles.py``): as large as lets every candidate be seen at once, and each cell
-has room for its whole caption, whose lines break between label and score when that is what lets all the
-candidates of a run fit (4 in one row at 1366x768). A thumbnail larger than the candidate is enlarged
-nearest-neighbour (no smoothing invents detail); the compare view (``compare_dialog.py``) zooms further."""
+Tiles scale with the pane (``tiles.py``): as large as lets every candidate be seen at once, each cell with
+room for its whole caption (lines break between label and score when that lets all the candidates of a
+run fit: 4 in one row at 1366x768). A thumbnail larger than the candidate is enlarged nearest-neighbour
+(no smoothing invents detail); the compare view (``compare_dialog.py``) zooms further."""
 
 from __future__ import annotations
 
@@ -180,9 +179,9 @@ class CandidateGrid(QWidget):
         self.compare.clicked.connect(self.request_compare)
         self.note = QLineEdit(objectName="candidateNote", placeholderText="Note on the selected candidate")
         self._note_timer = QTimer(self, singleShot=True, interval=500)
-        self._note_timer.timeout.connect(self._emit_note)
+        self._note_timer.timeout.connect(self.flush_note)
         self.note.textEdited.connect(lambda _t: self._note_timer.start())
-        self.note.editingFinished.connect(self._emit_note)
+        self.note.editingFinished.connect(self.flush_note)
         self.restored = QLabel(objectName="restoredThumb")
         self.restored.setFixedSize(96, 96)
         self.restored.setToolTip(
@@ -219,7 +218,7 @@ class CandidateGrid(QWidget):
 
     # Content ---------------------------------------------------------------------------------------
     def clear(self) -> None:
-        self._emit_note()  # never lose a note being typed
+        self.flush_note()  # never lose a note being typed
         self._note_key = None
         self.cards.clear()
         self.list.clear()
@@ -377,7 +376,7 @@ class CandidateGrid(QWidget):
             it.setSelected(it.data(Qt.UserRole) in selected)
 
     def _selection_changed(self) -> None:
-        self._emit_note()  # a pending note belongs to the previously selected candidate
+        self.flush_note()  # a pending note belongs to the previously selected candidate
         keys = self.selected_keys()
         self._note_key = keys[0] if len(keys) == 1 else None
         one = len(keys) == 1
@@ -391,7 +390,8 @@ class CandidateGrid(QWidget):
         else:
             self.note.clear()
 
-    def _emit_note(self) -> None:
+    def flush_note(self) -> None:
+        """Send the note being typed now (before a selection change, a run or closing the window)."""
         self._note_timer.stop()
         key = getattr(self, "_note_key", None)
         card = self.cards.get(key) if key else None

@@ -43,6 +43,10 @@ class MessageBar(QFrame):
     def message(self) -> UserMessage | None:
         return self._message
 
+    def kind(self) -> str | None:
+        """The kind of the message shown (``messages.*``), or None when the bar is empty."""
+        return self._message.kind if self._message is not None else None
+
     def show_message(self, message: UserMessage, action_label: str = "") -> None:
         self._message = message
         self.setProperty("level", message.level)

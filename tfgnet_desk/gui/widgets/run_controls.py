@@ -229,6 +229,13 @@ class RunControls(QWidget):
         self.blocker.setVisible(bool(reason))
         self.generate.setEnabled(reason is None and not self._running)
 
+    def generate_blocker(self) -> str | None:
+        """Why Generate is disabled now (the text under it), or None when it is enabled."""
+        return None if self.generate.isEnabled() else (self.blocker.text() or None)
+
+    def show_cancelling(self) -> None:
+        self.progress.setFormat("cancelling…")
+
     def show_progress(self, stage: str, step: int, total: int, where: str = "", candidates: int = 0) -> None:
         """A step of the run in progress; ``where`` names its case when another case is open.
 
