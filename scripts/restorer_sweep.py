@@ -13,7 +13,6 @@ and the clean source, with the evaluation's own framing, landmarks and encoders.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -41,9 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     from tfgnet_desk.evaluate.cases import list_cases, load_case
     from tfgnet_desk.evaluate.methods import Bicubic, CleanSource, ReferenceData
-    from tfgnet_desk.evaluate.metrics.analyst import face_sharpness
-    from tfgnet_desk.evaluate.metrics.resolve import build_suite
     from tfgnet_desk.evaluate.metrics.suite import BENCHMARK_FACE_BOX
+    from tfgnet_desk.evaluate.probe import ProbeRows
     from tfgnet_desk.evidence_fusion import lowfreq_fusion
     from tfgnet_desk.model.tfgnet import TFGNet
     from tfgnet_desk.pipeline import prepare_face, to_tensor, to_uint8
@@ -54,19 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         swap_restorer(model, args.restorer)
     model.restorer.float()
     ws = [float(x) for x in args.w.split(",")]
-    suite = build_suite([], identity=["dlib-resnet"], face_box=BENCHMARK_FACE_BOX)
-    enc = suite.identity["dlib-resnet"]
-    locator = suite.locator()
-    rows: dict[str, dict[str, list[float]]] = {}
-
-    def add(name: str, img: np.ndarray, target_emb, ev_emb) -> None:
-        r = rows.setdefault(name, {"target": [], "evidence": [], "sharp": []})
-        e = suite.embed_identity(img, locator.locate(img))["dlib-resnet"]
-        if e is not None and target_emb is not None:
-            r["target"].append(100.0 * enc.calibrated_similarity(e, target_emb))
-        if e is not None and ev_emb is not None:
-            r["evidence"].append(100.0 * enc.calibrated_similarity(e, ev_emb))
-        r["sharp"].append(face_sharpness(img))
+    probe = ProbeRows()
 
     t0 = time.time()
     cases = list_cases(args.benchmark)[: args.limit]
@@ -74,33 +60,23 @@ def main(argv: list[str] | None = None) -> int:
     clean = CleanSource(ReferenceData(args.data)) if args.data is not None else None
     for folder in cases:
         case = load_case(folder)
-        te = suite.embed_identity(case.target, locator.locate(case.target))["dlib-resnet"]
-        ev_det, _ = locator.locate_evidence(case.lq, case.meta)
-        ev = suite.embed_identity(case.lq, ev_det)["dlib-resnet"]
-        add("bicubic", bicubic.run(case), te, ev)
+        probe.case(case)
+        probe.add("bicubic", bicubic.run(case))
         if clean is not None:
-            add("clean-source", clean.run(case), te, ev)
+            probe.add("clean-source", clean.run(case))
         size = model.config.restorer.img_size
         box = tuple(round(f * case.lq.shape[0]) for f in BENCHMARK_FACE_BOX)
         face = prepare_face(np.asarray(case.lq), size, model.config.face_frame, box, None)
         lq = to_tensor(face.lq).float()
         for w in ws:
             restored = to_uint8(model.restorer.restore(lq, w=w))
-            add(f"restorer w={w:g}", restored, te, ev)
+            probe.add(f"restorer w={w:g}", restored)
             if args.fusion > 0:
                 fused = lowfreq_fusion(restored, face.lq, args.fusion)
-                add(f"w={w:g} fusion {args.fusion:g}", fused, te, ev)
-    out = {
-        name: {k: (float(np.mean(v)) if v else None) for k, v in r.items()} | {"n": len(r["target"])}
-        for name, r in rows.items()
-    }
-    print(f"{len(cases)} cases of {args.benchmark} in {time.time() - t0:.0f} s; model {args.model}")
-    print(f"{'row':<18} {'vs target':>10} {'vs evidence':>12} {'sharpness':>10}")
-    for name, r in out.items():
-        cells = [f"{r[k]:.1f}" if r[k] is not None else "n/a" for k in ("target", "evidence", "sharp")]
-        print(f"{name:<18} {cells[0]:>10} {cells[1]:>12} {cells[2]:>10}")
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=1))
+                probe.add(f"w={w:g} fusion {args.fusion:g}", fused)
+    probe.report(
+        f"{len(cases)} cases of {args.benchmark} in {time.time() - t0:.0f} s; model {args.model}", args.json
+    )
     return 0
 
 

@@ -28,6 +28,17 @@ def data_root() -> Path:
 
 
 @pytest.fixture()
+def one_torch_thread():
+    """torch on one thread for the test (training tests: small and reproducible), restored after."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture()
 def settings(tmp_path: Path):
     """Settings whose home and model folder live in a temporary directory."""
     from tfgnet_desk.settings import Settings

@@ -11,13 +11,7 @@ import torch
 
 from tests.train_helpers import SMALL_RESTORER, run, small_config
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 @pytest.mark.parametrize("stage", ["clip", "vae", "codebook"])

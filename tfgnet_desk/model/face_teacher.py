@@ -131,6 +131,19 @@ class FaceResTeacher(nn.Module):
             out["perceptual"] = total
         return out
 
+    def weighted_terms(
+        self, pred: Tensor, target: Tensor, weights: dict[str, float]
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """``weights['identity'] * identity + weights['perceptual'] * perceptual`` (the perceptual pass
+        only when its weight is positive) and the logged parts ``id_faceres`` / ``perceptual_faceres``."""
+        taught = self(pred, target, perceptual=weights.get("perceptual", 0.0) > 0)
+        loss = weights.get("identity", 0.0) * taught["identity"]
+        parts = {"id_faceres": taught["identity"].detach()}
+        if "perceptual" in taught:
+            loss = loss + weights["perceptual"] * taught["perceptual"]
+            parts["perceptual_faceres"] = taught["perceptual"].detach()
+        return loss, parts
+
     def attribute_logits(self, x: Tensor) -> Tensor:
         """(N, A) probe logits (``probes.attributes`` order) of training-frame images."""
         if self.probes is None:

@@ -97,12 +97,29 @@ def swap_restorer(model, restorer: Path) -> None:
     load_component(model.restorer, Path(restorer))
 
 
+def swap_vae(model, vae: Path) -> None:
+    """Load exported VAE weights into ``model``. Only a VAE of the same sizes and latent scaling factor
+    (a decoder fine-tune, stage ``vae`` with ``decoder_only``) fits the UNet already trained on the
+    model's latents; anything else is refused."""
+    from tfgnet_desk.train.checkpoint import load_component
+
+    sidecar = Path(vae).parent / "vae.json"
+    if sidecar.exists():
+        new = json.loads(sidecar.read_text())
+        old = json.loads(json.dumps(dict(model.vae.config)))  # tuples as lists, as in the sidecar
+        differs = sorted(k for k, v in new.items() if not k.startswith("_") and k in old and old[k] != v)
+        if differs:
+            raise ValueError(f"{vae}: the VAE differs from the model's in {differs}; retrain the UNet on it")
+    load_component(model.vae, Path(vae))
+
+
 def assemble(
     run: Path,
     out: Path,
     restorer: Path | None = None,
     base: Path | None = None,
     fidelity: float | None = None,
+    vae: Path | None = None,
 ) -> Path:
     import torch
 
@@ -111,6 +128,8 @@ def assemble(
     model = TFGNet.from_pretrained(base if base is not None else run / "joint" / "export" / "model")
     if restorer is not None:
         swap_restorer(model, restorer)
+    if vae is not None:
+        swap_vae(model, vae)
     if fidelity is not None:
         if not 0.0 <= fidelity <= 1.0:
             raise ValueError(f"fidelity must be in [0, 1], got {fidelity}")
@@ -159,6 +178,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--base", type=Path, default=None, help="start from this model folder instead of the joint export"
     )
+    ap.add_argument(
+        "--vae", type=Path, default=None, help="a decoder fine-tune's vae.safetensors (same latent space)"
+    )
     ap.add_argument("--fidelity", type=float, default=None, help="the restorer's default w, in [0, 1]")
     ap.add_argument("--manifest-only", action="store_true", help="re-hash an edited folder (model card)")
     args = ap.parse_args(argv)
@@ -166,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
         write_manifest(args.out)
         print(f"rewrote {args.out / 'MANIFEST.json'}")
         return
-    folder = assemble(args.run, args.out, args.restorer, args.base, args.fidelity)
+    folder = assemble(args.run, args.out, args.restorer, args.base, args.fidelity, args.vae)
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     print(f"wrote {folder} ({size / 1e6:.1f} MB)")
 

@@ -113,13 +113,8 @@ class FidelityStage(TrainStage):
         parts = {"l1": l1.detach(), "w": l1.new_tensor(w)}
         if self.teacher is None:
             return loss, parts
-        taught = self.teacher(restored, batch.hq, perceptual=self.weights["perceptual"] > 0)
-        loss = loss + self.weights["identity"] * taught["identity"]
-        parts["id_faceres"] = taught["identity"].detach()
-        if "perceptual" in taught:
-            loss = loss + self.weights["perceptual"] * taught["perceptual"]
-            parts["perceptual_faceres"] = taught["perceptual"].detach()
-        return loss, parts
+        taught, taught_parts = self.teacher.weighted_terms(restored, batch.hq, self.weights)
+        return loss + taught, parts | taught_parts
 
     def sample_grid(self, batch: Batch):
         rows = [batch.lq]
