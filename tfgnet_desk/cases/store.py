@@ -126,16 +126,11 @@ class CaseStore:
             raise ValueError("status is 'open' or 'closed'")
         if "title" in fields and not str(fields["title"]).strip():
             raise ValueError("a case needs a title")
-        with self.db.transaction() as c:
+        with self.db.transaction():
             old = self.db.case_row(case_id)
             changed = {k: v for k, v in fields.items() if old[k] != v}
             if changed:
-                sets = ", ".join(f"{k} = ?" for k in changed)
-                c.execute(
-                    f"UPDATE cases SET {sets}, updated_at = ? WHERE id = ?",
-                    (*changed.values(), utc_now(), case_id),
-                )
-                row = self.db.case_row(case_id)
+                row = self.db.update_row("cases", case_id, "case", **changed, updated_at=utc_now())
                 self.db.append_audit(
                     row["uid"],
                     "case.update",

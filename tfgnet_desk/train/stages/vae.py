@@ -73,13 +73,6 @@ class VAEStage(TrainStage):
             self.teacher = FaceResTeacher(size=int(self.p.get("teacher_size", 224)))
         self._fixed: torch.Tensor | None = None
 
-    def train(self, mode: bool = True) -> VAEStage:
-        """A frozen encoder also keeps its eval mode (no state to update, but explicit)."""
-        super().train(mode)
-        if self.decoder_only:
-            self.vae.encoder.eval()
-        return self
-
     def forward(self, batch: Batch, rand: StepRandom):
         with torch.set_grad_enabled(not self.decoder_only and self.training):
             post = self.vae.encode(batch.hq).latent_dist
