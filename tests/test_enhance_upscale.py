@@ -59,18 +59,21 @@ def test_cancel_ends_the_upscale_child_at_once(qtbot, tmp_path, monkeypatch):
     mark = tmp_path / "upscaling.pid"
     monkeypatch.setenv(SLOW_MARK, str(mark))
     worker = UpscaleWorker(ProcessUpscaler("upscale_fakes:slow_upscale"))
-    with qtbot.waitSignal(worker.progress, timeout=60_000):
-        assert worker.submit(1, synthetic_face(16))
-    qtbot.waitUntil(mark.exists, timeout=10_000)
-    pid = int(mark.read_text())
-    assert not worker.submit(2, synthetic_face(16))  # one at a time
-    t0 = time.monotonic()
-    with qtbot.waitSignal(worker.cancelled, timeout=10_000) as blocker:
-        assert worker.cancel(1)
-    assert blocker.args == [1] and time.monotonic() - t0 < 8  # the child sleeps 600 s: it was ended
-    with pytest.raises(OSError):
-        os.kill(pid, 0)
-    assert worker.stop() and not worker.busy()
+    try:
+        with qtbot.waitSignal(worker.progress, timeout=60_000):
+            assert worker.submit(1, synthetic_face(16))
+        qtbot.waitUntil(mark.exists, timeout=10_000)
+        pid = int(mark.read_text())
+        assert not worker.submit(2, synthetic_face(16))  # one at a time
+        t0 = time.monotonic()
+        with qtbot.waitSignal(worker.cancelled, timeout=10_000) as blocker:
+            assert worker.cancel(1)
+        assert blocker.args == [1] and time.monotonic() - t0 < 8  # the child sleeps 600 s: it was ended
+        with pytest.raises(OSError):
+            os.kill(pid, 0)
+        assert worker.stop() and not worker.busy()
+    finally:  # a failure above must not leave the 600 s child behind for the next tests
+        worker.stop()
 
 
 def test_a_failing_upscaler_is_reported_not_raised(qtbot):
