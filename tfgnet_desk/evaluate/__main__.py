@@ -73,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N cases")
     p.add_argument(
+        "--start",
+        type=int,
+        default=0,
+        metavar="N",
+        help="skip the first N cases (name order; each case keeps its seed): a long evaluation split "
+        "into runs, combined by `python -m tfgnet_desk.evaluate.paired`",
+    )
+    p.add_argument(
         "--time-budget",
         type=float,
         default=None,
@@ -271,6 +279,7 @@ def _run_meta(args, argv, model: Path, methods: list[Any], started: float) -> di
         "manifest_hash": model_manifest_hash(model if model.is_dir() else None),
         "seed": args.seed,
         "limit": args.limit,
+        "start": args.start,
         "time_budget_min": args.time_budget,
         "strength": args.strength,
         "candidates": args.candidates,
@@ -347,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         suite,
         out=args.out,
         limit=args.limit,
+        start=args.start,
         progress=not args.no_progress,
         time_budget_s=budget,
         analysis=analysis,

@@ -170,7 +170,9 @@ def markdown_report(
     out = [
         f"# Evaluation: {meta.get('benchmark_name', 'benchmark')}",
         "",
-        f"{n_ok} cases scored of {result.cases_total} listed ({len(result.skipped_cases)} skipped); "
+        f"{n_ok} cases scored of {result.cases_total} listed ({len(result.skipped_cases)} skipped"
+        + (f"; the first {result.cases_start} skipped by --start" if result.cases_start else "")
+        + "); "
         f"seed {meta.get('seed')}; model `{meta.get('model')}` "
         f"(manifest {str(meta.get('manifest_hash'))[:12]}); "
         f"commit {meta.get('commit')}; {meta.get('date')}.",
@@ -358,6 +360,7 @@ def write_report(
         "columns": [c.to_dict() for c in columns],
         "methods": result.methods,
         "cases_listed": result.cases_total,
+        "cases_start": result.cases_start,
         "cases_scored": len(result.per_case),
         "stopped_early": result.stopped_early,
         "summary": {m: {k: _json_number(v) for k, v in vals.items()} for m, vals in result.summary.items()},

@@ -50,6 +50,7 @@ class RunResult:
     cpu_seconds: dict[str, float] = field(default_factory=dict)  # method -> total process CPU seconds
     figure: list[dict[str, Any]] = field(default_factory=list)
     cases_total: int = 0
+    cases_start: int = 0  # cases of the benchmark skipped before this run's first (``--start``)
     stopped_early: str | None = None  # why the run stopped before the last case (time budget)
     evidence: dict[str, Any] = field(default_factory=dict)  # how the evidence face was found, failures
     faceres: dict[str, Any] = field(default_factory=dict)  # faceres / probes availability and labels
@@ -80,8 +81,10 @@ def run_evaluation(
     analysis: an.FaceAnalysis | None = None,
     flip_methods: list[Method] | None = None,
     flip_cases: int | None = None,
+    start: int = 0,
 ) -> RunResult:
-    """Evaluate ``methods`` on the cases of ``bench`` (the first ``limit`` in name order).
+    """Evaluate ``methods`` on the cases of ``bench`` (the first ``limit`` in name order, after skipping
+    the first ``start``: a long evaluation split into runs; every case keeps its own seed).
 
     ``time_budget_s``: no new case is started once this many seconds have passed; the cases done so far
     are reported (cases are in name order, and the benchmark's cases are a random draw of identities, so
@@ -89,6 +92,9 @@ def run_evaluation(
     (faceres columns n/a without). ``flip_methods`` / ``flip_cases``: the flip test's methods and the
     number of cases it runs on (None: all; it needs the probes)."""
     folders = list_cases(bench)
+    if start < 0:
+        raise ValueError(f"start must be 0 or more, not {start}")
+    folders = folders[start:]
     if limit is not None:
         folders = folders[: max(0, int(limit))]
     analysis = analysis or an.FaceAnalysis(
@@ -210,6 +216,7 @@ def run_evaluation(
         cpu_seconds=cpu,
         figure=figure,
         cases_total=len(folders),
+        cases_start=start,
         stopped_early=stopped,
         evidence=an.evidence_summary(per_case),
         faceres={
