@@ -34,6 +34,9 @@ def test_split_runs_score_each_case_as_the_whole_run(tmp_path):
     md = (tmp_path / "rest" / "results.md").read_text()
     assert "1 cases scored of 3 listed (2 skipped; the first 1 skipped by --start)" in md
     assert json.loads((tmp_path / "rest" / "run.json").read_text())["cases_start"] == 1
+    with pytest.raises(SystemExit):  # argparse refuses it before anything runs
+        _evaluate(bench, tmp_path / "bad", "--start", "-1")
+    assert not (tmp_path / "bad").exists()
     # the split runs together are the whole run, case by case
     same = paired([tmp_path / "first", tmp_path / "rest"], "bicubic", [tmp_path / "whole"], metric="ssim")
     assert same.n == 2 and same.diff == 0 and same.only_a == same.only_b == 0

@@ -38,6 +38,13 @@ from tfgnet_desk.generation_options import add_generation_options
 log = logging.getLogger("tfgnet_desk.evaluate")
 
 
+def _cases_to_skip(value: str) -> int:
+    n = int(value)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"the number of cases to skip must be 0 or more, not {n}")
+    return n
+
+
 def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
@@ -74,11 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N cases")
     p.add_argument(
         "--start",
-        type=int,
+        type=_cases_to_skip,
         default=0,
         metavar="N",
-        help="skip the first N cases (name order; each case keeps its seed): a long evaluation split "
-        "into runs, combined by `python -m tfgnet_desk.evaluate.paired`",
+        help="skip the first N cases (name order; each case keeps its seed; --limit and --flip-cases "
+        "count from the run's first case): a long evaluation split into runs, combined by "
+        "`python -m tfgnet_desk.evaluate.paired`",
     )
     p.add_argument(
         "--time-budget",
