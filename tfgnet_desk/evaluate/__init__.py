@@ -13,6 +13,8 @@ The package is split by responsibility:
   (progress bar, skip-and-report of broken cases, per-case seeds, time budget, timings);
 - ``report`` / ``report_analyst``: CSV and Markdown tables shaped like the paper's and the analyst's,
   comparison figure, per-case JSON, metadata.
+- ``paired``: the paired difference of two rows over one or more runs' per-case records (split runs
+  made with ``--start``), with its 95 % interval: ``python -m tfgnet_desk.evaluate.paired``.
 
 Importing this package is light; torch and friends load inside the functions that need them.
 """
