@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -82,16 +83,15 @@ def paired(
         raise PairingError(f"no case has {metric} for both {a_method} (A) and {b_method} (B)")
     d = [sa[k] - sb[k] for k in both]
     n = len(d)
-    mean_d = sum(d) / n
-    sd = math.sqrt(sum((x - mean_d) ** 2 for x in d) / (n - 1)) if n > 1 else float("nan")
+    sd = statistics.stdev(d) if n > 1 else float("nan")
     return Paired(
         metric=metric,
         a=f"{a_method} @ {', '.join(map(str, a_runs))}",
         b=f"{b_method} @ {', '.join(map(str, b_runs))}",
         n=n,
-        mean_a=sum(sa[k] for k in both) / n,
-        mean_b=sum(sb[k] for k in both) / n,
-        diff=mean_d,
+        mean_a=statistics.fmean(sa[k] for k in both),
+        mean_b=statistics.fmean(sb[k] for k in both),
+        diff=statistics.fmean(d),
         ci95=1.96 * sd / math.sqrt(n),
         a_higher=sum(x > 0 for x in d) / n,
         only_a=len(set(sa) - set(sb)),
